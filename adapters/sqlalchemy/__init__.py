@@ -1,0 +1,1 @@
+"""SQLAlchemy Core adapters for PostgreSQL, MySQL/MariaDB and SQLite."""

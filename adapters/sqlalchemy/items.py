@@ -1,0 +1,125 @@
+"""Memory items in SQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Row, and_, false, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import ColumnElement
+
+from adapters.sqlalchemy.tables import memory_items as t
+from application.ports.repositories import ItemCursor, ItemQuery, MemoryItemRepository
+from domain.memory import MemoryItem, MemoryStatus, MemoryType, Scope, VectorStatus
+
+LIST_ORDER = (t.c.is_explicit.desc(), t.c.importance.desc(), t.c.updated_at.desc(), t.c.id.desc())
+
+
+def to_row(item: MemoryItem) -> dict[str, Any]:
+    return {
+        "user_id": item.user_id,
+        "conversation_id": item.scope.conversation_id,
+        "assistant_id": item.scope.assistant_id,
+        "run_id": item.scope.run_id,
+        "memory_type": item.memory_type.value,
+        "title": item.title,
+        "content": item.content,
+        "normalized_content": item.normalized_content,
+        "content_hash": item.content_hash,
+        "confidence": round(item.confidence, 4),
+        "importance": round(item.importance, 4),
+        "sensitivity_level": item.sensitivity_level,
+        "source_message_id": item.source_message_id,
+        "source_event_id": item.source_event_id,
+        "is_explicit": item.is_explicit,
+        "status": item.status.value,
+        "ttl_at": item.ttl_at,
+        "last_access_at": item.last_access_at,
+        "created_at": item.created_at,
+        "updated_at": item.updated_at,
+        "vector_status": item.vector_status.value,
+        "vector_id": item.vector_id,
+    }
+
+
+def from_row(row: Row[Any]) -> MemoryItem:
+    m = row._mapping
+    return MemoryItem(
+        id=m["id"],
+        user_id=m["user_id"],
+        scope=Scope(
+            conversation_id=m["conversation_id"],
+            assistant_id=m["assistant_id"],
+            run_id=m["run_id"],
+        ),
+        memory_type=MemoryType(m["memory_type"]),
+        title=m["title"],
+        content=m["content"],
+        confidence=float(m["confidence"]),
+        importance=float(m["importance"]),
+        sensitivity_level=m["sensitivity_level"],
+        source_message_id=m["source_message_id"],
+        source_event_id=m["source_event_id"],
+        is_explicit=bool(m["is_explicit"]),
+        status=MemoryStatus(m["status"]),
+        ttl_at=m["ttl_at"],
+        last_access_at=m["last_access_at"],
+        created_at=m["created_at"],
+        updated_at=m["updated_at"],
+        vector_status=VectorStatus(m["vector_status"]),
+        vector_id=m["vector_id"],
+    )
+
+
+def after_cursor(cursor: ItemCursor) -> ColumnElement[bool]:
+    """Rows strictly after ``cursor`` in ``LIST_ORDER`` (every key descending)."""
+    explicit = t.c.is_explicit == cursor.is_explicit
+    importance = t.c.importance == round(cursor.importance, 4)
+    updated = t.c.updated_at == cursor.updated_at
+    return or_(
+        t.c.is_explicit == false() if cursor.is_explicit else false(),
+        and_(explicit, t.c.importance < round(cursor.importance, 4)),
+        and_(explicit, importance, t.c.updated_at < cursor.updated_at),
+        and_(explicit, importance, updated, t.c.id < cursor.id),
+    )
+
+
+class SqlMemoryItemRepository(MemoryItemRepository):
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._conn = connection
+
+    async def add(self, item: MemoryItem) -> MemoryItem:
+        result = await self._conn.execute(insert(t).values(**to_row(item)))
+        item.id = int(result.inserted_primary_key[0])  # type: ignore[index]
+        return item
+
+    async def get(
+        self, user_id: str, item_id: int, *, for_update: bool = False
+    ) -> MemoryItem | None:
+        stmt = select(t).where(t.c.user_id == user_id, t.c.id == item_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        row = (await self._conn.execute(stmt)).first()
+        return None if row is None else from_row(row)
+
+    async def update(self, item: MemoryItem) -> None:
+        if item.id is None:
+            raise ValueError("cannot update an item that was never added")
+        await self._conn.execute(
+            update(t).where(t.c.id == item.id, t.c.user_id == item.user_id).values(**to_row(item))
+        )
+
+    async def list(self, query: ItemQuery) -> list[MemoryItem]:
+        stmt = select(t).where(
+            t.c.user_id == query.user_id, t.c.status.in_([s.value for s in query.statuses])
+        )
+        if query.memory_types:
+            stmt = stmt.where(t.c.memory_type.in_([m.value for m in query.memory_types]))
+        if query.conversation_id is not None:
+            stmt = stmt.where(
+                or_(t.c.conversation_id == query.conversation_id, t.c.conversation_id.is_(None))
+            )
+        if query.after is not None:
+            stmt = stmt.where(after_cursor(query.after))
+        stmt = stmt.order_by(*LIST_ORDER).limit(query.limit)
+        return [from_row(row) for row in await self._conn.execute(stmt)]

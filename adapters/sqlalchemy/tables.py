@@ -1,0 +1,214 @@
+"""Every table memvault owns (reference §2, with the product's changes).
+
+User ids are opaque strings (product §3). Times are UTC (see ``UTCDateTime``).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    false,
+    true,
+)
+
+from adapters.sqlalchemy.types import Id, LongText, UTCDateTime
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = MetaData(naming_convention=NAMING)
+
+USER_ID = 128
+SCOPE_ID = 128
+
+memory_items = Table(
+    "memory_items",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("user_id", String(USER_ID), nullable=False),
+    Column("conversation_id", String(SCOPE_ID)),
+    Column("assistant_id", String(SCOPE_ID)),
+    Column("run_id", String(SCOPE_ID)),
+    Column("memory_type", String(32), nullable=False),
+    Column("title", String(128), nullable=False),
+    Column("content", Text, nullable=False),
+    Column("normalized_content", Text),
+    Column("content_hash", String(64)),
+    Column("confidence", Numeric(5, 4, asdecimal=False), nullable=False, server_default="0.6"),
+    Column("importance", Numeric(5, 4, asdecimal=False), nullable=False, server_default="0.5"),
+    Column("sensitivity_level", Integer, nullable=False, server_default="0"),
+    Column("source_message_id", String(SCOPE_ID)),
+    Column("source_event_id", String(SCOPE_ID)),
+    Column("is_explicit", Boolean, nullable=False, server_default=false()),
+    Column("status", String(16), nullable=False, server_default="active"),
+    Column("ttl_at", UTCDateTime),
+    Column("last_access_at", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("vector_status", String(16), nullable=False, server_default="pending"),
+    Column("vector_id", String(128)),
+    Index("ix_memory_items_user_status_type", "user_id", "status", "memory_type"),
+    Index("ix_memory_items_user_conv_status", "user_id", "conversation_id", "status"),
+    Index("ix_memory_items_user_asst_run_status", "user_id", "assistant_id", "run_id", "status"),
+    Index("ix_memory_items_user_type_hash", "user_id", "memory_type", "content_hash"),
+    Index("ix_memory_items_source_message", "source_message_id"),
+    Index("ix_memory_items_ttl", "ttl_at"),
+    Index("ix_memory_items_vector_status", "vector_status", "updated_at"),
+)
+
+memory_jobs = Table(
+    "memory_jobs",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("user_id", String(USER_ID), nullable=False),
+    Column("conversation_id", String(SCOPE_ID)),
+    Column("source_message_id", String(SCOPE_ID)),
+    Column("source_event_id", String(SCOPE_ID)),
+    Column("job_type", String(32), nullable=False),
+    Column("idempotency_key", String(128), nullable=False),
+    Column("payload_json", LongText, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("retry_count", Integer, nullable=False, server_default="0"),
+    Column("max_retry", Integer, nullable=False, server_default="6"),
+    Column("next_retry_at", UTCDateTime),
+    Column("last_error", String(2000)),
+    Column("locked_until", UTCDateTime),
+    Column("locked_by", String(128)),
+    Column("memory_ids", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("idempotency_key", name="uq_memory_jobs_idempotency_key"),
+    Index("ix_memory_jobs_user_created", "user_id", "created_at"),
+    Index("ix_memory_jobs_source_event", "source_event_id"),
+    Index("ix_memory_jobs_status_next", "status", "next_retry_at"),
+    Index("ix_memory_jobs_status_locked", "status", "locked_until"),
+)
+
+memory_audit_logs = Table(
+    "memory_audit_logs",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("target_type", String(16), nullable=False),
+    Column("target_id", String(128), nullable=False),
+    Column("user_id", String(USER_ID), nullable=False),
+    Column("operation", String(32), nullable=False),
+    Column("operator_type", String(16), nullable=False),
+    Column("operator_id", String(USER_ID)),
+    Column("reason", String(255), nullable=False, server_default=""),
+    Column("before_json", LongText),
+    Column("after_json", LongText),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_memory_audit_logs_target", "target_type", "target_id"),
+    Index("ix_memory_audit_logs_user_created", "user_id", "created_at"),
+)
+
+memory_user_settings = Table(
+    "memory_user_settings",
+    metadata,
+    Column("user_id", String(USER_ID), primary_key=True),
+    Column("memory_enabled", Boolean, nullable=False, server_default=true()),
+    Column("implicit_memory_enabled", Boolean, nullable=False, server_default=true()),
+    Column("sensitive_memory_enabled", Boolean, nullable=False, server_default=false()),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+memory_outbox_messages = Table(
+    "memory_outbox_messages",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("biz_type", String(64), nullable=False),
+    Column("service_name", String(64), nullable=False, server_default=""),
+    Column("topic", String(128), nullable=False),
+    Column("message_key", String(128), nullable=False),
+    Column("payload", LongText, nullable=False),
+    Column("user_id", String(USER_ID)),
+    Column("status", String(32), nullable=False),
+    Column("retry_count", Integer, nullable=False, server_default="0"),
+    Column("max_retry", Integer, nullable=False, server_default="20"),
+    Column("next_retry_at", UTCDateTime),
+    Column("last_error", Text),
+    Column("published_at", UTCDateTime),
+    Column("consumed_at", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_memory_outbox_messages_status_next", "status", "next_retry_at", "biz_type"),
+    Index("ix_memory_outbox_messages_service_name", "service_name"),
+)
+
+memory_consumed_events = Table(
+    "memory_consumed_events",
+    metadata,
+    Column("event_id", String(128), primary_key=True),
+    Column("event_type", String(64), nullable=False),
+    Column("consumed_at", UTCDateTime, nullable=False),
+)
+"""The consumer's inbox: an event id is handled once, whoever published it."""
+
+memory_dead_events = Table(
+    "memory_dead_events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("topic", String(128), nullable=False),
+    Column("event_id", String(128)),
+    Column("event_type", String(64)),
+    Column("raw_payload", LongText, nullable=False),
+    Column("reason", String(2000), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_memory_dead_events_created", "created_at"),
+)
+
+chat_messages = Table(
+    "chat_messages",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("user_id", String(USER_ID), nullable=False),
+    Column("conversation_id", String(SCOPE_ID), nullable=False),
+    Column("message_id", String(SCOPE_ID), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("content", LongText, nullable=False),
+    Column("assistant_id", String(SCOPE_ID)),
+    Column("run_id", String(SCOPE_ID)),
+    Column("occurred_at", UTCDateTime, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("user_id", "conversation_id", "message_id", name="uq_chat_messages_key"),
+)
+
+agent_state_snapshots = Table(
+    "agent_state_snapshots",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("user_id", String(USER_ID), nullable=False),
+    Column("conversation_id", String(SCOPE_ID), nullable=False),
+    Column("phase", String(32), nullable=False),
+    Column("snapshot_json", LongText, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("user_id", "conversation_id", name="uq_agent_state_snapshots_key"),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("user_id", String(USER_ID), nullable=False),
+    Column("idem_key", String(255), nullable=False),
+    Column("request_hash", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("response_status", Integer),
+    Column("response_body", LongText),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("user_id", "idem_key", name="pk_idempotency_keys"),
+    Index("ix_idempotency_keys_expires", "expires_at"),
+)

@@ -1,0 +1,41 @@
+"""Column types that behave the same on PostgreSQL, MySQL/MariaDB and SQLite."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, DateTime, Dialect, Integer, Text, TypeDecorator
+from sqlalchemy.dialects import mysql
+
+Id = BigInteger().with_variant(Integer(), "sqlite")
+"""A 64-bit key that SQLite still auto-increments (only ``INTEGER PRIMARY KEY`` does)."""
+
+LongText = Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
+"""JSON documents and payloads: MySQL's ``TEXT`` stops at 64 KiB."""
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores naive UTC with microseconds; always returns timezone-aware UTC.
+
+    MySQL's ``DATETIME`` has no zone and SQLite stores text, so the zone is normalised
+    here once instead of at every call site.
+    """
+
+    impl = DateTime
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        if dialect.name in ("mysql", "mariadb"):
+            return dialect.type_descriptor(mysql.DATETIME(fsp=6))
+        return dialect.type_descriptor(DateTime(timezone=False))
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not accepted; use timezone-aware UTC")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)

@@ -1,0 +1,55 @@
+"""The SQL unit of work: one connection, one transaction, rolled back unless committed."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
+
+from adapters.sqlalchemy.audit import SqlAuditRepository
+from adapters.sqlalchemy.items import SqlMemoryItemRepository
+from adapters.sqlalchemy.settings import SqlSettingsRepository
+from application.ports.repositories import UnitOfWork
+
+
+class SqlUnitOfWork(UnitOfWork):
+    """``async with uow:`` opens a transaction; leaving without ``commit`` rolls back."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._conn: AsyncConnection | None = None
+        self._tx: AsyncTransaction | None = None
+
+    async def __aenter__(self) -> SqlUnitOfWork:
+        self._conn = await self._engine.connect()
+        self._tx = await self._conn.begin()
+        self.items = SqlMemoryItemRepository(self._conn)
+        self.audit = SqlAuditRepository(self._conn)
+        self.settings = SqlSettingsRepository(self._conn)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        try:
+            if self._tx is not None and self._tx.is_active:
+                await self._tx.rollback()
+        finally:
+            if self._conn is not None:
+                await self._conn.close()
+            self._conn = self._tx = None
+
+    @property
+    def connection(self) -> AsyncConnection:
+        if self._conn is None:
+            raise RuntimeError("the unit of work is not open")
+        return self._conn
+
+    async def commit(self) -> None:
+        if self._tx is None:
+            raise RuntimeError("the unit of work is not open")
+        await self._tx.commit()
+
+
+class SqlUnitOfWorkFactory:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    def __call__(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self._engine)

@@ -1,0 +1,1 @@
+"""Use cases on memory items: one per module."""

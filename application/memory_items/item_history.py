@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+from application.ports.repositories import UnitOfWorkFactory
+from domain.audit import AuditEntry, AuditTarget
+from domain.errors import MemoryItemNotFound
+
+
+class ItemHistoryUseCase:
+    """The audit entries of one of the caller's items, oldest first."""
+
+    def __init__(self, uow: UnitOfWorkFactory) -> None:
+        self._uow = uow
+
+    async def __call__(self, user_id: str, item_id: int) -> list[AuditEntry]:
+        async with self._uow() as uow:
+            if await uow.items.get(user_id, item_id) is None:
+                raise MemoryItemNotFound(f"memory item {item_id} not found")
+            return await uow.audit.history(user_id, AuditTarget.MEMORY_ITEM, str(item_id))

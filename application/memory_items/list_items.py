@@ -1,0 +1,74 @@
+"""List a user's items (reference §7.2) a page at a time."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from application.memory_items.cursor import decode_cursor, encode_cursor
+from application.ports.repositories import ItemQuery, UnitOfWorkFactory
+from domain.errors import InvalidValue
+from domain.memory import MemoryItem, MemoryStatus, MemoryType
+
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 100
+DEFAULT_STATUSES = frozenset({MemoryStatus.ACTIVE, MemoryStatus.ARCHIVED})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListItems:
+    user_id: str
+    statuses: Sequence[str] = ()
+    memory_types: Sequence[str] = ()
+    conversation_id: str | None = None
+    limit: int | None = None
+    cursor: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ItemPage:
+    items: list[MemoryItem]
+    next_cursor: str | None
+
+
+def parse_statuses(values: Sequence[str]) -> frozenset[MemoryStatus]:
+    statuses: set[MemoryStatus] = set()
+    for value in values:
+        try:
+            statuses.add(MemoryStatus(value.strip().lower()))
+        except ValueError as error:
+            allowed = ", ".join(s.value for s in MemoryStatus)
+            raise InvalidValue(
+                f"status must be one of {allowed}, not {value!r}", field="status"
+            ) from error
+    return frozenset(statuses) or DEFAULT_STATUSES
+
+
+def page_limit(limit: int | None, *, default: int, maximum: int) -> int:
+    """Below 1 is an error; above the maximum is clamped to it (as the reference does)."""
+    if limit is None:
+        return default
+    if limit < 1:
+        raise InvalidValue("limit must be at least 1", field="limit")
+    return min(limit, maximum)
+
+
+class ListItemsUseCase:
+    def __init__(self, uow: UnitOfWorkFactory) -> None:
+        self._uow = uow
+
+    async def __call__(self, query: ListItems) -> ItemPage:
+        limit = page_limit(query.limit, default=DEFAULT_LIMIT, maximum=MAX_LIMIT)
+        item_query = ItemQuery(
+            user_id=query.user_id,
+            statuses=parse_statuses(query.statuses),
+            memory_types=frozenset(MemoryType.require(m) for m in query.memory_types),
+            conversation_id=query.conversation_id or None,
+            limit=limit + 1,
+            after=decode_cursor(query.cursor) if query.cursor else None,
+        )
+        async with self._uow() as uow:
+            rows = await uow.items.list(item_query)
+        items = rows[:limit]
+        more = len(rows) > limit
+        return ItemPage(items=items, next_cursor=encode_cursor(items[-1]) if more else None)

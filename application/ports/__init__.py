@@ -1,0 +1,1 @@
+"""Ports: the small typed Protocols that adapters implement."""

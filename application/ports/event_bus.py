@@ -1,0 +1,57 @@
+"""The event bus port: keyed messages between memvault processes (and other producers)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+
+class EventBusError(Exception):
+    """The broker is unreachable or refused the operation."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OutgoingEvent:
+    key: str
+    """Partition / ordering key (the conversation id for memory events)."""
+    value: bytes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReceivedEvent:
+    key: str | None
+    value: bytes
+    receipt: str
+    """Opaque handle the consumer needs to acknowledge this delivery."""
+
+
+class EventPublisher(Protocol):
+    """Publishes events to the configured topic.
+
+    Contract: ``publish`` returns only after the broker has accepted every event, and
+    raises :class:`EventBusError` otherwise (the caller retries; duplicates are allowed,
+    losses are not). Events with the same key are delivered in publish order.
+    """
+
+    async def publish(self, events: Sequence[OutgoingEvent]) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class EventConsumer(Protocol):
+    """Receives events as a member of a consumer group (at-least-once).
+
+    Contract:
+    - ``fetch`` waits up to ``timeout`` seconds and returns at most ``max_events``.
+    - An acknowledged event is never delivered to the group again.
+    - An event fetched but never acknowledged (the consumer died) is delivered again
+      to a member of the same group, after the adapter's redelivery delay.
+    - Members of one group share the events; each event goes to one member at a time.
+    """
+
+    async def fetch(self, *, max_events: int, timeout: float) -> list[ReceivedEvent]: ...
+
+    async def ack(self, events: Sequence[ReceivedEvent]) -> None: ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,1 @@
+"""memvault's domain: entities, value objects and rules. Pure Python, no I/O."""

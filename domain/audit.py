@@ -1,0 +1,87 @@
+"""Audit entries: who changed what, why, with the record before and after (reference §8)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from domain.text import truncate_runes
+
+MAX_REASON = 255
+
+
+class AuditOperation(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    ARCHIVE = "archive"
+    DELETE = "delete"
+    RESTORE = "restore"
+    RETRY = "retry"
+
+
+class OperatorType(StrEnum):
+    SYSTEM = "system"
+    USER = "user"
+    ADMIN = "admin"
+
+    @classmethod
+    def parse(cls, value: str | None) -> OperatorType:
+        """``system`` and ``admin`` (any case) are kept; anything else is ``user``."""
+        text = (value or "").strip().lower()
+        return cls(text) if text in (cls.SYSTEM, cls.ADMIN) else cls.USER
+
+
+class AuditTarget(StrEnum):
+    MEMORY_ITEM = "memory_item"
+    JOB = "job"
+    OUTBOX = "outbox"
+    SETTINGS = "settings"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuditEntry:
+    """One audited change. ``reason`` is cut to 255 characters (product §5, item 8)."""
+
+    id: int | None = None
+    target_type: AuditTarget
+    target_id: str
+    user_id: str
+    operation: AuditOperation
+    operator_type: OperatorType
+    operator_id: str | None = None
+    reason: str = ""
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+    created_at: datetime
+
+    @classmethod
+    def record(
+        cls,
+        *,
+        target_type: AuditTarget,
+        target_id: str | int,
+        user_id: str,
+        operation: AuditOperation,
+        operator_type: OperatorType,
+        reason: str | None,
+        default_reason: str,
+        before: dict[str, Any] | None,
+        after: dict[str, Any] | None,
+        now: datetime,
+        operator_id: str | None = None,
+    ) -> AuditEntry:
+        text = (reason or "").strip() or default_reason
+        return cls(
+            target_type=target_type,
+            target_id=str(target_id),
+            user_id=user_id,
+            operation=operation,
+            operator_type=operator_type,
+            operator_id=operator_id,
+            reason=truncate_runes(text, MAX_REASON),
+            before=before,
+            after=after,
+            created_at=now,
+        )

@@ -1,0 +1,103 @@
+"""Facts proposed by an extractor, and their normalisation (reference §6.3-§6.5)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from domain.memory import (
+    DEFAULT_IMPORTANCE,
+    FACT_TTL,
+    MAX_EXTRACTED_CONTENT,
+    MAX_EXTRACTED_TITLE,
+    MemoryType,
+    clamp_sensitivity,
+    content_hash,
+)
+from domain.settings import MemorySettings
+from domain.text import clamp01, collapse_whitespace, normalize_content, truncate_runes
+
+MAX_FACTS_PER_MESSAGE = 3
+DEFAULT_MIN_CONFIDENCE = 0.5
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CandidateFact:
+    """What an extractor proposes, before normalisation. Types are still raw strings."""
+
+    memory_type: str
+    content: str
+    title: str = ""
+    confidence: float = 0.0
+    importance: float = 0.0
+    sensitivity_level: int = 0
+    is_explicit: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Fact:
+    """A normalised fact, ready for the decision step."""
+
+    memory_type: MemoryType
+    title: str
+    content: str
+    normalized_content: str
+    content_hash: str
+    confidence: float
+    importance: float
+    sensitivity_level: int
+    is_explicit: bool
+
+    def ttl_from(self, occurred_at: datetime) -> datetime | None:
+        """Facts expire 180 days after the message; preferences and constraints never."""
+        return occurred_at + FACT_TTL if self.memory_type is MemoryType.FACT else None
+
+    def allowed_by(self, settings: MemorySettings) -> bool:
+        return settings.allows(is_explicit=self.is_explicit, sensitivity=self.sensitivity_level)
+
+
+def normalize_fact(candidate: CandidateFact) -> Fact | None:
+    """One candidate through §6.4 steps 1-5; ``None`` when it must be dropped."""
+    kind = MemoryType.parse(candidate.memory_type)
+    content = truncate_runes(collapse_whitespace(candidate.content), MAX_EXTRACTED_CONTENT)
+    if kind is None or not content:
+        return None
+    title = collapse_whitespace(candidate.title) or content
+    confidence = clamp01(candidate.confidence) or 0.6
+    importance = clamp01(candidate.importance) or DEFAULT_IMPORTANCE[kind]
+    return Fact(
+        memory_type=kind,
+        title=truncate_runes(title, MAX_EXTRACTED_TITLE),
+        content=content,
+        normalized_content=normalize_content(content),
+        content_hash=content_hash(kind, content),
+        confidence=confidence,
+        importance=importance,
+        sensitivity_level=clamp_sensitivity(candidate.sensitivity_level),
+        is_explicit=candidate.is_explicit,
+    )
+
+
+def normalize_facts(candidates: Iterable[CandidateFact]) -> list[Fact]:
+    """Normalise, then drop in-batch duplicates (first occurrence wins), at most 3 facts."""
+    facts: list[Fact] = []
+    seen: set[str] = set()
+    for candidate in candidates:
+        fact = normalize_fact(candidate)
+        if fact is None or fact.content_hash in seen:
+            continue
+        seen.add(fact.content_hash)
+        facts.append(fact)
+    return facts[:MAX_FACTS_PER_MESSAGE]
+
+
+def filter_facts(
+    facts: Iterable[Fact], settings: MemorySettings, *, min_confidence: float
+) -> list[Fact]:
+    """Settings filter, then the confidence floor (a floor of 0 or less disables it)."""
+    return [
+        fact
+        for fact in facts
+        if fact.allowed_by(settings) and (min_confidence <= 0 or fact.confidence >= min_confidence)
+    ]

@@ -1,0 +1,72 @@
+"""Outbox rows (reference §2.5, §4.2): events written in the business transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from domain.errors import InvalidTransition
+from domain.retry import QuadraticBackoff
+from domain.text import truncate_utf8
+
+DEFAULT_OUTBOX_MAX_RETRY = 20
+MAX_ERROR_BYTES = 2000
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    PUBLISHED = "published"
+    CONSUMED = "consumed"
+    DEAD = "dead"
+
+
+class EventType(StrEnum):
+    MEMORY_EXTRACT_REQUESTED = "memory.extract.requested"
+    AGENT_STATE_SNAPSHOT_PERSIST = "agent.state.snapshot.persist"
+
+
+@dataclass(slots=True, kw_only=True)
+class OutboxMessage:
+    """One event waiting to be published. ``payload`` is the JSON event wrapper (§5.2)."""
+
+    id: int | None = None
+    event_type: str
+    service_name: str = "memory"
+    topic: str
+    message_key: str
+    payload: str
+    user_id: str | None = None
+    status: OutboxStatus = OutboxStatus.PENDING
+    retry_count: int = 0
+    max_retry: int = DEFAULT_OUTBOX_MAX_RETRY
+    next_retry_at: datetime | None = None
+    last_error: str | None = None
+    published_at: datetime | None = None
+    consumed_at: datetime | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    def fail(self, reason: str, *, now: datetime, backoff: QuadraticBackoff) -> None:
+        """Back to ``pending`` with n² backoff, or ``dead`` once ``max_retry`` is reached."""
+        if self.status in (OutboxStatus.CONSUMED, OutboxStatus.DEAD):
+            return
+        attempt = self.retry_count + 1
+        self.retry_count = attempt
+        self.last_error = truncate_utf8(reason, MAX_ERROR_BYTES)
+        self.updated_at = now
+        if attempt >= max(self.max_retry, 1):
+            self.status = OutboxStatus.DEAD
+            self.next_retry_at = None
+        else:
+            self.status = OutboxStatus.PENDING
+            self.next_retry_at = now + backoff.delay(attempt)
+
+    def replay(self, *, now: datetime) -> None:
+        """An operator sends a dead row again, with a fresh retry budget."""
+        if self.status is not OutboxStatus.DEAD:
+            raise InvalidTransition(f"cannot retry an outbox row that is {self.status.value}")
+        self.status = OutboxStatus.PENDING
+        self.retry_count = 0
+        self.next_retry_at = now
+        self.updated_at = now

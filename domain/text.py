@@ -1,0 +1,36 @@
+"""Text rules shared by every path that stores or compares memory text."""
+
+from __future__ import annotations
+
+import hashlib
+
+
+def collapse_whitespace(text: str) -> str:
+    """Trim and collapse every run of whitespace to a single space."""
+    return " ".join(text.split())
+
+
+def normalize_content(text: str) -> str:
+    """The comparison form of memory text: whitespace collapsed, lower-cased."""
+    return collapse_whitespace(text).lower()
+
+
+def truncate_runes(text: str, limit: int) -> str:
+    """Cut to ``limit`` Unicode code points (Python ``str`` indexes code points)."""
+    return text[:limit]
+
+
+def truncate_utf8(text: str, limit: int) -> str:
+    """Cut to at most ``limit`` UTF-8 bytes without splitting a character."""
+    encoded = text.encode("utf-8")
+    if len(encoded) <= limit:
+        return text
+    return encoded[:limit].decode("utf-8", errors="ignore")
+
+
+def sha256_hex(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def clamp01(value: float) -> float:
+    return min(1.0, max(0.0, value))

@@ -1,0 +1,118 @@
+"""The ``memvault`` command: serve, migrate, mint tokens, show configuration."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.engine import make_url
+
+from container import Settings, migrate
+from entrypoints.http.auth import issue_token
+from entrypoints.logging import configure_logging
+
+app = typer.Typer(help="memvault: long-term memory for AI agents.", no_args_is_help=True)
+db = typer.Typer(help="Database schema.", no_args_is_help=True)
+app.add_typer(db, name="db")
+console = Console()
+err = Console(stderr=True)
+
+DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
+UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def parse_duration(text: str) -> timedelta:
+    match = DURATION.match(text.strip())
+    if not match:
+        raise typer.BadParameter("use a number and a unit: 30m, 24h, 7d")
+    return timedelta(**{UNITS[match.group(2)]: float(match.group(1))})
+
+
+@app.command()
+def serve(
+    migrate_first: Annotated[
+        bool, typer.Option("--migrate/--no-migrate", help="Upgrade the schema before serving.")
+    ] = True,
+) -> None:
+    """Run the HTTP API (and, in the embedded default, everything else in-process)."""
+    import uvicorn
+
+    from entrypoints.http.app import create_app
+
+    settings = Settings()
+    configure_logging(settings.log_level)
+    if migrate_first:
+        migrate(settings)
+    secret_configured = settings.auth_jwt_secret is not None
+    app_ = create_app(settings)
+    base = f"http://{settings.host}:{settings.port}"
+    console.print(f"[bold]memvault[/] serving on {base}  (OpenAPI: {base}/schema)")
+    if not secret_configured:
+        console.print(f"JWT secret: {(settings.data_dir / 'jwt-secret').resolve()}")
+    console.print("Get a token:  [bold].venv/bin/memvault token alice[/]  (add --admin for ops)")
+    console.print(
+        f'Then:         curl -H "Authorization: Bearer $TOKEN" {base}/api/v1/memory/items'
+    )
+    uvicorn.run(app_, host=settings.host, port=settings.port, log_level=settings.log_level)
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every migration (the embedded SQLite file is created if missing)."""
+    settings = Settings()
+    migrate(settings)
+    console.print(f"schema is up to date: {masked_url(settings.effective_database_url)}")
+
+
+@app.command()
+def token(
+    user: Annotated[str, typer.Argument(help="The user id (the token's sub).")],
+    admin: Annotated[bool, typer.Option(help="Grant the admin scope.")] = False,
+    ttl: Annotated[str, typer.Option(help="Lifetime: 30m, 24h, 7d.")] = "24h",
+) -> None:
+    """Print a bearer token signed with the configured secret."""
+    if not 1 <= len(user) <= 128:
+        raise typer.BadParameter("a user id has 1 to 128 characters")
+    settings = Settings()
+    try:
+        secret = settings.jwt_secret(create=True)
+    except OSError as error:
+        err.print(f"cannot read or create the JWT secret: {error}")
+        raise typer.Exit(1) from error
+    typer.echo(issue_token(secret, user, admin=admin, ttl=parse_duration(ttl)))
+
+
+config = typer.Typer(help="Configuration.", no_args_is_help=True)
+app.add_typer(config, name="config")
+
+
+def masked_url(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@config.command("show")
+def config_show() -> None:
+    """Print the effective configuration, secrets masked."""
+    settings = Settings()
+    table = Table("variable", "value")
+    for name, value in settings.model_dump().items():
+        shown = "(unset)" if value is None else str(value)
+        if name.endswith(("_secret", "_key")) and value is not None:
+            shown = "********"
+        if name == "database_url" and value is not None:
+            shown = masked_url(value)
+        table.add_row(f"MEMVAULT_{name.upper()}", shown)
+    table.add_row("(effective database)", masked_url(settings.effective_database_url))
+    console.print(table)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,67 @@
+"""Bearer JWT authentication (product §3): ``sub`` is the user, ``scope`` may hold admin."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import jwt
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
+from litestar.types import ASGIApp
+
+PUBLIC_PATHS = ["^/healthz", "^/readyz", "^/metrics", "^/schema", "^/ui"]
+MAX_USER_ID = 128
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    user_id: str
+    is_admin: bool = False
+
+
+def issue_token(
+    secret: str, user_id: str, *, admin: bool = False, ttl: timedelta = timedelta(hours=24)
+) -> str:
+    now = datetime.now(UTC)
+    claims: dict[str, object] = {"sub": user_id, "iat": now, "exp": now + ttl}
+    if admin:
+        claims["scope"] = "admin"
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def principal_from_token(token: str, secret: str) -> Principal:
+    try:
+        claims = jwt.decode(token, secret, algorithms=["HS256"], options={"require": ["sub"]})
+    except jwt.ExpiredSignatureError as error:
+        raise NotAuthorizedException("the token has expired") from error
+    except jwt.PyJWTError as error:
+        raise NotAuthorizedException("the token is not valid") from error
+    user_id = claims.get("sub")
+    if not isinstance(user_id, str) or not 1 <= len(user_id) <= MAX_USER_ID:
+        raise NotAuthorizedException("the token's subject must be a user id of 1-128 characters")
+    scope = claims.get("scope", "")
+    scopes = scope.split() if isinstance(scope, str) else list(scope)
+    return Principal(user_id=user_id, is_admin="admin" in scopes)
+
+
+class JWTAuthMiddleware(AbstractAuthenticationMiddleware):
+    def __init__(self, app: ASGIApp, secret: str) -> None:
+        super().__init__(app, exclude=PUBLIC_PATHS)
+        self._secret = secret
+
+    async def authenticate_request(self, connection: ASGIConnection) -> AuthenticationResult:  # type: ignore[type-arg]
+        header = connection.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise NotAuthorizedException("send Authorization: Bearer <token>")
+        principal = principal_from_token(token.strip(), self._secret)
+        return AuthenticationResult(user=principal, auth=token)
+
+
+def admin_guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:  # type: ignore[type-arg]
+    """Operator endpoints need a token whose scope holds ``admin``."""
+    if not isinstance(connection.user, Principal) or not connection.user.is_admin:
+        raise PermissionDeniedException("this endpoint needs the admin scope")

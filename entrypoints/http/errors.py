@@ -1,0 +1,134 @@
+"""Every error becomes ``application/problem+json`` with a stable ``code`` (product §4)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from litestar import Request, Response
+from litestar.exceptions import (
+    HTTPException,
+    NotAuthorizedException,
+    PermissionDeniedException,
+    ValidationException,
+)
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from domain.errors import Conflict, DomainError, InvalidValue, NotFound
+
+log = structlog.get_logger(__name__)
+
+PROBLEM = "application/problem+json"
+CODES_BY_STATUS = {
+    400: "WrongParamType",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "NotFound",
+    405: "MethodNotAllowed",
+    409: "Conflict",
+    413: "PayloadTooLarge",
+    422: "Unprocessable",
+    429: "RateLimited",
+    503: "Unavailable",
+}
+TITLES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    413: "Payload Too Large",
+    422: "Unprocessable Content",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+
+
+def problem(
+    status: int, detail: str, *, code: str | None = None, **extra: Any
+) -> Response[dict[str, Any]]:
+    body = {
+        "type": "about:blank",
+        "title": TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+        "code": code or CODES_BY_STATUS.get(status, "Error"),
+        **extra,
+    }
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return Response(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def _domain_status(error: DomainError) -> int:
+    if isinstance(error, InvalidValue):
+        return 400
+    if isinstance(error, NotFound):
+        return 404
+    if isinstance(error, Conflict):
+        return 409
+    return 400
+
+
+def domain_error(_: Request[Any, Any, Any], error: DomainError) -> Response[dict[str, Any]]:
+    extra = {"field": error.field} if error.field else {}
+    return problem(_domain_status(error), error.detail, code=error.code, **extra)
+
+
+def _field_name(entry: dict[str, Any]) -> str:
+    key = str(entry.get("key") or "")
+    message = str(entry.get("message") or "")
+    if key:
+        return key
+    # msgspec reports the location inside the message: "... - at `$.items[0].content`"
+    marker = "at `$."
+    if marker in message:
+        return message.split(marker, 1)[1].rstrip("`")
+    return "body"
+
+
+def validation_error(
+    _: Request[Any, Any, Any], error: ValidationException
+) -> Response[dict[str, Any]]:
+    entries = error.extra if isinstance(error.extra, list) else []
+    errors = [
+        {"field": _field_name(entry), "message": str(entry.get("message", ""))}
+        for entry in entries
+        if isinstance(entry, dict)
+    ]
+    fields = ", ".join(e["field"] for e in errors) or "request"
+    detail = (
+        f"invalid {fields}: " + "; ".join(e["message"] for e in errors)
+        if errors
+        else (error.detail or "the request is not valid")
+    )
+    first = errors[0]["field"] if errors else None
+    return problem(400, detail, code="WrongParamType", field=first, errors=errors)
+
+
+def http_error(_: Request[Any, Any, Any], error: HTTPException) -> Response[dict[str, Any]]:
+    status = error.status_code
+    if isinstance(error, NotAuthorizedException):
+        status = 401
+    elif isinstance(error, PermissionDeniedException):
+        status = 403
+    headers = getattr(error, "headers", None) or {}
+    response = problem(status, str(error.detail))
+    response.headers.update(headers)
+    return response
+
+
+def unexpected_error(request: Request[Any, Any, Any], error: Exception) -> Response[dict[str, Any]]:
+    log.exception("unhandled_error", path=request.url.path, method=request.method)
+    return problem(
+        HTTP_500_INTERNAL_SERVER_ERROR, "an unexpected error occurred", code="InternalError"
+    )
+
+
+EXCEPTION_HANDLERS: dict[int | type[Exception], Any] = {
+    DomainError: domain_error,
+    ValidationException: validation_error,
+    HTTPException: http_error,
+    Exception: unexpected_error,
+}

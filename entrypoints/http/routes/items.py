@@ -1,0 +1,168 @@
+"""``/api/v1/memory/items``: the caller's memory items (product §4)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, delete, get, patch, post
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+
+from application.memory_items.change_item import PatchItem, SetItemStatus
+from application.memory_items.create_item import CreateItems, NewItem
+from application.memory_items.list_items import ListItems
+from domain.memory import ItemChanges, MemoryType
+from entrypoints.http.deps import ContainerDep, PrincipalDep, checked_id, split_csv
+from entrypoints.http.schemas import (
+    AuditOut,
+    BatchIn,
+    HistoryOut,
+    ItemIn,
+    ItemOut,
+    ItemPageOut,
+    ItemPatch,
+    ItemsOut,
+    ReasonIn,
+    as_utc,
+)
+
+
+def new_item(data: ItemIn) -> NewItem:
+    return NewItem(
+        memory_type=data.memory_type,
+        content=data.content,
+        title=data.title,
+        conversation_id=data.conversation_id,
+        assistant_id=data.assistant_id,
+        run_id=data.run_id,
+        confidence=data.confidence,
+        importance=data.importance,
+        sensitivity_level=data.sensitivity_level,
+        is_explicit=data.is_explicit,
+        ttl_at=as_utc(data.ttl_at),
+        reason=data.reason,
+    )
+
+
+def changes_of(data: ItemPatch) -> ItemChanges:
+    return ItemChanges(
+        memory_type=MemoryType.require(data.memory_type) if data.memory_type else None,
+        title=data.title,
+        content=data.content,
+        confidence=data.confidence,
+        importance=data.importance,
+        sensitivity_level=data.sensitivity_level,
+        is_explicit=data.is_explicit,
+        ttl_at=as_utc(data.ttl_at),
+        clear_ttl=data.clear_ttl,
+    )
+
+
+OptionalReason = JSONBody[ReasonIn | None]
+
+
+class ItemController(Controller):
+    path = "/api/v1/memory/items"
+    tags = ("memory items",)
+
+    @post("/", summary="Create a memory item")
+    async def create(
+        self, data: JSONBody[ItemIn], container: ContainerDep, principal: PrincipalDep
+    ) -> ItemOut:
+        command = CreateItems(user_id=principal.user_id, items=[new_item(data)])
+        (item,) = await container.create_items()(command)
+        return ItemOut.of(item)
+
+    @post("/batch", summary="Create up to 500 items, all or nothing")
+    async def create_batch(
+        self, data: JSONBody[BatchIn], container: ContainerDep, principal: PrincipalDep
+    ) -> ItemsOut:
+        command = CreateItems(
+            user_id=principal.user_id, items=[new_item(i) for i in data.items], batch=True
+        )
+        items = await container.create_items()(command)
+        return ItemsOut(items=[ItemOut.of(item) for item in items])
+
+    @get("/", summary="List the caller's items, a page at a time")
+    async def list_items(
+        self,
+        container: ContainerDep,
+        principal: PrincipalDep,
+        status: FromQuery[list[str] | None] = None,
+        statuses: FromQuery[list[str] | None] = None,
+        memory_type: FromQuery[list[str] | None] = None,
+        memory_types: FromQuery[list[str] | None] = None,
+        conversation_id: Annotated[str | None, QueryParameter(max_length=128)] = None,
+        limit: FromQuery[int | None] = None,
+        cursor: Annotated[str | None, QueryParameter(max_length=512)] = None,
+    ) -> ItemPageOut:
+        page = await container.list_items()(
+            ListItems(
+                user_id=principal.user_id,
+                statuses=split_csv(status, statuses),
+                memory_types=split_csv(memory_type, memory_types),
+                conversation_id=conversation_id,
+                limit=limit,
+                cursor=cursor,
+            )
+        )
+        return ItemPageOut(items=[ItemOut.of(i) for i in page.items], next_cursor=page.next_cursor)
+
+    @get("/{item_id:int}", summary="One item")
+    async def get_item(
+        self, item_id: FromPath[int], container: ContainerDep, principal: PrincipalDep
+    ) -> ItemOut:
+        item = await container.get_item()(principal.user_id, checked_id(item_id))
+        return ItemOut.of(item)
+
+    @patch("/{item_id:int}", summary="Edit an item (a deleted item is a 409)")
+    async def patch_item(
+        self,
+        item_id: FromPath[int],
+        data: JSONBody[ItemPatch],
+        container: ContainerDep,
+        principal: PrincipalDep,
+    ) -> ItemOut:
+        command = PatchItem(
+            user_id=principal.user_id,
+            item_id=checked_id(item_id),
+            changes=changes_of(data),
+            reason=data.reason,
+        )
+        return ItemOut.of(await container.patch_item()(command))
+
+    @delete("/{item_id:int}", status_code=200, summary="Soft-delete an item (idempotent)")
+    async def delete_item(
+        self,
+        item_id: FromPath[int],
+        container: ContainerDep,
+        principal: PrincipalDep,
+        data: OptionalReason = None,
+    ) -> ItemOut:
+        command = SetItemStatus(
+            user_id=principal.user_id,
+            item_id=checked_id(item_id),
+            reason=data.reason if data else None,
+        )
+        return ItemOut.of(await container.delete_item()(command))
+
+    @post("/{item_id:int}/restore", status_code=200, summary="Restore an item (idempotent)")
+    async def restore_item(
+        self,
+        item_id: FromPath[int],
+        container: ContainerDep,
+        principal: PrincipalDep,
+        data: OptionalReason = None,
+    ) -> ItemOut:
+        command = SetItemStatus(
+            user_id=principal.user_id,
+            item_id=checked_id(item_id),
+            reason=data.reason if data else None,
+        )
+        return ItemOut.of(await container.restore_item()(command))
+
+    @get("/{item_id:int}/history", summary="The item's audit entries, oldest first")
+    async def history(
+        self, item_id: FromPath[int], container: ContainerDep, principal: PrincipalDep
+    ) -> HistoryOut:
+        entries = await container.item_history()(principal.user_id, checked_id(item_id))
+        return HistoryOut(items=[AuditOut.of(e) for e in entries])

@@ -1,0 +1,172 @@
+"""Request and response bodies (msgspec): validated at the edge, mapped to commands."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import msgspec
+
+from domain.audit import AuditEntry
+from domain.memory import MAX_CONTENT, MAX_TITLE, MemoryItem
+from domain.settings import MemorySettings
+
+Score = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
+Sensitivity = Annotated[int, msgspec.Meta(ge=0, le=2)]
+ScopeId = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+Reason = Annotated[str, msgspec.Meta(max_length=1000)]
+Content = Annotated[str, msgspec.Meta(max_length=MAX_CONTENT * 2)]
+Title = Annotated[str, msgspec.Meta(max_length=MAX_TITLE * 2)]
+MemoryTypeName = Annotated[str, msgspec.Meta(max_length=32)]
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """Times without a zone are taken as UTC."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class ItemIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    memory_type: MemoryTypeName
+    content: Content
+    title: Title | None = None
+    conversation_id: ScopeId | None = None
+    assistant_id: ScopeId | None = None
+    run_id: ScopeId | None = None
+    confidence: Score | None = None
+    importance: Score | None = None
+    sensitivity_level: Sensitivity | None = None
+    is_explicit: bool | None = None
+    ttl_at: datetime | None = None
+    reason: Reason | None = None
+
+
+class BatchIn(msgspec.Struct, forbid_unknown_fields=True):
+    items: Annotated[list[ItemIn], msgspec.Meta(min_length=1, max_length=500)]
+
+
+class ItemPatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    memory_type: MemoryTypeName | None = None
+    title: Title | None = None
+    content: Content | None = None
+    confidence: Score | None = None
+    importance: Score | None = None
+    sensitivity_level: Sensitivity | None = None
+    is_explicit: bool | None = None
+    ttl_at: datetime | None = None
+    clear_ttl: bool = False
+    reason: Reason | None = None
+
+
+class ReasonIn(msgspec.Struct, forbid_unknown_fields=True):
+    reason: Reason | None = None
+
+
+class SettingsIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    memory_enabled: bool | None = None
+    implicit_memory_enabled: bool | None = None
+    sensitive_memory_enabled: bool | None = None
+
+
+class ItemOut(msgspec.Struct, kw_only=True):
+    id: int
+    user_id: str
+    conversation_id: str | None
+    assistant_id: str | None
+    run_id: str | None
+    memory_type: str
+    title: str
+    content: str
+    content_hash: str
+    confidence: float
+    importance: float
+    sensitivity_level: int
+    is_explicit: bool
+    status: str
+    ttl_at: datetime | None
+    last_access_at: datetime | None
+    created_at: datetime | None
+    updated_at: datetime | None
+
+    @classmethod
+    def of(cls, item: MemoryItem) -> ItemOut:
+        if item.id is None:
+            raise ValueError("item has no id")
+        return cls(
+            id=item.id,
+            user_id=item.user_id,
+            conversation_id=item.scope.conversation_id,
+            assistant_id=item.scope.assistant_id,
+            run_id=item.scope.run_id,
+            memory_type=item.memory_type.value,
+            title=item.title,
+            content=item.content,
+            content_hash=item.content_hash,
+            confidence=round(item.confidence, 4),
+            importance=round(item.importance, 4),
+            sensitivity_level=item.sensitivity_level,
+            is_explicit=item.is_explicit,
+            status=item.status.value,
+            ttl_at=item.ttl_at,
+            last_access_at=item.last_access_at,
+            created_at=item.created_at,
+            updated_at=item.updated_at,
+        )
+
+
+class ItemsOut(msgspec.Struct):
+    items: list[ItemOut]
+
+
+class ItemPageOut(msgspec.Struct):
+    items: list[ItemOut]
+    next_cursor: str | None
+
+
+class AuditOut(msgspec.Struct, kw_only=True):
+    id: int | None
+    target_type: str
+    target_id: str
+    operation: str
+    operator_type: str
+    operator_id: str | None
+    reason: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, entry: AuditEntry) -> AuditOut:
+        return cls(
+            id=entry.id,
+            target_type=entry.target_type.value,
+            target_id=entry.target_id,
+            operation=entry.operation.value,
+            operator_type=entry.operator_type.value,
+            operator_id=entry.operator_id,
+            reason=entry.reason,
+            before=entry.before,
+            after=entry.after,
+            created_at=entry.created_at,
+        )
+
+
+class HistoryOut(msgspec.Struct):
+    items: list[AuditOut]
+
+
+class SettingsOut(msgspec.Struct, kw_only=True):
+    memory_enabled: bool
+    implicit_memory_enabled: bool
+    sensitive_memory_enabled: bool
+    updated_at: datetime | None
+
+    @classmethod
+    def of(cls, settings: MemorySettings) -> SettingsOut:
+        return cls(
+            memory_enabled=settings.memory_enabled,
+            implicit_memory_enabled=settings.implicit_memory_enabled,
+            sensitive_memory_enabled=settings.sensitive_memory_enabled,
+            updated_at=settings.updated_at,
+        )

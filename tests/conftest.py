@@ -1,0 +1,61 @@
+"""Fixtures shared by every test folder."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from adapters.sqlalchemy.engine import create_engine
+from tests.databases import DIALECTS, fresh_database
+
+T = TypeVar("T")
+
+
+def off_loop(fn: Callable[[], T]) -> T:
+    """Run ``fn`` in a worker thread: alembic and the admin helpers start their own loop."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(fn).result()
+
+
+@pytest.fixture(scope="session")
+def database_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """One migrated database per dialect, made lazily the first time a test asks."""
+    made: dict[str, str] = {}
+    stack: list[object] = []
+    tmp = tmp_path_factory.mktemp("db")
+
+    class Lazy(dict[str, str]):
+        def __missing__(self, dialect: str) -> str:
+            manager = fresh_database(dialect, tmp)
+            url = off_loop(manager.__enter__)
+            stack.append(manager)
+            self[dialect] = url
+            return url
+
+    lazy = Lazy(made)
+    yield lazy
+    for manager in reversed(stack):
+        off_loop(lambda m=manager: m.__exit__(None, None, None))  # type: ignore[attr-defined]
+
+
+@pytest.fixture(params=DIALECTS)
+def dialect(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+async def engine(database_urls: dict[str, str], dialect: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(database_urls[dialect], pool_size=2)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def user_id() -> str:
+    """A user nobody else uses: tests isolate by unique ids, not by truncation."""
+    return f"user-{uuid.uuid4().hex[:12]}"
