@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from adapters.indexing import DeferredIndexer
 from adapters.sqlalchemy.engine import create_engine
 from adapters.sqlalchemy.health import DatabaseProbe
+from adapters.sqlalchemy.idempotency import SqlIdempotencyStore
 from adapters.sqlalchemy.migrations import upgrade
 from adapters.sqlalchemy.unit_of_work import SqlUnitOfWorkFactory
 from adapters.system_clock import SystemClock
@@ -107,6 +108,7 @@ class Container(containers.DeclarativeContainer):
     engine = providers.Singleton(_engine, settings)
     uow = providers.Singleton(SqlUnitOfWorkFactory, engine)
     indexer = providers.Singleton(DeferredIndexer)
+    idempotency = providers.Singleton(SqlIdempotencyStore, engine)
 
     create_items = providers.Factory(CreateItemsUseCase, uow, clock, indexer)
     get_item = providers.Factory(GetItemUseCase, uow)

@@ -98,7 +98,7 @@ class ExtractionJob:
         attempt = self.retry_count + 1
         self.retry_count = attempt
         self.last_error = truncate_utf8(reason, MAX_ERROR_BYTES)
-        if attempt >= max(self.max_retry, 1):
+        if attempt >= (self.max_retry if self.max_retry > 0 else DEFAULT_MAX_RETRY):
             self.status = JobStatus.DEAD
             self.next_retry_at = None
         else:

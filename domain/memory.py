@@ -259,7 +259,10 @@ class MemoryItem:
         """The decision step's UPDATE: merged text, scores taken from the new fact."""
         if self.status is not MemoryStatus.ACTIVE:
             raise Conflict("only an active memory can be updated by extraction")
-        self.content = truncate_runes(collapse_whitespace(content), MAX_EXTRACTED_CONTENT)
+        text = truncate_runes(collapse_whitespace(content), MAX_EXTRACTED_CONTENT)
+        if not text:
+            raise InvalidMemoryContent("merged content must not be empty", field="content")
+        self.content = text
         self.title = truncate_runes(collapse_whitespace(title), MAX_EXTRACTED_TITLE) or self.title
         self.confidence = clamp01(confidence)
         self.importance = clamp01(importance)

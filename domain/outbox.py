@@ -55,7 +55,7 @@ class OutboxMessage:
         self.retry_count = attempt
         self.last_error = truncate_utf8(reason, MAX_ERROR_BYTES)
         self.updated_at = now
-        if attempt >= max(self.max_retry, 1):
+        if attempt >= (self.max_retry if self.max_retry > 0 else DEFAULT_OUTBOX_MAX_RETRY):
             self.status = OutboxStatus.DEAD
             self.next_retry_at = None
         else:

@@ -22,9 +22,9 @@ def truncate_runes(text: str, limit: int) -> str:
 
 def truncate_utf8(text: str, limit: int) -> str:
     """Cut to at most ``limit`` UTF-8 bytes without splitting a character."""
-    encoded = text.encode("utf-8")
+    encoded = text.encode("utf-8", errors="replace")
     if len(encoded) <= limit:
-        return text
+        return encoded.decode("utf-8")
     return encoded[:limit].decode("utf-8", errors="ignore")
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import Table, insert
 from sqlalchemy.dialects import mysql, postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.dml import Insert
 
 
@@ -29,14 +31,19 @@ def upsert(
     )
 
 
-def insert_ignore(dialect: str, table: Table, values: Mapping[str, Any], *, key: str) -> Insert:
-    """Insert ``values`` unless the unique ``key`` already holds them (a silent no-op).
+async def insert_unless_exists(
+    conn: AsyncConnection, table: Table, values: Mapping[str, Any]
+) -> bool:
+    """Insert ``values``; ``False`` when a unique key already holds them.
 
-    MySQL gets ``ON DUPLICATE KEY UPDATE key=key`` rather than ``INSERT IGNORE``, which
-    would also turn truncation and other data errors into warnings.
+    A SAVEPOINT keeps the surrounding transaction usable after the duplicate-key error
+    on every dialect. (MySQL's ``ON DUPLICATE KEY UPDATE`` cannot tell the two cases
+    apart under the ``FOUND_ROWS`` flag SQLAlchemy sets, and ``INSERT IGNORE`` would
+    also turn truncation into a warning.)
     """
-    if dialect in ("mysql", "mariadb"):
-        my = mysql.insert(table).values(**values)
-        return my.on_duplicate_key_update({key: table.c[key]})
-    dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return dialect_insert(table).values(**values).on_conflict_do_nothing()
+    try:
+        async with conn.begin_nested():
+            await conn.execute(insert(table).values(**values))
+    except IntegrityError:
+        return False
+    return True

@@ -1,0 +1,97 @@
+"""``Idempotency-Key`` on mutating requests (product §4).
+
+The same key from the same user within 24 h replays the first response; the same key
+with a different request is 422; a key whose first request is still running is 409.
+Responses of 500 and above are not kept, so the client's retry runs again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+
+from litestar import Litestar
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from application.ports.idempotency import Claim, StoredResponse
+from entrypoints.http.asgi import read_body, replay_receive, send_bytes, send_problem
+from entrypoints.http.auth import Principal
+
+HEADER = b"idempotency-key"
+MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
+KEY_TTL = timedelta(hours=24)
+MAX_KEY = 255
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key.lower() == name:
+            return bytes(value).decode("latin-1")
+    return None
+
+
+class IdempotencyMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        key = _header(scope, HEADER) if scope["type"] == "http" else None
+        user = scope.get("user")
+        if key is None or scope.get("method") not in MUTATING or not isinstance(user, Principal):
+            await self.app(scope, receive, send)
+            return
+        if not 1 <= len(key) <= MAX_KEY:
+            await send_problem(send, 400, f"Idempotency-Key must have 1 to {MAX_KEY} characters")
+            return
+        body = await read_body(receive)
+        digest = hashlib.sha256(
+            b"\n".join([scope["method"].encode(), scope["path"].encode(), body])
+        ).hexdigest()
+        store = Litestar.from_scope(scope).state.container.idempotency()
+        claim = await store.begin(user.user_id, key, digest, now=datetime.now(UTC), ttl=KEY_TTL)
+        if claim.outcome is Claim.MISMATCH:
+            await send_problem(send, 422, "this Idempotency-Key was used with another request")
+            return
+        if claim.outcome is Claim.IN_PROGRESS:
+            await send_problem(send, 409, "a request with this Idempotency-Key is still running")
+            return
+        if claim.outcome is Claim.REPLAY and claim.response is not None:
+            stored = claim.response
+            await send_bytes(
+                send,
+                stored.status,
+                stored.body,
+                stored.content_type,
+                [("idempotent-replayed", "true")],
+            )
+            return
+        await self._run_and_keep(scope, replay_receive(body, receive), send, store, user, key)
+
+    async def _run_and_keep(
+        self, scope: Scope, receive: Receive, send: Send, store: object, user: Principal, key: str
+    ) -> None:
+        status = 500
+        content_type = "application/json"
+        chunks: list[bytes] = []
+
+        async def capture(message: Message) -> None:
+            nonlocal status, content_type
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+                for name, value in message.get("headers", []):
+                    if bytes(name).lower() == b"content-type":
+                        content_type = bytes(value).decode("latin-1")
+            elif message["type"] == "http.response.body":
+                chunks.append(bytes(message.get("body", b"")))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, capture)
+        except BaseException:
+            await store.abandon(user.user_id, key)  # type: ignore[attr-defined]
+            raise
+        if status >= 500:
+            await store.abandon(user.user_id, key)  # type: ignore[attr-defined]
+            return
+        response = StoredResponse(status=status, body=b"".join(chunks), content_type=content_type)
+        await store.finish(user.user_id, key, response)  # type: ignore[attr-defined]

@@ -1,0 +1,69 @@
+"""Per-user token buckets (product §4: 20 requests/s, bursts of 40, then 429).
+
+Buckets live in the API process: with N API processes a user gets up to N times the
+rate. Public endpoints (no user) are not limited.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from litestar.types import ASGIApp, Receive, Scope, Send
+
+from entrypoints.http.asgi import send_problem
+from entrypoints.http.auth import Principal
+
+MAX_TRACKED_USERS = 100_000
+
+
+@dataclass(slots=True)
+class Bucket:
+    tokens: float
+    updated: float
+
+
+class TokenBuckets:
+    """``take(user)`` is 0 when a request may go, else the seconds until it may."""
+
+    def __init__(self, *, rate: float, burst: int) -> None:
+        self.rate = rate
+        self.burst = burst
+        self._buckets: OrderedDict[str, Bucket] = OrderedDict()
+
+    def take(self, user: str, now: float | None = None) -> float:
+        now = time.monotonic() if now is None else now
+        bucket = self._buckets.pop(user, None) or Bucket(tokens=float(self.burst), updated=now)
+        bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.updated) * self.rate)
+        bucket.updated = now
+        self._buckets[user] = bucket
+        if len(self._buckets) > MAX_TRACKED_USERS:
+            self._buckets.popitem(last=False)
+        if bucket.tokens >= 1:
+            bucket.tokens -= 1
+            return 0.0
+        return (1 - bucket.tokens) / self.rate
+
+
+class RateLimitMiddleware:
+    def __init__(self, app: ASGIApp, buckets: TokenBuckets) -> None:
+        self.app = app
+        self.buckets = buckets
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        user = scope.get("user")
+        if scope["type"] == "http" and isinstance(user, Principal):
+            wait = self.buckets.take(user.user_id)
+            if wait > 0:
+                retry_after = str(max(1, math.ceil(wait)))
+                await send_problem(
+                    send,
+                    429,
+                    f"rate limit of {self.buckets.rate:g} requests/s exceeded",
+                    code="RateLimited",
+                    headers=[("Retry-After", retry_after)],
+                )
+                return
+        await self.app(scope, receive, send)

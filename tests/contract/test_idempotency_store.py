@@ -1,0 +1,48 @@
+"""The idempotency store behaves the same on every dialect, races included."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from adapters.sqlalchemy.idempotency import SqlIdempotencyStore
+from application.ports.idempotency import Claim, StoredResponse
+
+NOW = datetime(2026, 11, 1, tzinfo=UTC)
+TTL = timedelta(hours=24)
+RESPONSE = StoredResponse(
+    status=201, body='{"id": 1, "名": "x"}'.encode(), content_type="application/json"
+)
+
+
+async def test_a_finished_key_replays_and_refuses_other_requests(engine: AsyncEngine, user_id: str):
+    store = SqlIdempotencyStore(engine)
+    assert (await store.begin(user_id, "k", "h1", now=NOW, ttl=TTL)).outcome is Claim.STARTED
+    assert (await store.begin(user_id, "k", "h1", now=NOW, ttl=TTL)).outcome is Claim.IN_PROGRESS
+    await store.finish(user_id, "k", RESPONSE)
+    replay = await store.begin(user_id, "k", "h1", now=NOW, ttl=TTL)
+    assert replay.outcome is Claim.REPLAY
+    assert replay.response == RESPONSE
+    assert (await store.begin(user_id, "k", "h2", now=NOW, ttl=TTL)).outcome is Claim.MISMATCH
+
+
+async def test_an_expired_or_abandoned_key_starts_again(engine: AsyncEngine, user_id: str):
+    store = SqlIdempotencyStore(engine)
+    await store.begin(user_id, "k", "h1", now=NOW, ttl=TTL)
+    await store.finish(user_id, "k", RESPONSE)
+    later = NOW + TTL + timedelta(seconds=1)
+    assert (await store.begin(user_id, "k", "h2", now=later, ttl=TTL)).outcome is Claim.STARTED
+    await store.abandon(user_id, "k")
+    assert (await store.begin(user_id, "k", "h3", now=later, ttl=TTL)).outcome is Claim.STARTED
+
+
+async def test_of_concurrent_begins_exactly_one_starts(engine: AsyncEngine, user_id: str):
+    store = SqlIdempotencyStore(engine)
+    claims = await asyncio.gather(
+        *(store.begin(user_id, "race", "h", now=NOW, ttl=TTL) for _ in range(4))
+    )
+    outcomes = sorted(c.outcome for c in claims)
+    assert outcomes.count(Claim.STARTED) == 1
+    assert set(outcomes) <= {Claim.STARTED, Claim.IN_PROGRESS}

@@ -1,0 +1,1 @@
+"""Unit tests of the domain rules: pure Python, no I/O."""

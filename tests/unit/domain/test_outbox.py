@@ -1,0 +1,124 @@
+"""Outbox rows (§2.5, §4.2): n² backoff back to pending, dead at max_retry, replay."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from domain.errors import InvalidTransition
+from domain.outbox import OutboxMessage, OutboxStatus
+from domain.retry import QuadraticBackoff
+
+NOW = datetime(2025, 1, 1, tzinfo=UTC)
+BACKOFF = QuadraticBackoff()
+
+
+def message(**overrides: Any) -> OutboxMessage:
+    fields: dict[str, Any] = {
+        "event_type": "memory.extract.requested",
+        "topic": "memvault.events",
+        "message_key": "conv-1",
+        "payload": "{}",
+        "next_retry_at": NOW,
+    }
+    fields.update(overrides)
+    return OutboxMessage(**fields)
+
+
+def test_a_new_outbox_row_is_pending_with_twenty_retries() -> None:
+    row = message()
+    assert row.status is OutboxStatus.PENDING
+    assert row.retry_count == 0
+    assert row.max_retry == 20
+    assert row.service_name == "memory"
+
+
+@pytest.mark.parametrize("status", [OutboxStatus.PENDING, OutboxStatus.PUBLISHED])
+def test_a_failed_delivery_goes_back_to_pending_after_one_second(status: OutboxStatus) -> None:
+    row = message(status=status)
+    row.fail("broker down", now=NOW, backoff=BACKOFF)
+    assert row.status is OutboxStatus.PENDING
+    assert row.retry_count == 1
+    assert row.next_retry_at == NOW + timedelta(seconds=1)
+    assert row.last_error == "broker down"
+    assert row.updated_at == NOW
+
+
+def test_outbox_backoff_grows_with_the_square_of_the_attempt_and_stops_at_100_seconds() -> None:
+    row = message()
+    delays = []
+    for _ in range(19):
+        row.fail("broker down", now=NOW, backoff=BACKOFF)
+        assert row.next_retry_at is not None
+        delays.append((row.next_retry_at - NOW).total_seconds())
+    assert delays == [1, 4, 9, 16, 25, 36, 49, 64, 81] + [100] * 10
+    assert row.status is OutboxStatus.PENDING
+
+
+def test_an_outbox_row_is_dead_at_its_twentieth_failure() -> None:
+    row = message(retry_count=19)
+    row.fail("broker down", now=NOW, backoff=BACKOFF)
+    assert row.status is OutboxStatus.DEAD
+    assert row.retry_count == 20
+    assert row.next_retry_at is None
+    assert row.last_error == "broker down"
+
+
+def test_an_outbox_row_honours_its_own_max_retry() -> None:
+    row = message(max_retry=3)
+    statuses = []
+    for _ in range(3):
+        row.fail("broker down", now=NOW, backoff=BACKOFF)
+        statuses.append(row.status)
+    assert statuses == [OutboxStatus.PENDING, OutboxStatus.PENDING, OutboxStatus.DEAD]
+
+
+def test_outbox_last_error_is_cut_to_2000_utf8_bytes() -> None:
+    row = message()
+    row.fail("错" * 1000, now=NOW, backoff=BACKOFF)
+    assert row.last_error == "错" * 666
+    assert len(row.last_error.encode("utf-8")) == 1998
+
+
+@pytest.mark.parametrize("status", [OutboxStatus.CONSUMED, OutboxStatus.DEAD])
+def test_a_consumed_or_dead_row_ignores_a_failure(status: OutboxStatus) -> None:
+    row = message(status=status, retry_count=2, last_error="old")
+    row.fail("late failure", now=NOW, backoff=BACKOFF)
+    assert row.status is status
+    assert row.retry_count == 2
+    assert row.last_error == "old"
+    assert row.next_retry_at == NOW
+    assert row.updated_at is None
+
+
+def test_replaying_a_dead_row_makes_it_pending_now_with_a_fresh_budget() -> None:
+    row = message(status=OutboxStatus.DEAD, retry_count=20, next_retry_at=None)
+    later = NOW + timedelta(hours=1)
+    row.replay(now=later)
+    assert row.status is OutboxStatus.PENDING
+    assert row.retry_count == 0
+    assert row.next_retry_at == later
+    assert row.updated_at == later
+
+
+@pytest.mark.parametrize(
+    "status", [OutboxStatus.PENDING, OutboxStatus.PUBLISHED, OutboxStatus.CONSUMED]
+)
+def test_only_a_dead_row_can_be_replayed(status: OutboxStatus) -> None:
+    row = message(status=status, retry_count=3)
+    with pytest.raises(InvalidTransition):
+        row.replay(now=NOW)
+    assert row.status is status
+    assert row.retry_count == 3
+
+
+def test_an_outbox_row_without_a_positive_max_retry_gets_the_default_twenty() -> None:
+    row = message(max_retry=0)
+    backoff = QuadraticBackoff()
+    for _ in range(19):
+        row.fail("down", now=NOW, backoff=backoff)
+        assert row.status is OutboxStatus.PENDING
+    row.fail("down", now=NOW, backoff=backoff)
+    assert row.status is OutboxStatus.DEAD

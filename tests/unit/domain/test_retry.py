@@ -1,0 +1,56 @@
+"""Backoff schedules: exponential for jobs (§4.1), quadratic for outbox rows (§4.2)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from domain.retry import ExponentialBackoff, QuadraticBackoff
+
+
+@pytest.mark.parametrize(
+    ("attempt", "seconds"),
+    [(1, 1), (2, 2), (3, 4), (4, 8), (5, 16), (6, 32), (7, 32), (100, 32)],
+)
+def test_exponential_backoff_doubles_per_attempt_up_to_the_sixth(
+    attempt: int, seconds: int
+) -> None:
+    assert ExponentialBackoff().delay(attempt) == timedelta(seconds=seconds)
+
+
+@pytest.mark.parametrize("attempt", [0, -1, -100])
+def test_exponential_backoff_treats_a_non_positive_attempt_as_the_first(attempt: int) -> None:
+    assert ExponentialBackoff().delay(attempt) == timedelta(seconds=1)
+
+
+def test_exponential_backoff_scales_with_its_base_and_respects_its_cap() -> None:
+    backoff = ExponentialBackoff(base_seconds=0.5, max_exponent=3)
+    assert [backoff.delay(n) for n in (1, 2, 3, 4)] == [
+        timedelta(seconds=0.5),
+        timedelta(seconds=1),
+        timedelta(seconds=2),
+        timedelta(seconds=2),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("attempt", "seconds"),
+    [(1, 1), (2, 4), (3, 9), (4, 16), (5, 25), (9, 81), (10, 100), (11, 100), (50, 100)],
+)
+def test_quadratic_backoff_squares_the_attempt_up_to_the_tenth(attempt: int, seconds: int) -> None:
+    assert QuadraticBackoff().delay(attempt) == timedelta(seconds=seconds)
+
+
+@pytest.mark.parametrize("attempt", [0, -1, -100])
+def test_quadratic_backoff_treats_a_non_positive_attempt_as_the_first(attempt: int) -> None:
+    assert QuadraticBackoff().delay(attempt) == timedelta(seconds=1)
+
+
+def test_quadratic_backoff_scales_with_its_base_and_respects_its_cap() -> None:
+    backoff = QuadraticBackoff(base_seconds=2, max_n=2)
+    assert [backoff.delay(n) for n in (1, 2, 3)] == [
+        timedelta(seconds=2),
+        timedelta(seconds=8),
+        timedelta(seconds=8),
+    ]
