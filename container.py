@@ -1,28 +1,57 @@
-"""The composition root: configuration → engine → adapters → use cases.
+"""The composition root: configuration → engines and clients → adapters → use cases.
 
-Nothing is built at import time. Each event loop that talks to the database (the API's,
-a worker thread's) gets its own ``Container`` instance, because async engines are bound
-to the loop that created them.
+Nothing is built at import time. Two containers:
+
+- :class:`Infrastructure`, one per process: settings, the Dramatiq broker and its actor,
+  the in-process event bus, the extractor — things that are not bound to an event loop.
+- :class:`Container`, one per event loop (the API's, the worker's), made by
+  :class:`LoopContainers`: database engine, bus clients and use cases, because async
+  engines and clients are bound to the loop that created them.
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
 import secrets
+import socket
+import uuid
+from datetime import timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
+import structlog
 from dependency_injector import containers, providers
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from adapters.event_bus.in_process import InProcessBus
+from adapters.event_bus.kafka import KafkaConsumer, KafkaPublisher, KafkaSettings
+from adapters.event_bus.redis_streams import RedisStreamsConsumer, RedisStreamsPublisher
+from adapters.extractor.rule_based import RuleBasedExtractor
 from adapters.indexing import DeferredIndexer
+from adapters.job_queue.dramatiq_queue import (
+    QUEUE_NAME,
+    DramatiqJobQueue,
+    LoopShutdown,
+    build_broker,
+    register_job_actor,
+)
 from adapters.sqlalchemy.engine import create_engine
 from adapters.sqlalchemy.health import DatabaseProbe
 from adapters.sqlalchemy.idempotency import SqlIdempotencyStore
 from adapters.sqlalchemy.migrations import upgrade
 from adapters.sqlalchemy.unit_of_work import SqlUnitOfWorkFactory
 from adapters.system_clock import SystemClock
+from application.agent.snapshots import GetSnapshotUseCase, PutSnapshotUseCase
+from application.config import JobPolicy, OutboxPolicy
+from application.extraction.write_memories import MemoryWriter
+from application.ingest.ingest_messages import IngestMessagesUseCase
+from application.jobs.process_job import ProcessJobUseCase
+from application.jobs.queries import GetJobUseCase, ListJobsUseCase, RetryJobUseCase
+from application.jobs.sweep import EnqueueDueJobsUseCase, RescueExpiredJobsUseCase
 from application.memory_items.change_item import (
     DeleteItemUseCase,
     PatchItemUseCase,
@@ -32,10 +61,19 @@ from application.memory_items.create_item import CreateItemsUseCase
 from application.memory_items.get_item import GetItemUseCase
 from application.memory_items.item_history import ItemHistoryUseCase
 from application.memory_items.list_items import ListItemsUseCase
+from application.outbox.admin import (
+    ListDeadEventsUseCase,
+    ListOutboxUseCase,
+    RetryOutboxUseCase,
+)
+from application.outbox.consume import ConsumeEventsUseCase, HandleEventUseCase
+from application.outbox.relay import RelayOutboxUseCase
 from application.readiness import CheckReadinessUseCase
 from application.settings.settings import ChangeSettingsUseCase, GetSettingsUseCase
+from domain.retry import ExponentialBackoff, QuadraticBackoff
 
 JWT_SECRET_FILE = "jwt-secret"
+JOB_QUEUE_NAME = QUEUE_NAME
 
 
 class Settings(BaseSettings):
@@ -53,19 +91,36 @@ class Settings(BaseSettings):
     event_bus: Literal["memory", "redis", "kafka"] = "memory"
     vector_store: Literal["memory", "qdrant-edge", "qdrant", "milvus", "pgvector"] = "qdrant-edge"
     event_topic: str = "memvault.memory.events"
+    consumer_group: str = "memvault-memory-consumer"
     embedder: Literal["local", "openai", "hashing"] = "local"
     llm_base_url: str | None = None
     llm_api_key: SecretStr | None = None
     llm_model: str | None = None
     auth_jwt_secret: SecretStr | None = None
-    auth_token_ttl_hours: float = 24.0
     redis_url: str | None = None
     rabbitmq_url: str | None = None
     kafka_bootstrap: str | None = None
+    kafka_partitions: int = Field(default=3, ge=1)
+    kafka_session_timeout_s: float = Field(default=10.0, gt=0)
+    redis_stream_min_idle_s: float = Field(default=60.0, gt=0)
+    """An event a dead consumer left unacknowledged is reclaimed after this long."""
     qdrant_url: str | None = None
     milvus_uri: str | None = None
     rate_limit_per_second: float = Field(default=20.0, gt=0)
     rate_limit_burst: int = Field(default=40, ge=1)
+    job_max_retry: int = Field(default=6, ge=1)
+    job_backoff_base_s: float = Field(default=1.0, gt=0)
+    job_lease_s: float = Field(default=60.0, gt=0)
+    job_busy_retry_ms: int = Field(default=500, ge=0)
+    job_requeue_grace_s: float = Field(default=10.0, ge=0)
+    min_confidence: float = Field(default=0.5, ge=0, le=1)
+    outbox_max_retry: int = Field(default=20, ge=1)
+    outbox_batch: int = Field(default=100, ge=1)
+    relay_poll_interval_s: float = Field(default=0.5, gt=0)
+    sweep_interval_s: float = Field(default=5.0, gt=0)
+    worker_processes: int = Field(default=2, ge=1)
+    worker_threads: int = Field(default=4, ge=1)
+    embedded_worker_threads: int = Field(default=2, ge=1)
     log_level: str = "info"
 
     @property
@@ -73,6 +128,11 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'memvault.db').resolve()}"
+
+    @property
+    def embedded(self) -> bool:
+        """Whether this process runs the pipeline in-process (no separate relay/worker)."""
+        return self.event_bus == "memory" or self.broker == "memory"
 
     def jwt_secret(self, *, create: bool = False) -> str:
         """The configured secret, else the one kept in the data dir (made when ``create``)."""
@@ -93,22 +153,158 @@ class Settings(BaseSettings):
         return secret
 
 
+def job_policy(settings: Settings) -> JobPolicy:
+    return JobPolicy(
+        max_retry=settings.job_max_retry,
+        backoff=ExponentialBackoff(base_seconds=settings.job_backoff_base_s),
+        lease=timedelta(seconds=settings.job_lease_s),
+        busy_retry_delay=timedelta(milliseconds=settings.job_busy_retry_ms),
+        min_confidence=settings.min_confidence,
+        requeue_grace=timedelta(seconds=settings.job_requeue_grace_s),
+    )
+
+
+def outbox_policy(settings: Settings) -> OutboxPolicy:
+    return OutboxPolicy(
+        topic=settings.event_topic,
+        max_retry=settings.outbox_max_retry,
+        backoff=QuadraticBackoff(),
+        batch=settings.outbox_batch,
+    )
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
 def _engine(settings: Settings) -> AsyncEngine:
     if settings.database_url is None:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     return create_engine(settings.effective_database_url, pool_size=settings.db_pool_size)
 
 
-class Container(containers.DeclarativeContainer):
-    """One per event loop. ``settings`` must be provided by the entrypoint."""
+def _require(value: str | None, name: str) -> str:
+    if not value:
+        raise ValueError(f"this configuration needs {name}")
+    return value
 
+
+def _redis(settings: Settings) -> Redis:
+    return Redis.from_url(_require(settings.redis_url, "MEMVAULT_REDIS_URL"))
+
+
+def _kafka(settings: Settings) -> KafkaSettings:
+    return KafkaSettings(
+        bootstrap_servers=_require(settings.kafka_bootstrap, "MEMVAULT_KAFKA_BOOTSTRAP"),
+        topic=settings.event_topic,
+        partitions=settings.kafka_partitions,
+        session_timeout=settings.kafka_session_timeout_s,
+    )
+
+
+T = TypeVar("T")
+
+
+def _tracked(closables: list[object], resource: T) -> T:
+    closables.append(resource)
+    return resource
+
+
+class LoopContainers:
+    """One :class:`Container` per running event loop, made on first use in that loop."""
+
+    def __init__(self, infra: Infrastructure) -> None:
+        self._infra = infra
+        self._containers: dict[asyncio.AbstractEventLoop, Container] = {}
+
+    def current(self) -> Container:
+        loop = asyncio.get_running_loop()
+        if loop not in self._containers:
+            self._containers[loop] = Container(infra=self._infra)
+        return self._containers[loop]
+
+    async def process_job(self, job_id: int) -> object:
+        return await self.current().process_job()(job_id)
+
+    async def close_current(self) -> None:
+        container = self._containers.pop(asyncio.get_running_loop(), None)
+        if container is not None:
+            await shutdown(container)
+
+
+class Infrastructure(containers.DeclarativeContainer):
+    """One per process."""
+
+    __self__ = providers.Self()
     settings = providers.Dependency(instance_of=Settings)
 
     clock = providers.Singleton(SystemClock)
+    worker = providers.Singleton(worker_name)
+    job_policy = providers.Singleton(job_policy, settings)
+    outbox_policy = providers.Singleton(outbox_policy, settings)
+    loops = providers.Singleton(LoopContainers, __self__)
+
+    broker = providers.Singleton(
+        build_broker,
+        settings.provided.broker,
+        redis_url=settings.provided.redis_url,
+        rabbitmq_url=settings.provided.rabbitmq_url,
+    )
+    job_actor = providers.Singleton(register_job_actor, broker, loops.provided.process_job)
+    job_queue = providers.Singleton(DramatiqJobQueue, job_actor)
+    loop_shutdown = providers.Singleton(LoopShutdown, loops.provided.close_current)
+    """Dramatiq middleware that disposes the actors' loop resources when a worker stops."""
+    in_process_bus = providers.Singleton(InProcessBus, redelivery_after=30.0)
+    extractor = providers.Singleton(RuleBasedExtractor)
+
+
+class Container(containers.DeclarativeContainer):
+    """One per event loop."""
+
+    infra = providers.DependenciesContainer()
+    settings = infra.settings
+    clock = infra.clock
+
     engine = providers.Singleton(_engine, settings)
     uow = providers.Singleton(SqlUnitOfWorkFactory, engine)
     indexer = providers.Singleton(DeferredIndexer)
     idempotency = providers.Singleton(SqlIdempotencyStore, engine)
+    closables: providers.Singleton[list[object]] = providers.Singleton(list)
+    """Clients this loop opened, closed by :func:`shutdown` (newest first)."""
+    redis = providers.Singleton(_tracked, closables, providers.Factory(_redis, settings))
+
+    publisher_choice = providers.Selector(
+        settings.provided.event_bus,
+        memory=providers.Singleton(
+            infra.in_process_bus.provided.publisher.call(settings.provided.event_topic)
+        ),
+        redis=providers.Singleton(
+            RedisStreamsPublisher, redis, stream=settings.provided.event_topic
+        ),
+        kafka=providers.Singleton(KafkaPublisher, providers.Singleton(_kafka, settings)),
+    )
+    publisher = providers.Singleton(_tracked, closables, publisher_choice)
+    consumer_choice = providers.Selector(
+        settings.provided.event_bus,
+        memory=providers.Singleton(
+            infra.in_process_bus.provided.consumer.call(
+                settings.provided.event_topic, group=settings.provided.consumer_group
+            )
+        ),
+        redis=providers.Singleton(
+            RedisStreamsConsumer,
+            redis,
+            stream=settings.provided.event_topic,
+            group=settings.provided.consumer_group,
+            min_idle=settings.provided.redis_stream_min_idle_s,
+        ),
+        kafka=providers.Singleton(
+            KafkaConsumer,
+            providers.Singleton(_kafka, settings),
+            group=settings.provided.consumer_group,
+        ),
+    )
+    consumer = providers.Singleton(_tracked, closables, consumer_choice)
 
     create_items = providers.Factory(CreateItemsUseCase, uow, clock, indexer)
     get_item = providers.Factory(GetItemUseCase, uow)
@@ -120,17 +316,58 @@ class Container(containers.DeclarativeContainer):
     get_settings = providers.Factory(GetSettingsUseCase, uow)
     change_settings = providers.Factory(ChangeSettingsUseCase, uow, clock)
 
+    ingest_messages = providers.Factory(IngestMessagesUseCase, uow, clock, infra.outbox_policy)
+    relay_outbox = providers.Factory(RelayOutboxUseCase, uow, clock, publisher, infra.outbox_policy)
+    handle_event = providers.Factory(
+        HandleEventUseCase, uow, clock, infra.job_policy, settings.provided.event_topic
+    )
+    consume_events = providers.Factory(
+        ConsumeEventsUseCase, consumer, handle_event, infra.job_queue
+    )
+    writer = providers.Singleton(MemoryWriter)
+    process_job = providers.Factory(
+        ProcessJobUseCase,
+        uow,
+        clock,
+        infra.extractor,
+        writer,
+        indexer,
+        infra.job_queue,
+        infra.job_policy,
+        infra.worker,
+    )
+    rescue_jobs = providers.Factory(
+        RescueExpiredJobsUseCase, uow, clock, infra.job_queue, infra.job_policy
+    )
+    enqueue_due_jobs = providers.Factory(
+        EnqueueDueJobsUseCase, uow, clock, infra.job_queue, infra.job_policy
+    )
+
+    list_jobs = providers.Factory(ListJobsUseCase, uow)
+    get_job = providers.Factory(GetJobUseCase, uow)
+    retry_job = providers.Factory(RetryJobUseCase, uow, clock, infra.job_queue)
+    list_outbox = providers.Factory(ListOutboxUseCase, uow)
+    retry_outbox = providers.Factory(RetryOutboxUseCase, uow, clock)
+    list_dead_events = providers.Factory(ListDeadEventsUseCase, uow)
+    put_snapshot = providers.Factory(PutSnapshotUseCase, uow, clock, infra.outbox_policy)
+    get_snapshot = providers.Factory(GetSnapshotUseCase, uow)
+
     probes = providers.Dict(database=providers.Singleton(DatabaseProbe, engine))
     readiness = providers.Factory(CheckReadinessUseCase, probes)
 
 
-def build_container(settings: Settings) -> Container:
-    container = Container(settings=settings)
-    return container
+def build_infrastructure(settings: Settings) -> Infrastructure:
+    return Infrastructure(settings=settings)
 
 
 async def shutdown(container: Container) -> None:
-    """Close what the container opened (call from the loop that used it)."""
+    """Close what a loop's container opened (call from that loop)."""
+    for resource in reversed(container.closables()):
+        close = getattr(resource, "aclose", None) or resource.close  # type: ignore[attr-defined]
+        try:
+            await close()
+        except Exception as error:  # closing must go on for the others
+            structlog.get_logger(__name__).warning("close_failed", error=str(error))
     await container.engine().dispose()
 
 

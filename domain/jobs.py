@@ -11,13 +11,14 @@ pending --claim--> processing --succeed--> success            (terminal)
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from domain.errors import InvalidTransition
+from domain.errors import InvalidTransition, InvalidValue
 from domain.retry import ExponentialBackoff
-from domain.text import truncate_utf8
+from domain.text import sha256_hex, truncate_utf8
 
 MAX_ERROR_BYTES = 2000
 DEFAULT_MAX_RETRY = 6
@@ -140,3 +141,110 @@ class ExtractionJob:
         self.locked_by = None
         self.locked_until = None
         self.updated_at = now
+
+
+MAX_SOURCE_TEXT = 1500
+"""Characters of a message that extraction sees (reference §5.4)."""
+JOB_KEY_PREFIX = "memory_extract_"
+
+
+def extract_job_key(
+    *, user_id: str, conversation_id: str, text: str, message_id: str | None = None
+) -> str:
+    """The job's idempotency key (product §5): hex only, never the raw user id.
+
+    With a message id the key covers (user, conversation, message id), so the same words
+    said again in a later turn are extracted again; without one it covers the text, as
+    the reference does.
+    """
+    subject = message_id.strip() if message_id else text.strip()
+    kind = "m" if message_id else "t"
+    raw = "\x1f".join([user_id, conversation_id.strip(), kind, subject])
+    return JOB_KEY_PREFIX + sha256_hex(raw)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExtractPayload:
+    """What a ``memory.extract.requested`` event carries and a job keeps (§5.4)."""
+
+    user_id: str
+    conversation_id: str
+    source_role: str
+    source_text: str
+    occurred_at: datetime
+    idempotency_key: str
+    assistant_id: str | None = None
+    run_id: str | None = None
+    source_message_id: str | None = None
+    trace_id: str | None = None
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_mapping(), ensure_ascii=False)
+
+    def to_mapping(self) -> dict[str, str]:
+        body = {
+            "user_id": self.user_id,
+            "conversation_id": self.conversation_id,
+            "source_role": self.source_role,
+            "source_text": self.source_text,
+            "occurred_at": self.occurred_at.isoformat(),
+            "idempotency_key": self.idempotency_key,
+            "assistant_id": self.assistant_id,
+            "run_id": self.run_id,
+            "source_message_id": self.source_message_id,
+            "trace_id": self.trace_id,
+        }
+        return {k: v for k, v in body.items() if v is not None}
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> ExtractPayload:
+        """Parse and validate; any problem raises :class:`InvalidValue` naming it."""
+        try:
+            data = json.loads(text)
+        except (ValueError, TypeError) as error:
+            raise InvalidValue(f"payload is not JSON: {error}") from error
+        if not isinstance(data, dict):
+            raise InvalidValue("payload must be a JSON object")
+        return cls.from_mapping(data)
+
+    @classmethod
+    def from_mapping(cls, data: dict[str, object]) -> ExtractPayload:
+        def text_field(name: str, *, required: bool, limit: int = 128) -> str | None:
+            value = data.get(name)
+            if value is None or value == "":
+                if required:
+                    raise InvalidValue(f"payload field {name} is required", field=name)
+                return None
+            if isinstance(value, int) and not isinstance(value, bool):
+                value = str(value)
+            if not isinstance(value, str):
+                raise InvalidValue(f"payload field {name} must be a string", field=name)
+            value = value.strip()
+            if required and not value:
+                raise InvalidValue(f"payload field {name} is required", field=name)
+            if len(value) > limit:
+                raise InvalidValue(f"payload field {name} is too long", field=name)
+            return value or None
+
+        occurred = data.get("occurred_at")
+        try:
+            occurred_at = datetime.fromisoformat(str(occurred).replace("Z", "+00:00"))
+        except ValueError as error:
+            raise InvalidValue(
+                "payload field occurred_at is not a time", field="occurred_at"
+            ) from error
+        if occurred_at.tzinfo is None:
+            occurred_at = occurred_at.replace(tzinfo=UTC)
+        text = text_field("source_text", required=True, limit=100_000) or ""
+        return cls(
+            user_id=text_field("user_id", required=True) or "",
+            conversation_id=text_field("conversation_id", required=True) or "",
+            source_role=(text_field("source_role", required=True) or "").lower(),
+            source_text=text[:MAX_SOURCE_TEXT],
+            occurred_at=occurred_at.astimezone(UTC),
+            idempotency_key=text_field("idempotency_key", required=True) or "",
+            assistant_id=text_field("assistant_id", required=False),
+            run_id=text_field("run_id", required=False),
+            source_message_id=text_field("source_message_id", required=False),
+            trace_id=text_field("trace_id", required=False),
+        )

@@ -14,7 +14,8 @@ Rules:
   or a comparison tail ("tea over coffee" is about tea), so both statements of a conflict
   meet on the same key.
 - Statements about someone else ("my friend loves sushi"), about a pronoun ("I love it",
-  "我喜欢你") and wishes ("I would love to") are not preferences: ``None``.
+  "我喜欢你"), about an option in the conversation ("I like the second one better") and
+  wishes ("I would love to") are not preferences: ``None``.
 """
 
 from __future__ import annotations
@@ -87,7 +88,7 @@ _EN_DISLIKE = (
     + r"(?:sick\s+of|tired\s+of|fed\s+up\s+with)"
 )
 _EN_VERB_STANCE = re.compile(
-    rf"^{_EN_SUBJECT}(?:{_EN_ADVERB})*(?:{_EN_NEGATION})?(?:{_EN_ADVERB})*"
+    rf"^{_EN_SUBJECT}(?:{_EN_ADVERB}){{0,4}}(?:{_EN_NEGATION})?(?:{_EN_ADVERB}){{0,4}}"
     rf"(?:(?P<like>{_EN_LIKE})|(?P<dislike>{_EN_DISLIKE}))\s+(?P<object>.+)$",
     re.IGNORECASE,
 )
@@ -115,17 +116,18 @@ _ZH_NEGATION = (
 _ZH_LIKE = r"喜欢|热爱|喜爱|偏好|偏爱|钟爱|钟情于?|迷上了?|爱上了?|享受|爱(?![人好心情护])"
 _ZH_DISLIKE = r"讨厌|厌恶|反感|受不了|忍受不了|痛恨|嫌弃|恨|烦"
 _ZH_VERB_STANCE = re.compile(
-    rf"^{_ZH_SUBJECT}{_ZH_ADVERB}*(?:{_ZH_NEGATION})?{_ZH_ADVERB}*"
+    rf"^{_ZH_SUBJECT}{_ZH_ADVERB}{{0,4}}(?:{_ZH_NEGATION})?{_ZH_ADVERB}{{0,4}}"
     rf"(?:(?P<like>{_ZH_LIKE})|(?P<dislike>{_ZH_DISLIKE}))(?P<object>[^的].*)$"
 )
 _ZH_FAVOURITE = re.compile(
-    rf"^{_ZH_SUBJECT}{_ZH_ADVERB}*(?P<neg>不)?(?:喜欢|爱)的[^是]{{0,12}}是(?P<object>.+)$"
+    rf"^{_ZH_SUBJECT}{_ZH_ADVERB}{{0,4}}(?P<neg>不)?(?:喜欢|爱)的[^是]{{0,12}}是(?P<object>.+)$"
 )
 _ZH_IS_FAVOURITE = re.compile(r"^(?P<object>.+?)是(?:我|用户)的最爱")
 _ZH_HOBBY = re.compile(r"^(?:我|用户)的?(?:爱好|兴趣爱好|兴趣)(?:是|有|就是)(?P<object>.+)$")
 _ZH_INTEREST = re.compile(
-    rf"^{_ZH_SUBJECT}{_ZH_ADVERB}*对(?P<object>.+?){_ZH_ADVERB}*(?P<neg>不|没|没有)?"
-    rf"{_ZH_ADVERB}*(?:感兴趣|有兴趣|兴趣)"
+    rf"^{_ZH_SUBJECT}{_ZH_ADVERB}{{0,4}}对(?P<object>.+?){_ZH_ADVERB}{{0,4}}"
+    r"(?P<neg>不|没什么|没啥|没多大|没太大|没有|没)?"
+    rf"{_ZH_ADVERB}{{0,4}}(?:感兴趣|有兴趣|兴趣)"
 )
 
 _STANCE_PATTERNS: tuple[re.Pattern[str], ...] = (
@@ -141,9 +143,14 @@ _STANCE_PATTERNS: tuple[re.Pattern[str], ...] = (
 
 # A pronoun or the assistant itself is no subject worth remembering ("I love it",
 # "I like your answer", "我喜欢你"); the English check runs on the whole object.
+# Nor is an option on the table ("I like the second one better", "I prefer the shorter
+# version"): that is feedback on this conversation, not a lasting taste.
 _EN_DEICTIC = re.compile(
     r"^(?:it|that|this|these|those|them|him|her|you|your|yours|me|us|what|how|when|where|"
-    r"the\s+idea|the\s+way\s+you)\b",
+    r"the\s+idea|the\s+way\s+you)\b"
+    r"|^(?:the\s+)?(?:first|second|third|last|other|former|latter|shorter|longer|new|old|"
+    r"previous|next|original|above|below|\w+er)\s+(?:one|ones|version|option|answer|draft|"
+    r"reply|response|idea)\b",
     re.IGNORECASE,
 )
 _ZH_DEICTIC = re.compile(r"^(?:你|您|他|她|它|这|那|哪|谁|一下|了$)")
@@ -206,7 +213,8 @@ def _stance_from(match: re.Match[str]) -> Stance | None:
 
 
 def _clean_subject(text: str, *, prefer: bool) -> str:
-    text = text.strip()
+    # What follows a comma is a new thought ("cilantro, it tastes like soap").
+    text = re.split(r"[,，;；]", text, maxsplit=1)[0].strip()
     if _CJK.match(text) or _ZH_DEICTIC.match(text):
         return _clean_chinese(text)
     if _EN_DEICTIC.match(text):

@@ -13,6 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from adapters.sqlalchemy.engine import create_engine
 from tests.databases import DIALECTS, fresh_database
 
+pytest_plugins = ["tests.fixtures.kafka", "tests.fixtures.milvus", "tests.fixtures.redis"]
+
 T = TypeVar("T")
 
 

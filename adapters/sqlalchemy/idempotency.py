@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import and_, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.sql.elements import ColumnElement
 
 from adapters.sqlalchemy.tables import idempotency_keys as t
 from adapters.sqlalchemy.upsert import insert_unless_exists
@@ -19,8 +20,8 @@ class SqlIdempotencyStore(IdempotencyStore):
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
-    def _key(self, user_id: str, key: str) -> tuple[object, ...]:
-        return (t.c.user_id == user_id, t.c.idem_key == key)
+    def _key(self, user_id: str, key: str) -> ColumnElement[bool]:
+        return and_(t.c.user_id == user_id, t.c.idem_key == key)
 
     async def begin(
         self, user_id: str, key: str, request_hash: str, *, now: datetime, ttl: timedelta
@@ -37,11 +38,11 @@ class SqlIdempotencyStore(IdempotencyStore):
             if await insert_unless_exists(conn, t, {"user_id": user_id, "idem_key": key, **fresh}):
                 return KeyClaim(outcome=Claim.STARTED)
             taken_over = await conn.execute(
-                update(t).where(*self._key(user_id, key), t.c.expires_at <= now).values(**fresh)
+                update(t).where(self._key(user_id, key), t.c.expires_at <= now).values(**fresh)
             )
             if taken_over.rowcount == 1:
                 return KeyClaim(outcome=Claim.STARTED)
-            row = (await conn.execute(select(t).where(*self._key(user_id, key)))).one()
+            row = (await conn.execute(select(t).where(self._key(user_id, key)))).one()
         m = row._mapping
         if m["request_hash"] != request_hash:
             return KeyClaim(outcome=Claim.MISMATCH)
@@ -62,10 +63,10 @@ class SqlIdempotencyStore(IdempotencyStore):
         async with self._engine.begin() as conn:
             await conn.execute(
                 update(t)
-                .where(*self._key(user_id, key))
+                .where(self._key(user_id, key))
                 .values(status=DONE, response_status=response.status, response_body=stored)
             )
 
     async def abandon(self, user_id: str, key: str) -> None:
         async with self._engine.begin() as conn:
-            await conn.execute(delete(t).where(*self._key(user_id, key), t.c.status == IN_PROGRESS))
+            await conn.execute(delete(t).where(self._key(user_id, key), t.c.status == IN_PROGRESS))

@@ -109,6 +109,17 @@ class SqlMemoryItemRepository(MemoryItemRepository):
             update(t).where(t.c.id == item.id, t.c.user_id == item.user_id).values(**to_row(item))
         )
 
+    async def find_by_hash(
+        self, user_id: str, memory_type: MemoryType, content_hash: str
+    ) -> list[MemoryItem]:
+        stmt = select(t).where(
+            t.c.user_id == user_id,
+            t.c.memory_type == memory_type.value,
+            t.c.content_hash == content_hash,
+            t.c.status == MemoryStatus.ACTIVE.value,
+        )
+        return [from_row(row) for row in await self._conn.execute(stmt)]
+
     async def list(self, query: ItemQuery) -> list[MemoryItem]:
         stmt = select(t).where(
             t.c.user_id == query.user_id, t.c.status.in_([s.value for s in query.statuses])

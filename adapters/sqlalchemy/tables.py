@@ -212,3 +212,11 @@ idempotency_keys = Table(
     PrimaryKeyConstraint("user_id", "idem_key", name="pk_idempotency_keys"),
     Index("ix_idempotency_keys_expires", "expires_at"),
 )
+
+memory_user_locks = Table(
+    "memory_user_locks",
+    metadata,
+    Column("user_id", String(USER_ID), primary_key=True),
+)
+"""One row per user, locked while a job of that user is claimed (jobs of one user never
+run concurrently, product §5 improvement 3)."""

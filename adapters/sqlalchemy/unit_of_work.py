@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
 
 from adapters.sqlalchemy.audit import SqlAuditRepository
+from adapters.sqlalchemy.chat import SqlChatRepository
+from adapters.sqlalchemy.event_log import SqlEventLogRepository
 from adapters.sqlalchemy.items import SqlMemoryItemRepository
+from adapters.sqlalchemy.jobs import SqlJobRepository
+from adapters.sqlalchemy.outbox import SqlOutboxRepository
 from adapters.sqlalchemy.settings import SqlSettingsRepository
+from adapters.sqlalchemy.snapshots import SqlSnapshotRepository
 from application.ports.repositories import UnitOfWork
 
 
@@ -24,6 +32,11 @@ class SqlUnitOfWork(UnitOfWork):
         self.items = SqlMemoryItemRepository(self._conn)
         self.audit = SqlAuditRepository(self._conn)
         self.settings = SqlSettingsRepository(self._conn)
+        self.chat = SqlChatRepository(self._conn)
+        self.outbox = SqlOutboxRepository(self._conn)
+        self.events = SqlEventLogRepository(self._conn)
+        self.jobs = SqlJobRepository(self._conn)
+        self.snapshots = SqlSnapshotRepository(self._conn)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -40,6 +53,11 @@ class SqlUnitOfWork(UnitOfWork):
         if self._conn is None:
             raise RuntimeError("the unit of work is not open")
         return self._conn
+
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        async with self.connection.begin_nested():
+            yield
 
     async def commit(self) -> None:
         if self._tx is None:

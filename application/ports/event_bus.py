@@ -44,7 +44,10 @@ class EventConsumer(Protocol):
 
     Contract:
     - ``fetch`` waits up to ``timeout`` seconds and returns at most ``max_events``.
-    - An acknowledged event is never delivered to the group again.
+    - An acknowledged event is not delivered to the group again, except that a log-based
+      broker (Kafka) may repeat acknowledged events that follow an unacknowledged one
+      in the same partition after a restart or rebalance. Handlers deduplicate by event
+      id (the consumer's inbox), so a repeat is harmless; a loss never happens.
     - An event fetched but never acknowledged (the consumer died) is delivered again
       to a member of the same group, after the adapter's redelivery delay.
     - Members of one group share the events; each event goes to one member at a time.

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Protocol
 
 from domain.audit import AuditEntry, AuditTarget
+from domain.conversation import AgentSnapshot, ChatMessage
+from domain.jobs import ExtractionJob, JobStatus
 from domain.memory import MemoryItem, MemoryStatus, MemoryType
+from domain.outbox import OutboxMessage, OutboxStatus
 from domain.settings import MemorySettings
 
 
@@ -46,6 +51,12 @@ class MemoryItemRepository(Protocol):
 
     async def update(self, item: MemoryItem) -> None: ...
 
+    async def find_by_hash(
+        self, user_id: str, memory_type: MemoryType, content_hash: str
+    ) -> list[MemoryItem]:
+        """The user's *active* items of that type with that content hash."""
+        ...
+
     async def list(self, query: ItemQuery) -> list[MemoryItem]: ...
 
 
@@ -67,6 +78,127 @@ class SettingsRepository(Protocol):
     async def upsert(self, settings: MemorySettings) -> None: ...
 
 
+class ChatRepository(Protocol):
+    async def add(self, message: ChatMessage) -> bool:
+        """Store a turn; ``False`` when (user, conversation, message id) already exists."""
+        ...
+
+
+class OutboxRepository(Protocol):
+    """Outbox rows. Claims never hand one row to two relays at the same time."""
+
+    async def add(self, message: OutboxMessage) -> OutboxMessage: ...
+
+    async def claim_due(
+        self, *, now: datetime, limit: int, lease: timedelta
+    ) -> list[OutboxMessage]:
+        """Due ``pending`` rows, oldest first; their ``next_retry_at`` moves ``lease`` ahead
+        so that a relay that dies mid-publish leaves them to another one later."""
+        ...
+
+    async def get(self, outbox_id: int, *, for_update: bool = False) -> OutboxMessage | None: ...
+
+    async def save(self, message: OutboxMessage) -> None: ...
+
+    async def mark_published(self, ids: Sequence[int], *, now: datetime) -> None:
+        """``pending`` → ``published``; rows already consumed or dead are left alone."""
+        ...
+
+    async def mark_consumed(self, outbox_id: int, *, now: datetime) -> None: ...
+
+    async def list(
+        self, *, status: OutboxStatus | None, limit: int, before_id: int | None = None
+    ) -> list[OutboxMessage]:
+        """Newest first."""
+        ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeadEvent:
+    id: int | None = None
+    topic: str
+    event_id: str | None
+    event_type: str | None
+    raw_payload: str
+    reason: str
+    created_at: datetime
+
+
+class EventLogRepository(Protocol):
+    """The consumer's inbox of handled event ids, and the events it could not handle."""
+
+    async def record_consumed(self, event_id: str, event_type: str, *, now: datetime) -> bool:
+        """``False`` when the event id was handled before."""
+        ...
+
+    async def add_dead(self, event: DeadEvent) -> None: ...
+
+    async def list_dead(self, *, limit: int, before_id: int | None = None) -> list[DeadEvent]: ...
+
+
+class ClaimOutcome(StrEnum):
+    CLAIMED = "claimed"
+    USER_BUSY = "user_busy"
+    """Another job of the same user holds a live lease: try again shortly."""
+    UNAVAILABLE = "unavailable"
+    """Missing, finished, already claimed or not yet due: nothing to do."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobQuery:
+    user_id: str | None
+    """``None`` only for operator queries across users."""
+    statuses: frozenset[JobStatus] = frozenset()
+    conversation_id: str | None = None
+    message_id: str | None = None
+    job_key: str | None = None
+    limit: int = 20
+    before_id: int | None = None
+
+
+class JobRepository(Protocol):
+    """Extraction jobs. Every state change is compare-and-set on the expected state."""
+
+    async def add_unless_exists(self, job: ExtractionJob) -> int | None:
+        """Insert; ``None`` when a job with the same idempotency key exists."""
+        ...
+
+    async def id_for_key(self, idempotency_key: str) -> int | None: ...
+
+    async def get(self, job_id: int, *, user_id: str | None = None) -> ExtractionJob | None: ...
+
+    async def claim(
+        self, job_id: int, *, worker: str, now: datetime, lease: timedelta
+    ) -> tuple[ClaimOutcome, ExtractionJob | None]:
+        """``pending``/``failed`` and due → ``processing`` with a lease, unless another job
+        of the same user holds a live lease (jobs of one user never run concurrently)."""
+        ...
+
+    async def renew_lease(self, job_id: int, *, worker: str, until: datetime) -> bool: ...
+
+    async def save(self, job: ExtractionJob, *, expected: JobStatus, worker: str | None) -> bool:
+        """Write ``job`` if it is still in ``expected`` (and held by ``worker`` when given)."""
+        ...
+
+    async def due_ids(self, *, due_before: datetime, limit: int) -> list[int]: ...
+
+    async def expired(self, *, now: datetime, limit: int) -> list[ExtractionJob]:
+        """``processing`` jobs whose lease ended, locked for this transaction."""
+        ...
+
+    async def list(self, query: JobQuery) -> list[ExtractionJob]:
+        """Newest first."""
+        ...
+
+
+class SnapshotRepository(Protocol):
+    async def upsert(self, snapshot: AgentSnapshot) -> None:
+        """Keyed on (user, conversation): one user never overwrites another's."""
+        ...
+
+    async def get(self, user_id: str, conversation_id: str) -> AgentSnapshot | None: ...
+
+
 class UnitOfWork(Protocol):
     """One database transaction and the repositories that work inside it.
 
@@ -77,12 +209,21 @@ class UnitOfWork(Protocol):
     items: MemoryItemRepository
     audit: AuditRepository
     settings: SettingsRepository
+    chat: ChatRepository
+    outbox: OutboxRepository
+    events: EventLogRepository
+    jobs: JobRepository
+    snapshots: SnapshotRepository
 
     async def __aenter__(self) -> UnitOfWork: ...
 
     async def __aexit__(self, *exc: object) -> None: ...
 
     async def commit(self) -> None: ...
+
+    def savepoint(self) -> AbstractAsyncContextManager[None]:
+        """A nested transaction: an error inside rolls back only what it did."""
+        ...
 
 
 class UnitOfWorkFactory(Protocol):

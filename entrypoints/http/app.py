@@ -10,35 +10,66 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
-from container import Container, Settings, build_container, shutdown
+from container import Infrastructure, Settings, build_infrastructure
+from entrypoints.embedded_worker import EmbeddedWorker
 from entrypoints.http.auth import JWTAuthMiddleware
 from entrypoints.http.deps import DEPENDENCIES
 from entrypoints.http.errors import EXCEPTION_HANDLERS
 from entrypoints.http.idempotency import IdempotencyMiddleware
 from entrypoints.http.rate_limit import RateLimitMiddleware, TokenBuckets
+from entrypoints.http.routes.admin import AdminController
 from entrypoints.http.routes.health import healthz, readyz
 from entrypoints.http.routes.items import ItemController
+from entrypoints.http.routes.jobs import JobController
+from entrypoints.http.routes.messages import post_messages
 from entrypoints.http.routes.settings import SettingsController
+from entrypoints.http.routes.snapshots import SnapshotController
+from entrypoints.pipeline import PipelineLoops
 
 API_VERSION = "0.1.0"
 
 
-def create_app(settings: Settings, *, container: Container | None = None) -> Litestar:
-    """The API for ``settings``. Pass ``container`` to share one built by the caller."""
+def create_app(settings: Settings, *, infra: Infrastructure | None = None) -> Litestar:
+    """The API for ``settings``. In the embedded default (in-process bus or broker) the
+    same process also runs the relay, the consumer, the sweepers and the job worker."""
     secret = settings.jwt_secret(create=True)
+    infrastructure = infra or build_infrastructure(settings)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        app.state.container = container or build_container(settings)
+        container = infrastructure.loops().current()
+        app.state.container = container
+        app.state.infra = infrastructure
+        worker = EmbeddedWorker(infrastructure) if settings.broker == "memory" else None
+        loops = PipelineLoops(container, settings) if settings.event_bus == "memory" else None
+        if worker is not None:
+            worker.start()
+        if loops is not None:
+            await container.enqueue_due_jobs()(immediately=True)
+            loops.start()
         try:
             yield
         finally:
-            await shutdown(app.state.container)
+            if loops is not None:
+                await loops.stop()
+            if worker is not None:
+                worker.stop()
+            await infrastructure.loops().close_current()
 
     metrics = PrometheusConfig(app_name="memvault", prefix="memvault", group_path=True)
     buckets = TokenBuckets(rate=settings.rate_limit_per_second, burst=settings.rate_limit_burst)
     return Litestar(
-        route_handlers=[healthz, readyz, PrometheusController, ItemController, SettingsController],
+        route_handlers=[
+            healthz,
+            readyz,
+            PrometheusController,
+            ItemController,
+            SettingsController,
+            post_messages,
+            JobController,
+            AdminController,
+            SnapshotController,
+        ],
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import cast
 
 import msgspec
-from litestar.types import Message, Receive, Send
+from litestar.types import Receive, ReceiveMessage, Send
 
 from entrypoints.http.errors import CODES_BY_STATUS, PROBLEM, TITLES
 
@@ -62,11 +63,11 @@ def replay_receive(body: bytes, receive: Receive) -> Receive:
     """A ``receive`` that hands the already-read body over once, then defers to the real one."""
     sent = False
 
-    async def replay() -> Message:
+    async def replay() -> ReceiveMessage:
         nonlocal sent
         if not sent:
             sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
+            return cast(ReceiveMessage, {"type": "http.request", "body": body, "more_body": False})
         return await receive()
 
     return replay

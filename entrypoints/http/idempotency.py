@@ -11,6 +11,7 @@ import hashlib
 from datetime import UTC, datetime, timedelta
 
 from litestar import Litestar
+from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from application.ports.idempotency import Claim, StoredResponse
@@ -35,9 +36,12 @@ class IdempotencyMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        key = _header(scope, HEADER) if scope["type"] == "http" else None
+        if scope["type"] != ScopeType.HTTP:
+            await self.app(scope, receive, send)
+            return
+        key = _header(scope, HEADER)
         user = scope.get("user")
-        if key is None or scope.get("method") not in MUTATING or not isinstance(user, Principal):
+        if key is None or scope["method"] not in MUTATING or not isinstance(user, Principal):
             await self.app(scope, receive, send)
             return
         if not 1 <= len(key) <= MAX_KEY:

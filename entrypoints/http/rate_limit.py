@@ -11,6 +11,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
+from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from entrypoints.http.asgi import send_problem
@@ -54,7 +55,7 @@ class RateLimitMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         user = scope.get("user")
-        if scope["type"] == "http" and isinstance(user, Principal):
+        if scope["type"] == ScopeType.HTTP and isinstance(user, Principal):
             wait = self.buckets.take(user.user_id)
             if wait > 0:
                 retry_after = str(max(1, math.ceil(wait)))

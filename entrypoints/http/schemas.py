@@ -7,8 +7,12 @@ from typing import Annotated, Any
 
 import msgspec
 
+from application.ports.repositories import DeadEvent
 from domain.audit import AuditEntry
+from domain.conversation import AgentSnapshot
+from domain.jobs import ExtractionJob
 from domain.memory import MAX_CONTENT, MAX_TITLE, MemoryItem
+from domain.outbox import OutboxMessage
 from domain.settings import MemorySettings
 
 Score = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
@@ -169,4 +173,160 @@ class SettingsOut(msgspec.Struct, kw_only=True):
             implicit_memory_enabled=settings.implicit_memory_enabled,
             sensitive_memory_enabled=settings.sensitive_memory_enabled,
             updated_at=settings.updated_at,
+        )
+
+
+class MessageIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    role: Annotated[str, msgspec.Meta(min_length=1, max_length=16)]
+    content: Annotated[str, msgspec.Meta(max_length=100_000)]
+    message_id: ScopeId | None = None
+    occurred_at: datetime | None = None
+
+
+class MessagesIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    conversation_id: ScopeId
+    messages: Annotated[list[MessageIn], msgspec.Meta(min_length=1, max_length=100)]
+    assistant_id: ScopeId | None = None
+    run_id: ScopeId | None = None
+
+
+class MessageOut(msgspec.Struct, kw_only=True):
+    message_id: str
+    extraction: str
+    job_key: str | None
+
+
+class MessagesOut(msgspec.Struct):
+    messages: list[MessageOut]
+
+
+class JobOut(msgspec.Struct, kw_only=True):
+    id: int
+    job_key: str
+    message_id: str | None
+    conversation_id: str | None
+    status: str
+    attempts: int
+    max_attempts: int
+    next_retry_at: datetime | None
+    last_error: str | None
+    memory_ids: list[int]
+    created_at: datetime | None
+    updated_at: datetime | None
+    user_id: str | None = None
+    payload: str | None = None
+
+    @classmethod
+    def of(cls, job: ExtractionJob, *, operator: bool = False) -> JobOut:
+        if job.id is None:
+            raise ValueError("job has no id")
+        return cls(
+            id=job.id,
+            job_key=job.idempotency_key,
+            message_id=job.source_message_id,
+            conversation_id=job.conversation_id,
+            status=job.status.value,
+            attempts=job.retry_count,
+            max_attempts=job.max_retry,
+            next_retry_at=job.next_retry_at,
+            last_error=job.last_error,
+            memory_ids=list(job.memory_ids),
+            created_at=job.created_at,
+            updated_at=job.updated_at,
+            user_id=job.user_id if operator else None,
+            payload=job.payload_json if operator else None,
+        )
+
+
+class JobPageOut(msgspec.Struct):
+    items: list[JobOut]
+    next_cursor: str | None
+
+
+class OutboxOut(msgspec.Struct, kw_only=True):
+    id: int
+    event_type: str
+    topic: str
+    message_key: str
+    payload: str
+    user_id: str | None
+    status: str
+    retry_count: int
+    max_retry: int
+    next_retry_at: datetime | None
+    last_error: str | None
+    published_at: datetime | None
+    consumed_at: datetime | None
+    created_at: datetime | None
+
+    @classmethod
+    def of(cls, row: OutboxMessage) -> OutboxOut:
+        return cls(
+            id=row.id or 0,
+            event_type=row.event_type,
+            topic=row.topic,
+            message_key=row.message_key,
+            payload=row.payload,
+            user_id=row.user_id,
+            status=row.status.value,
+            retry_count=row.retry_count,
+            max_retry=row.max_retry,
+            next_retry_at=row.next_retry_at,
+            last_error=row.last_error,
+            published_at=row.published_at,
+            consumed_at=row.consumed_at,
+            created_at=row.created_at,
+        )
+
+
+class OutboxPageOut(msgspec.Struct):
+    items: list[OutboxOut]
+    next_cursor: str | None
+
+
+class DeadEventOut(msgspec.Struct, kw_only=True):
+    id: int
+    topic: str
+    event_id: str | None
+    event_type: str | None
+    raw_payload: str
+    reason: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, event: DeadEvent) -> DeadEventOut:
+        return cls(
+            id=event.id or 0,
+            topic=event.topic,
+            event_id=event.event_id,
+            event_type=event.event_type,
+            raw_payload=event.raw_payload,
+            reason=event.reason,
+            created_at=event.created_at,
+        )
+
+
+class DeadEventPageOut(msgspec.Struct):
+    items: list[DeadEventOut]
+    next_cursor: str | None
+
+
+class SnapshotIn(msgspec.Struct, forbid_unknown_fields=True):
+    phase: Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
+    snapshot: Any
+
+
+class SnapshotOut(msgspec.Struct, kw_only=True):
+    conversation_id: str
+    phase: str
+    snapshot: Any
+    updated_at: datetime | None
+
+    @classmethod
+    def of(cls, snapshot: AgentSnapshot) -> SnapshotOut:
+        return cls(
+            conversation_id=snapshot.conversation_id,
+            phase=snapshot.phase,
+            snapshot=msgspec.json.decode(snapshot.snapshot_json),
+            updated_at=snapshot.updated_at,
         )

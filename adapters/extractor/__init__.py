@@ -1,0 +1,1 @@
+"""Extractor adapters: what a user message says worth remembering (port: ``Extractor``)."""

@@ -1,0 +1,1 @@
+"""Job queue adapters: Dramatiq over its in-process, Redis and RabbitMQ brokers."""

@@ -1,0 +1,186 @@
+"""Extraction jobs in SQL: compare-and-set transitions, per-user claim locks, and
+``FOR UPDATE SKIP LOCKED`` batches for the sweepers (SQLite serialises writers instead)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Row, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from adapters.sqlalchemy.tables import memory_jobs as t
+from adapters.sqlalchemy.tables import memory_user_locks as locks
+from adapters.sqlalchemy.upsert import insert_unless_exists
+from application.ports.repositories import ClaimOutcome, JobQuery, JobRepository
+from domain.jobs import ExtractionJob, JobStatus, JobType
+
+CLAIMABLE = [JobStatus.PENDING.value, JobStatus.FAILED.value]
+
+
+def to_row(job: ExtractionJob) -> dict[str, Any]:
+    return {
+        "user_id": job.user_id,
+        "conversation_id": job.conversation_id,
+        "source_message_id": job.source_message_id,
+        "source_event_id": job.source_event_id,
+        "job_type": job.job_type.value,
+        "idempotency_key": job.idempotency_key,
+        "payload_json": job.payload_json,
+        "status": job.status.value,
+        "retry_count": job.retry_count,
+        "max_retry": job.max_retry,
+        "next_retry_at": job.next_retry_at,
+        "last_error": job.last_error,
+        "locked_until": job.locked_until,
+        "locked_by": job.locked_by,
+        "memory_ids": json.dumps(list(job.memory_ids)) if job.memory_ids else None,
+        "created_at": job.created_at,
+        "updated_at": job.updated_at,
+    }
+
+
+def from_row(row: Row[Any]) -> ExtractionJob:
+    m = row._mapping
+    return ExtractionJob(
+        id=m["id"],
+        user_id=m["user_id"],
+        conversation_id=m["conversation_id"],
+        source_message_id=m["source_message_id"],
+        source_event_id=m["source_event_id"],
+        job_type=JobType(m["job_type"]),
+        idempotency_key=m["idempotency_key"],
+        payload_json=m["payload_json"],
+        status=JobStatus(m["status"]),
+        retry_count=m["retry_count"],
+        max_retry=m["max_retry"],
+        next_retry_at=m["next_retry_at"],
+        last_error=m["last_error"],
+        locked_until=m["locked_until"],
+        locked_by=m["locked_by"],
+        memory_ids=tuple(json.loads(m["memory_ids"])) if m["memory_ids"] else (),
+        created_at=m["created_at"],
+        updated_at=m["updated_at"],
+    )
+
+
+def _due(now: datetime) -> Any:
+    return or_(t.c.next_retry_at.is_(None), t.c.next_retry_at <= now)
+
+
+class SqlJobRepository(JobRepository):
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._conn = connection
+
+    async def add_unless_exists(self, job: ExtractionJob) -> int | None:
+        if not await insert_unless_exists(self._conn, t, to_row(job)):
+            return None
+        job_id = await self.id_for_key(job.idempotency_key)
+        job.id = job_id
+        return job_id
+
+    async def id_for_key(self, idempotency_key: str) -> int | None:
+        stmt = select(t.c.id).where(t.c.idempotency_key == idempotency_key)
+        value = (await self._conn.execute(stmt)).scalar_one_or_none()
+        return None if value is None else int(value)
+
+    async def get(self, job_id: int, *, user_id: str | None = None) -> ExtractionJob | None:
+        stmt = select(t).where(t.c.id == job_id)
+        if user_id is not None:
+            stmt = stmt.where(t.c.user_id == user_id)
+        row = (await self._conn.execute(stmt)).first()
+        return None if row is None else from_row(row)
+
+    async def _lock_user(self, user_id: str) -> None:
+        stmt = select(locks.c.user_id).where(locks.c.user_id == user_id).with_for_update()
+        if (await self._conn.execute(stmt)).first() is None:
+            await insert_unless_exists(self._conn, locks, {"user_id": user_id})
+            await self._conn.execute(stmt)
+
+    async def claim(
+        self, job_id: int, *, worker: str, now: datetime, lease: timedelta
+    ) -> tuple[ClaimOutcome, ExtractionJob | None]:
+        current = await self.get(job_id)
+        if current is None or not current.is_due(now):
+            return ClaimOutcome.UNAVAILABLE, None
+        await self._lock_user(current.user_id)
+        busy = (
+            select(t.c.id)
+            .where(
+                t.c.user_id == current.user_id,
+                t.c.status == JobStatus.PROCESSING.value,
+                t.c.locked_until > now,
+                t.c.id != job_id,
+            )
+            .limit(1)
+        )
+        if (await self._conn.execute(busy)).first() is not None:
+            return ClaimOutcome.USER_BUSY, None
+        result = await self._conn.execute(
+            update(t)
+            .where(t.c.id == job_id, t.c.status.in_(CLAIMABLE), _due(now))
+            .values(
+                status=JobStatus.PROCESSING.value,
+                locked_by=worker,
+                locked_until=now + lease,
+                updated_at=now,
+            )
+        )
+        if result.rowcount != 1:
+            return ClaimOutcome.UNAVAILABLE, None
+        return ClaimOutcome.CLAIMED, await self.get(job_id)
+
+    async def renew_lease(self, job_id: int, *, worker: str, until: datetime) -> bool:
+        result = await self._conn.execute(
+            update(t)
+            .where(
+                t.c.id == job_id,
+                t.c.status == JobStatus.PROCESSING.value,
+                t.c.locked_by == worker,
+            )
+            .values(locked_until=until)
+        )
+        return bool(result.rowcount == 1)
+
+    async def save(self, job: ExtractionJob, *, expected: JobStatus, worker: str | None) -> bool:
+        stmt = update(t).where(t.c.id == job.id, t.c.status == expected.value)
+        if worker is not None:
+            stmt = stmt.where(t.c.locked_by == worker)
+        result = await self._conn.execute(stmt.values(**to_row(job)))
+        return bool(result.rowcount == 1)
+
+    async def due_ids(self, *, due_before: datetime, limit: int) -> list[int]:
+        stmt = (
+            select(t.c.id)
+            .where(t.c.status.in_(CLAIMABLE), _due(due_before))
+            .order_by(t.c.id)
+            .limit(limit)
+        )
+        return [int(v) for v in (await self._conn.execute(stmt)).scalars()]
+
+    async def expired(self, *, now: datetime, limit: int) -> list[ExtractionJob]:
+        stmt = (
+            select(t)
+            .where(t.c.status == JobStatus.PROCESSING.value, t.c.locked_until <= now)
+            .order_by(t.c.locked_until)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return [from_row(row) for row in await self._conn.execute(stmt)]
+
+    async def list(self, query: JobQuery) -> list[ExtractionJob]:
+        stmt = select(t).order_by(t.c.id.desc()).limit(query.limit)
+        if query.user_id is not None:
+            stmt = stmt.where(t.c.user_id == query.user_id)
+        if query.statuses:
+            stmt = stmt.where(t.c.status.in_([s.value for s in query.statuses]))
+        if query.conversation_id is not None:
+            stmt = stmt.where(t.c.conversation_id == query.conversation_id)
+        if query.message_id is not None:
+            stmt = stmt.where(t.c.source_message_id == query.message_id)
+        if query.job_key is not None:
+            stmt = stmt.where(t.c.idempotency_key == query.job_key)
+        if query.before_id is not None:
+            stmt = stmt.where(t.c.id < query.before_id)
+        return [from_row(row) for row in await self._conn.execute(stmt)]

@@ -1,0 +1,74 @@
+"""Agent state snapshots: written through the outbox, read back per user and conversation."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from application.config import OutboxPolicy
+from application.events import SERVICE_NAME, wrapper
+from application.ports.clock import Clock
+from application.ports.repositories import UnitOfWorkFactory
+from domain.conversation import AgentSnapshot
+from domain.errors import NotFound
+from domain.outbox import EventType, OutboxMessage
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PutSnapshot:
+    user_id: str
+    conversation_id: str
+    phase: str
+    snapshot: Any
+
+
+class PutSnapshotUseCase:
+    """Writes an ``agent.state.snapshot.persist`` outbox row; the consumer upserts it."""
+
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, policy: OutboxPolicy) -> None:
+        self._uow = uow
+        self._clock = clock
+        self._policy = policy
+
+    async def __call__(self, command: PutSnapshot) -> None:
+        now = self._clock.now()
+        payload = {
+            "user_id": command.user_id,
+            "conversation_id": command.conversation_id,
+            "phase": command.phase,
+            "snapshot_json": json.dumps(command.snapshot, ensure_ascii=False),
+        }
+        row = OutboxMessage(
+            event_type=EventType.AGENT_STATE_SNAPSHOT_PERSIST.value,
+            service_name=SERVICE_NAME,
+            topic=self._policy.topic,
+            message_key=command.conversation_id,
+            payload=wrapper(
+                event_type=EventType.AGENT_STATE_SNAPSHOT_PERSIST,
+                payload=payload,
+                aggregate_id=command.conversation_id,
+                event_id=uuid.uuid4().hex,
+            ),
+            user_id=command.user_id,
+            max_retry=self._policy.max_retry,
+            next_retry_at=now,
+            created_at=now,
+            updated_at=now,
+        )
+        async with self._uow() as uow:
+            await uow.outbox.add(row)
+            await uow.commit()
+
+
+class GetSnapshotUseCase:
+    def __init__(self, uow: UnitOfWorkFactory) -> None:
+        self._uow = uow
+
+    async def __call__(self, user_id: str, conversation_id: str) -> AgentSnapshot:
+        async with self._uow() as uow:
+            snapshot = await uow.snapshots.get(user_id, conversation_id)
+        if snapshot is None:
+            raise NotFound(f"no snapshot for conversation {conversation_id}")
+        return snapshot

@@ -1,0 +1,34 @@
+"""Tunables of the pipeline, chosen in configuration (product §5 improvement 4)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from domain.facts import DEFAULT_MIN_CONFIDENCE
+from domain.jobs import DEFAULT_MAX_RETRY
+from domain.outbox import DEFAULT_OUTBOX_MAX_RETRY
+from domain.retry import ExponentialBackoff, QuadraticBackoff
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobPolicy:
+    max_retry: int = DEFAULT_MAX_RETRY
+    backoff: ExponentialBackoff = field(default_factory=ExponentialBackoff)
+    lease: timedelta = timedelta(seconds=60)
+    busy_retry_delay: timedelta = timedelta(milliseconds=500)
+    """How long an actor whose user is busy waits before trying its job again."""
+    min_confidence: float = DEFAULT_MIN_CONFIDENCE
+    sweep_batch: int = 200
+    requeue_grace: timedelta = timedelta(seconds=10)
+    """A due job untouched this long is re-enqueued by the sweeper (its message was lost)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OutboxPolicy:
+    topic: str = "memvault.memory.events"
+    max_retry: int = DEFAULT_OUTBOX_MAX_RETRY
+    backoff: QuadraticBackoff = field(default_factory=QuadraticBackoff)
+    batch: int = 100
+    claim_lease: timedelta = timedelta(seconds=30)
+    """A row a relay claimed but never marked is offered again after this long."""

@@ -1,0 +1,1 @@
+"""Use cases: turning a message into memories."""

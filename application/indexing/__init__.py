@@ -1,0 +1,1 @@
+"""How memory text becomes indexable chunks (pure functions, no I/O)."""

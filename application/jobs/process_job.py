@@ -1,0 +1,183 @@
+"""Process one extraction job (reference §6.2 with product §5 improvements 1-6).
+
+1. Claim by compare-and-set (with a lease); a user with a job in flight puts ours back.
+2. Parse the payload: unparseable is dead at once.
+3. Read settings, extract (the lease is renewed meanwhile); failures are retryable.
+4. Normalise and filter facts; decide and write items, audits and the job's success in
+   one transaction, compare-and-set on the lease.
+5. After commit: re-index changed items. On failure: ``failed`` with backoff (the retry
+   is enqueued with that delay) or ``dead`` at ``max_retry``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import datetime
+from enum import StrEnum
+
+import structlog
+
+from application.config import JobPolicy
+from application.extraction.write_memories import MemoryWriter, WriteResult
+from application.ports.clock import Clock
+from application.ports.extractor import ExtractionRequest, Extractor
+from application.ports.indexer import ItemIndexer
+from application.ports.job_queue import JobQueue
+from application.ports.repositories import ClaimOutcome, UnitOfWorkFactory
+from domain.errors import InvalidValue
+from domain.facts import Fact, filter_facts, normalize_facts
+from domain.jobs import ExtractionJob, ExtractPayload, JobStatus
+from domain.settings import MemorySettings
+
+log = structlog.get_logger(__name__)
+
+
+class JobOutcome(StrEnum):
+    SUCCEEDED = "success"
+    FAILED = "failed"
+    DEAD = "dead"
+    BUSY = "busy"
+    SKIPPED = "skipped"
+    LOST = "lost"
+    """The lease ran out and another worker took over: this attempt's work is dropped."""
+
+
+class LeaseLost(Exception):
+    pass
+
+
+class ProcessJobUseCase:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        extractor: Extractor,
+        writer: MemoryWriter,
+        indexer: ItemIndexer,
+        queue: JobQueue,
+        policy: JobPolicy,
+        worker: str,
+    ) -> None:
+        self._uow = uow
+        self._clock = clock
+        self._extractor = extractor
+        self._writer = writer
+        self._indexer = indexer
+        self._queue = queue
+        self._policy = policy
+        self._worker = worker
+
+    async def __call__(self, job_id: int) -> JobOutcome:
+        now = self._clock.now()
+        async with self._uow() as uow:
+            outcome, job = await uow.jobs.claim(
+                job_id, worker=self._worker, now=now, lease=self._policy.lease
+            )
+            await uow.commit()
+        if outcome is ClaimOutcome.USER_BUSY:
+            delay = int(self._policy.busy_retry_delay.total_seconds() * 1000)
+            await self._queue.enqueue([job_id], delay_ms=delay)
+            return JobOutcome.BUSY
+        if job is None:
+            return JobOutcome.SKIPPED
+        log.info("job_claimed", job_id=job_id, user_id=job.user_id, attempt=job.retry_count + 1)
+        try:
+            payload = ExtractPayload.from_json(job.payload_json)
+        except InvalidValue as error:
+            return await self._give_up(job, f"unparseable job payload: {error}")
+        try:
+            result = await self._run(job, payload)
+        except LeaseLost:
+            log.warning("job_lease_lost", job_id=job_id)
+            return JobOutcome.LOST
+        except Exception as error:  # any failure of an attempt is retried with backoff
+            return await self._fail(job, f"{type(error).__name__}: {error}")
+        await self._indexer.items_changed(result.changed)
+        log.info("job_succeeded", job_id=job_id, actions=[a.value for a in result.actions])
+        return JobOutcome.SUCCEEDED
+
+    async def _run(self, job: ExtractionJob, payload: ExtractPayload) -> WriteResult:
+        async with self._lease_kept(job):
+            settings = await self._settings(job.user_id)
+            facts = await self._facts(payload, settings)
+        now = self._clock.now()
+        async with self._uow() as uow:
+            result = await self._writer.write(
+                uow, facts, payload, source_event_id=job.source_event_id, now=now
+            )
+            job.succeed(memory_ids=result.memory_ids, now=now)
+            if not await uow.jobs.save(job, expected=JobStatus.PROCESSING, worker=self._worker):
+                raise LeaseLost
+            await uow.commit()
+        return result
+
+    async def _settings(self, user_id: str) -> MemorySettings:
+        async with self._uow() as uow:
+            return await uow.settings.get(user_id) or MemorySettings(user_id=user_id)
+
+    async def _facts(self, payload: ExtractPayload, settings: MemorySettings) -> list[Fact]:
+        if not settings.memory_enabled:
+            return []
+        candidates = await self._extractor.extract(
+            ExtractionRequest(
+                user_id=payload.user_id,
+                conversation_id=payload.conversation_id,
+                text=payload.source_text,
+                role=payload.source_role,
+                occurred_at=payload.occurred_at,
+                assistant_id=payload.assistant_id,
+                run_id=payload.run_id,
+            )
+        )
+        return filter_facts(
+            normalize_facts(candidates), settings, min_confidence=self._policy.min_confidence
+        )
+
+    @contextlib.asynccontextmanager
+    async def _lease_kept(self, job: ExtractionJob) -> AsyncIterator[None]:
+        """Renew the lease every third of its length while the block runs."""
+        interval = self._policy.lease.total_seconds() / 3
+
+        async def renew() -> None:
+            while True:
+                await asyncio.sleep(interval)
+                until = self._clock.now() + self._policy.lease
+                async with self._uow() as uow:
+                    kept = await uow.jobs.renew_lease(job.id or 0, worker=self._worker, until=until)
+                    await uow.commit()
+                if not kept:
+                    return
+
+        task = asyncio.create_task(renew())
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _fail(self, job: ExtractionJob, reason: str) -> JobOutcome:
+        now = self._clock.now()
+        job.fail(reason, now=now, backoff=self._policy.backoff)
+        return await self._record_failure(job, reason, now)
+
+    async def _give_up(self, job: ExtractionJob, reason: str) -> JobOutcome:
+        now = self._clock.now()
+        job.kill(reason, now=now)
+        return await self._record_failure(job, reason, now)
+
+    async def _record_failure(self, job: ExtractionJob, reason: str, now: datetime) -> JobOutcome:
+        async with self._uow() as uow:
+            saved = await uow.jobs.save(job, expected=JobStatus.PROCESSING, worker=self._worker)
+            await uow.commit()
+        if not saved:
+            return JobOutcome.LOST
+        log.warning("job_failed", job_id=job.id, status=job.status.value, reason=reason)
+        if job.status is JobStatus.DEAD:
+            return JobOutcome.DEAD
+        if job.next_retry_at is not None and job.id is not None:
+            delay = max(0, int((job.next_retry_at - now).total_seconds() * 1000))
+            await self._queue.enqueue([job.id], delay_ms=delay)
+        return JobOutcome.FAILED

@@ -1,0 +1,68 @@
+"""Job sweepers: rescue jobs whose lease expired, and re-enqueue due jobs whose
+message was lost (product §5 improvements 2 and 6)."""
+
+from __future__ import annotations
+
+import structlog
+
+from application.config import JobPolicy
+from application.ports.clock import Clock
+from application.ports.job_queue import JobQueue
+from application.ports.repositories import UnitOfWorkFactory
+from domain.jobs import JobStatus
+
+log = structlog.get_logger(__name__)
+
+
+class RescueExpiredJobsUseCase:
+    """``processing`` past its lease → ``failed`` (counted as an attempt) or ``dead``."""
+
+    def __init__(
+        self, uow: UnitOfWorkFactory, clock: Clock, queue: JobQueue, policy: JobPolicy
+    ) -> None:
+        self._uow = uow
+        self._clock = clock
+        self._queue = queue
+        self._policy = policy
+
+    async def __call__(self) -> int:
+        now = self._clock.now()
+        retry: list[int] = []
+        async with self._uow() as uow:
+            expired = await uow.jobs.expired(now=now, limit=self._policy.sweep_batch)
+            for job in expired:
+                worker = job.locked_by
+                job.rescue(now=now, backoff=self._policy.backoff)
+                if await uow.jobs.save(job, expected=JobStatus.PROCESSING, worker=worker):
+                    log.warning("job_rescued", job_id=job.id, status=job.status.value)
+                    if job.status is JobStatus.FAILED and job.id is not None:
+                        retry.append(job.id)
+            await uow.commit()
+        if retry:
+            delay = int(self._policy.backoff.delay(1).total_seconds() * 1000)
+            await self._queue.enqueue(retry, delay_ms=delay)
+        return len(expired)
+
+
+class EnqueueDueJobsUseCase:
+    """Due ``pending``/``failed`` jobs untouched for ``requeue_grace`` go to the queue
+    again: their message was lost (a crash, an in-process broker that stopped). A
+    duplicate message is harmless: the claim is compare-and-set."""
+
+    def __init__(
+        self, uow: UnitOfWorkFactory, clock: Clock, queue: JobQueue, policy: JobPolicy
+    ) -> None:
+        self._uow = uow
+        self._clock = clock
+        self._queue = queue
+        self._policy = policy
+
+    async def __call__(self, *, immediately: bool = False) -> int:
+        grace = self._policy.requeue_grace if not immediately else type(self._policy.lease)()
+        async with self._uow() as uow:
+            ids = await uow.jobs.due_ids(
+                due_before=self._clock.now() - grace, limit=self._policy.sweep_batch
+            )
+        if ids:
+            await self._queue.enqueue(ids)
+        return len(ids)

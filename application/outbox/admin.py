@@ -1,0 +1,88 @@
+"""Operator views of the outbox and of dead events, and the outbox retry (audited)."""
+
+from __future__ import annotations
+
+from application.jobs.queries import parse_id_cursor
+from application.memory_items.list_items import page_limit
+from application.ports.clock import Clock
+from application.ports.repositories import DeadEvent, UnitOfWorkFactory
+from domain.audit import AuditEntry, AuditOperation, AuditTarget, OperatorType
+from domain.errors import InvalidValue, NotFound
+from domain.outbox import OutboxMessage, OutboxStatus
+
+
+def parse_outbox_status(value: str | None) -> OutboxStatus | None:
+    if not value:
+        return None
+    try:
+        return OutboxStatus(value.strip().lower())
+    except ValueError as error:
+        allowed = ", ".join(s.value for s in OutboxStatus)
+        raise InvalidValue(f"status must be one of {allowed}", field="status") from error
+
+
+class ListOutboxUseCase:
+    def __init__(self, uow: UnitOfWorkFactory) -> None:
+        self._uow = uow
+
+    async def __call__(
+        self, *, status: str | None, limit: int | None, cursor: str | None
+    ) -> tuple[list[OutboxMessage], str | None]:
+        size = page_limit(limit, default=20, maximum=100)
+        async with self._uow() as uow:
+            rows = await uow.outbox.list(
+                status=parse_outbox_status(status),
+                limit=size + 1,
+                before_id=parse_id_cursor(cursor),
+            )
+        page = rows[:size]
+        return page, str(page[-1].id) if len(rows) > size else None
+
+
+class ListDeadEventsUseCase:
+    def __init__(self, uow: UnitOfWorkFactory) -> None:
+        self._uow = uow
+
+    async def __call__(
+        self, *, limit: int | None, cursor: str | None
+    ) -> tuple[list[DeadEvent], str | None]:
+        size = page_limit(limit, default=20, maximum=100)
+        async with self._uow() as uow:
+            rows = await uow.events.list_dead(limit=size + 1, before_id=parse_id_cursor(cursor))
+        page = rows[:size]
+        return page, str(page[-1].id) if len(rows) > size else None
+
+
+class RetryOutboxUseCase:
+    """A ``dead`` outbox row goes back to ``pending`` for the relay (audited)."""
+
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    async def __call__(self, outbox_id: int, *, operator: str, reason: str | None) -> OutboxMessage:
+        now = self._clock.now()
+        async with self._uow() as uow:
+            row = await uow.outbox.get(outbox_id, for_update=True)
+            if row is None:
+                raise NotFound(f"outbox row {outbox_id} not found")
+            before = {"status": row.status.value, "retry_count": row.retry_count}
+            row.replay(now=now)
+            await uow.outbox.save(row)
+            await uow.audit.add(
+                AuditEntry.record(
+                    target_type=AuditTarget.OUTBOX,
+                    target_id=outbox_id,
+                    user_id=row.user_id or "",
+                    operation=AuditOperation.RETRY,
+                    operator_type=OperatorType.ADMIN,
+                    operator_id=operator,
+                    reason=reason,
+                    default_reason="operator retried the outbox row",
+                    before=before,
+                    after={"status": row.status.value, "retry_count": row.retry_count},
+                    now=now,
+                )
+            )
+            await uow.commit()
+        return row

@@ -1,0 +1,176 @@
+"""The event consumer (reference §5.3-§5.4, product §5).
+
+For each event from the bus, in one transaction: record its id in the inbox (a second
+delivery stops here), create the job (idempotent on its key) or upsert the snapshot, and
+mark the local outbox row consumed. Only after commit are job ids handed to the queue
+and the delivery acknowledged. Events that can never be handled are kept as dead
+events with their raw payload and reason, and acknowledged.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+import structlog
+
+from application.config import JobPolicy
+from application.events import Envelope, PoisonEvent, parse_envelope
+from application.ports.clock import Clock
+from application.ports.event_bus import EventConsumer, ReceivedEvent
+from application.ports.job_queue import JobQueue
+from application.ports.repositories import DeadEvent, UnitOfWork, UnitOfWorkFactory
+from domain.conversation import AgentSnapshot
+from domain.errors import InvalidValue
+from domain.jobs import ExtractionJob, ExtractPayload
+from domain.outbox import EventType
+
+log = structlog.get_logger(__name__)
+MAX_PHASE = 32
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Handled:
+    job_ids: tuple[int, ...] = ()
+    dead: bool = False
+    ignored: bool = False
+    duplicate: bool = False
+
+
+def snapshot_of(payload: dict[str, object], now: datetime) -> AgentSnapshot:
+    def text(name: str, limit: int) -> str:
+        value = payload.get(name)
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str) or not value.strip() or len(value) > limit:
+            raise InvalidValue(f"payload field {name} must be a string of 1-{limit} characters")
+        return value.strip()
+
+    snapshot = payload.get("snapshot_json")
+    if not isinstance(snapshot, str):
+        snapshot = json.dumps(snapshot, ensure_ascii=False)
+    return AgentSnapshot(
+        user_id=text("user_id", 128),
+        conversation_id=text("conversation_id", 128),
+        phase=text("phase", MAX_PHASE),
+        snapshot_json=snapshot,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+class HandleEventUseCase:
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, policy: JobPolicy, topic: str) -> None:
+        self._uow = uow
+        self._clock = clock
+        self._policy = policy
+        self._topic = topic
+
+    async def __call__(self, raw: bytes) -> Handled:
+        now = self._clock.now()
+        try:
+            event = parse_envelope(raw)
+            if event is None:
+                return Handled(ignored=True)
+            return await self._apply(event, now)
+        except (PoisonEvent, InvalidValue) as error:
+            await self._bury(raw, str(error), now)
+            return Handled(dead=True)
+
+    async def _apply(self, event: Envelope, now: datetime) -> Handled:
+        if event.event_type is EventType.MEMORY_EXTRACT_REQUESTED:
+            payload = ExtractPayload.from_mapping(event.payload)
+            job = ExtractionJob(
+                user_id=payload.user_id,
+                conversation_id=payload.conversation_id,
+                source_message_id=payload.source_message_id,
+                source_event_id=event.event_id,
+                idempotency_key=payload.idempotency_key,
+                payload_json=payload.to_json(),
+                max_retry=self._policy.max_retry,
+                next_retry_at=now,
+                created_at=now,
+                updated_at=now,
+            )
+        else:
+            snapshot = snapshot_of(event.payload, now)
+        async with self._uow() as uow:
+            if not await uow.events.record_consumed(event.event_id, event.event_type, now=now):
+                return Handled(duplicate=True)
+            job_ids: tuple[int, ...] = ()
+            if event.event_type is EventType.MEMORY_EXTRACT_REQUESTED:
+                job_id = await uow.jobs.add_unless_exists(job)
+                job_ids = () if job_id is None else (job_id,)
+            else:
+                await uow.snapshots.upsert(snapshot)
+            await self._mark_local_row(uow, event, now)
+            await uow.commit()
+        return Handled(job_ids=job_ids)
+
+    @staticmethod
+    async def _mark_local_row(uow: UnitOfWork, event: Envelope, now: datetime) -> None:
+        """Mark our own outbox row consumed; an external producer's outbox id is not ours."""
+        if event.outbox_id is None:
+            return
+        row = await uow.outbox.get(event.outbox_id, for_update=True)
+        if row is None:
+            return
+        try:
+            local_id = json.loads(row.payload).get("event_id") or str(row.id)
+        except ValueError:
+            return
+        if local_id == event.event_id:
+            await uow.outbox.mark_consumed(event.outbox_id, now=now)
+
+    async def _bury(self, raw: bytes, reason: str, now: datetime) -> None:
+        log.warning("dead_event", reason=reason, size=len(raw))
+        event_id = event_type = None
+        try:
+            body = json.loads(raw)
+            if isinstance(body, dict):
+                event_id = str(body.get("event_id") or body.get("outbox_id") or "") or None
+                event_type = str(body.get("event_type") or "") or None
+        except (ValueError, UnicodeDecodeError):
+            pass
+        async with self._uow() as uow:
+            await uow.events.add_dead(
+                DeadEvent(
+                    topic=self._topic,
+                    event_id=event_id,
+                    event_type=event_type,
+                    raw_payload=raw.decode("utf-8", errors="replace"),
+                    reason=reason,
+                    created_at=now,
+                )
+            )
+            await uow.commit()
+
+
+class ConsumeEventsUseCase:
+    """One fetch from the bus: handle each event, enqueue new jobs, then acknowledge."""
+
+    def __init__(
+        self, consumer: EventConsumer, handle: HandleEventUseCase, queue: JobQueue
+    ) -> None:
+        self._consumer = consumer
+        self._handle = handle
+        self._queue = queue
+
+    async def __call__(self, *, max_events: int = 100, timeout: float = 1.0) -> int:
+        events = await self._consumer.fetch(max_events=max_events, timeout=timeout)
+        if not events:
+            return 0
+        handled: list[ReceivedEvent] = []
+        job_ids: list[int] = []
+        try:
+            for event in events:
+                outcome = await self._handle(event.value)
+                job_ids.extend(outcome.job_ids)
+                handled.append(event)
+        finally:
+            if job_ids:
+                await self._queue.enqueue(job_ids)
+            if handled:
+                await self._consumer.ack(handled)
+        return len(handled)

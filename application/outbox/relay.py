@@ -1,0 +1,87 @@
+"""The outbox relay (reference §4.2, §5.3): claim due rows, publish, mark published.
+
+A failed publish sends the rows back to ``pending`` with n² backoff (``dead`` after
+``max_retry``). A row is published at least once; the consumer's inbox makes a second
+delivery harmless.
+"""
+
+from __future__ import annotations
+
+import structlog
+
+from application.config import OutboxPolicy
+from application.events import PoisonEvent, envelope
+from application.ports.clock import Clock
+from application.ports.event_bus import EventBusError, EventPublisher, OutgoingEvent
+from application.ports.repositories import UnitOfWorkFactory
+from domain.outbox import OutboxMessage, OutboxStatus
+
+log = structlog.get_logger(__name__)
+
+
+class RelayOutboxUseCase:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        publisher: EventPublisher,
+        policy: OutboxPolicy,
+    ) -> None:
+        self._uow = uow
+        self._clock = clock
+        self._publisher = publisher
+        self._policy = policy
+
+    async def __call__(self) -> int:
+        """One batch; returns how many rows were published."""
+        now = self._clock.now()
+        async with self._uow() as uow:
+            rows = await uow.outbox.claim_due(
+                now=now, limit=self._policy.batch, lease=self._policy.claim_lease
+            )
+            await uow.commit()
+        if not rows:
+            return 0
+        ready: list[tuple[OutboxMessage, OutgoingEvent]] = []
+        for row in rows:
+            try:
+                ready.append((row, OutgoingEvent(key=row.message_key, value=envelope(row))))
+            except PoisonEvent as error:
+                await self._bury(row, str(error))
+        if not ready:
+            return 0
+        try:
+            await self._publisher.publish([event for _, event in ready])
+        except EventBusError as error:
+            log.warning("outbox_publish_failed", rows=len(ready), error=str(error))
+            await self._retry_later([row for row, _ in ready], f"publish failed: {error}")
+            return 0
+        async with self._uow() as uow:
+            await uow.outbox.mark_published(
+                [row.id for row, _ in ready if row.id is not None], now=self._clock.now()
+            )
+            await uow.commit()
+        return len(ready)
+
+    async def _retry_later(self, rows: list[OutboxMessage], reason: str) -> None:
+        now = self._clock.now()
+        async with self._uow() as uow:
+            for row in rows:
+                current = await uow.outbox.get(row.id or 0, for_update=True)
+                if current is None:
+                    continue
+                current.fail(reason, now=now, backoff=self._policy.backoff)
+                await uow.outbox.save(current)
+            await uow.commit()
+
+    async def _bury(self, row: OutboxMessage, reason: str) -> None:
+        log.error("outbox_row_dead", outbox_id=row.id, reason=reason)
+        async with self._uow() as uow:
+            current = await uow.outbox.get(row.id or 0, for_update=True)
+            if current is not None and current.status is OutboxStatus.PENDING:
+                current.status = OutboxStatus.DEAD
+                current.last_error = reason
+                current.next_retry_at = None
+                current.updated_at = self._clock.now()
+                await uow.outbox.save(current)
+            await uow.commit()

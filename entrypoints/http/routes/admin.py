@@ -1,0 +1,93 @@
+"""Operator endpoints (the ``admin`` scope): dead jobs and events, retries."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, get, post
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+
+from application.jobs.queries import ListJobs
+from entrypoints.http.auth import admin_guard
+from entrypoints.http.deps import ContainerDep, PrincipalDep, checked_id, split_csv
+from entrypoints.http.schemas import (
+    DeadEventOut,
+    DeadEventPageOut,
+    JobOut,
+    JobPageOut,
+    OutboxOut,
+    OutboxPageOut,
+    ReasonIn,
+)
+
+Cursor = Annotated[str | None, QueryParameter(max_length=32)]
+OptionalReason = JSONBody[ReasonIn | None]
+
+
+class AdminController(Controller):
+    path = "/api/v1/admin"
+    tags = ("operators",)
+    guards = (admin_guard,)
+
+    @get("/jobs", summary="Jobs of every user (e.g. ?status=dead)")
+    async def list_jobs(
+        self,
+        container: ContainerDep,
+        status: FromQuery[list[str] | None] = None,
+        limit: FromQuery[int | None] = None,
+        cursor: Cursor = None,
+    ) -> JobPageOut:
+        page = await container.list_jobs()(
+            ListJobs(user_id=None, statuses=split_csv(status), limit=limit, cursor=cursor)
+        )
+        return JobPageOut(
+            items=[JobOut.of(j, operator=True) for j in page.items], next_cursor=page.next_cursor
+        )
+
+    @post("/jobs/{job_id:int}/retry", status_code=200, summary="Send a failed or dead job again")
+    async def retry_job(
+        self,
+        job_id: FromPath[int],
+        container: ContainerDep,
+        principal: PrincipalDep,
+        data: OptionalReason = None,
+    ) -> JobOut:
+        job = await container.retry_job()(
+            checked_id(job_id, "job"),
+            operator=principal.user_id,
+            reason=data.reason if data else None,
+        )
+        return JobOut.of(job, operator=True)
+
+    @get("/outbox", summary="Outbox rows (e.g. ?status=dead)")
+    async def list_outbox(
+        self,
+        container: ContainerDep,
+        status: Annotated[str | None, QueryParameter(max_length=16)] = None,
+        limit: FromQuery[int | None] = None,
+        cursor: Cursor = None,
+    ) -> OutboxPageOut:
+        rows, next_cursor = await container.list_outbox()(status=status, limit=limit, cursor=cursor)
+        return OutboxPageOut(items=[OutboxOut.of(r) for r in rows], next_cursor=next_cursor)
+
+    @post("/outbox/{outbox_id:int}/retry", status_code=200, summary="Send a dead row again")
+    async def retry_outbox(
+        self,
+        outbox_id: FromPath[int],
+        container: ContainerDep,
+        principal: PrincipalDep,
+        data: OptionalReason = None,
+    ) -> OutboxOut:
+        row = await container.retry_outbox()(
+            checked_id(outbox_id, "outbox row"),
+            operator=principal.user_id,
+            reason=data.reason if data else None,
+        )
+        return OutboxOut.of(row)
+
+    @get("/dead-events", summary="Events from the bus that could not be handled")
+    async def dead_events(
+        self, container: ContainerDep, limit: FromQuery[int | None] = None, cursor: Cursor = None
+    ) -> DeadEventPageOut:
+        events, next_cursor = await container.list_dead_events()(limit=limit, cursor=cursor)
+        return DeadEventPageOut(items=[DeadEventOut.of(e) for e in events], next_cursor=next_cursor)

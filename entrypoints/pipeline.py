@@ -1,0 +1,68 @@
+"""The background loops of the write path: outbox relay, event consumer, job sweepers.
+
+``memvault relay`` runs them in its own process; the embedded default runs them as
+tasks of the API's event loop. Each loop survives its own errors (logged, then a pause).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+
+import structlog
+
+from container import Container, Settings
+
+log = structlog.get_logger(__name__)
+ERROR_PAUSE_S = 1.0
+
+
+class PipelineLoops:
+    def __init__(self, container: Container, settings: Settings) -> None:
+        self._container = container
+        self._settings = settings
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._forever("relay", self._relay_once), name="relay"),
+            asyncio.create_task(self._forever("consumer", self._consume_once), name="consumer"),
+            asyncio.create_task(self._forever("sweeper", self._sweep_once), name="sweeper"),
+        ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+
+    async def wait(self) -> None:
+        await asyncio.gather(*self._tasks)
+
+    async def _forever(self, name: str, step: Callable[[], Awaitable[None]]) -> None:
+        while True:
+            try:
+                await step()
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # a loop must outlive any one failure
+                log.warning(
+                    "pipeline_step_failed", loop=name, error=f"{type(error).__name__}: {error}"
+                )
+                await asyncio.sleep(ERROR_PAUSE_S)
+
+    async def _relay_once(self) -> None:
+        published = await self._container.relay_outbox()()
+        if published < self._settings.outbox_batch:
+            await asyncio.sleep(self._settings.relay_poll_interval_s)
+
+    async def _consume_once(self) -> None:
+        await self._container.consume_events()(max_events=100, timeout=1.0)
+
+    async def _sweep_once(self) -> None:
+        await self._container.rescue_jobs()()
+        await self._container.enqueue_due_jobs()()
+        await asyncio.sleep(self._settings.sweep_interval_s)
