@@ -27,11 +27,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from adapters.embedder.caching import CachingEmbedder
+from adapters.embedder.hashing import HashingEmbedder
+from adapters.embedder.local import LocalEmbedder
 from adapters.event_bus.in_process import InProcessBus
 from adapters.event_bus.kafka import KafkaConsumer, KafkaPublisher, KafkaSettings
 from adapters.event_bus.redis_streams import RedisStreamsConsumer, RedisStreamsPublisher
 from adapters.extractor.rule_based import RuleBasedExtractor
-from adapters.indexing import DeferredIndexer
 from adapters.job_queue.dramatiq_queue import (
     QUEUE_NAME,
     DramatiqJobQueue,
@@ -45,9 +47,11 @@ from adapters.sqlalchemy.idempotency import SqlIdempotencyStore
 from adapters.sqlalchemy.migrations import upgrade
 from adapters.sqlalchemy.unit_of_work import SqlUnitOfWorkFactory
 from adapters.system_clock import SystemClock
+from adapters.vector_store.memory import MemoryVectorStore
 from application.agent.snapshots import GetSnapshotUseCase, PutSnapshotUseCase
 from application.config import JobPolicy, OutboxPolicy
 from application.extraction.write_memories import MemoryWriter
+from application.indexing.vector_sync import ResyncVectorsUseCase, VectorIndexer
 from application.ingest.ingest_messages import IngestMessagesUseCase
 from application.jobs.process_job import ProcessJobUseCase
 from application.jobs.queries import GetJobUseCase, ListJobsUseCase, RetryJobUseCase
@@ -68,7 +72,11 @@ from application.outbox.admin import (
 )
 from application.outbox.consume import ConsumeEventsUseCase, HandleEventUseCase
 from application.outbox.relay import RelayOutboxUseCase
+from application.ports.embedder import Embedder
+from application.ports.vector_store import VectorStore
 from application.readiness import CheckReadinessUseCase
+from application.search.build_context import BuildContextUseCase
+from application.search.search_memories import RetrievalWeights, SearchMemoriesUseCase
 from application.settings.settings import ChangeSettingsUseCase, GetSettingsUseCase
 from domain.retry import ExponentialBackoff, QuadraticBackoff
 
@@ -88,6 +96,8 @@ class Settings(BaseSettings):
     """SQLAlchemy URL; unset means a SQLite file in the data dir."""
     db_pool_size: int = 5
     broker: Literal["memory", "redis", "rabbitmq"] = "memory"
+    broker_namespace: str = Field(default="memvault-dramatiq", min_length=1)
+    """Prefix of the Redis broker's keys: deployments (or test runs) can share one Redis."""
     event_bus: Literal["memory", "redis", "kafka"] = "memory"
     vector_store: Literal["memory", "qdrant-edge", "qdrant", "milvus", "pgvector"] = "qdrant-edge"
     event_topic: str = "memvault.memory.events"
@@ -105,7 +115,24 @@ class Settings(BaseSettings):
     redis_stream_min_idle_s: float = Field(default=60.0, gt=0)
     """An event a dead consumer left unacknowledged is reclaimed after this long."""
     qdrant_url: str | None = None
+    qdrant_api_key: SecretStr | None = None
     milvus_uri: str | None = None
+    """A server URI (``http://host:19530``) or a milvus-lite file path."""
+    milvus_token: SecretStr | None = None
+    vector_collection: str = "memvault_chunks"
+    vector_resync_grace_s: float = Field(default=30.0, ge=0)
+    local_embedding_model: Literal["auto", "e5", "use"] = "auto"
+    embedding_base_url: str | None = None
+    embedding_api_key: SecretStr | None = None
+    embedding_model: str | None = None
+    embedding_dimension: int = Field(default=1536, ge=1)
+    hashing_dimension: int = Field(default=256, ge=8)
+    retrieval_rrf_k: float = Field(default=60.0, gt=0)
+    retrieval_dense_weight: float = Field(default=1.0, ge=0)
+    retrieval_lexical_weight: float = Field(default=1.0, ge=0)
+    retrieval_relevance_weight: float = Field(default=0.8, ge=0)
+    retrieval_prior_weight: float = Field(default=0.2, ge=0)
+    retrieval_dense_timeout_s: float = Field(default=1.5, gt=0)
     rate_limit_per_second: float = Field(default=20.0, gt=0)
     rate_limit_burst: int = Field(default=40, ge=1)
     job_max_retry: int = Field(default=6, ge=1)
@@ -170,6 +197,59 @@ def outbox_policy(settings: Settings) -> OutboxPolicy:
         max_retry=settings.outbox_max_retry,
         backoff=QuadraticBackoff(),
         batch=settings.outbox_batch,
+    )
+
+
+def retrieval_weights(settings: Settings) -> RetrievalWeights:
+    return RetrievalWeights(
+        rrf_k=settings.retrieval_rrf_k,
+        dense_weight=settings.retrieval_dense_weight,
+        lexical_weight=settings.retrieval_lexical_weight,
+        relevance_weight=settings.retrieval_relevance_weight,
+        prior_weight=settings.retrieval_prior_weight,
+        dense_timeout_s=settings.retrieval_dense_timeout_s,
+    )
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None
+
+
+def _qdrant_edge(settings: Settings) -> VectorStore:
+    from adapters.vector_store.qdrant_edge import QdrantEdgeVectorStore
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return QdrantEdgeVectorStore(settings.data_dir / "vectors")
+
+
+def _qdrant(settings: Settings) -> VectorStore:
+    from adapters.vector_store.qdrant import QdrantVectorStore
+
+    return QdrantVectorStore(
+        url=_require(settings.qdrant_url, "MEMVAULT_QDRANT_URL"),
+        api_key=_secret(settings.qdrant_api_key),
+        collection=settings.vector_collection,
+    )
+
+
+def _milvus(settings: Settings) -> VectorStore:
+    from adapters.vector_store.milvus import MilvusVectorStore
+
+    return MilvusVectorStore(
+        _require(settings.milvus_uri, "MEMVAULT_MILVUS_URI"),
+        token=_secret(settings.milvus_token) or "",
+        collection=settings.vector_collection,
+    )
+
+
+def _openai_embedder(settings: Settings) -> Embedder:
+    from adapters.embedder.openai import OpenAIEmbedder
+
+    return OpenAIEmbedder(
+        base_url=_require(settings.embedding_base_url, "MEMVAULT_EMBEDDING_BASE_URL"),
+        model=_require(settings.embedding_model, "MEMVAULT_EMBEDDING_MODEL"),
+        dimension=settings.embedding_dimension,
+        api_key=_secret(settings.embedding_api_key),
     )
 
 
@@ -249,6 +329,7 @@ class Infrastructure(containers.DeclarativeContainer):
         settings.provided.broker,
         redis_url=settings.provided.redis_url,
         rabbitmq_url=settings.provided.rabbitmq_url,
+        namespace=settings.provided.broker_namespace,
     )
     job_actor = providers.Singleton(register_job_actor, broker, loops.provided.process_job)
     job_queue = providers.Singleton(DramatiqJobQueue, job_actor)
@@ -256,6 +337,27 @@ class Infrastructure(containers.DeclarativeContainer):
     """Dramatiq middleware that disposes the actors' loop resources when a worker stops."""
     in_process_bus = providers.Singleton(InProcessBus, redelivery_after=30.0)
     extractor = providers.Singleton(RuleBasedExtractor)
+
+    embedder = providers.Singleton(
+        CachingEmbedder,
+        providers.Selector(
+            settings.provided.embedder,
+            local=providers.Singleton(LocalEmbedder, settings.provided.local_embedding_model),
+            hashing=providers.Singleton(HashingEmbedder, settings.provided.hashing_dimension),
+            openai=providers.Singleton(_openai_embedder, settings),
+        ),
+    )
+    closables: providers.Singleton[list[object]] = providers.Singleton(list)
+    """Process-wide resources to close at exit (the embedded vector store's lock)."""
+    vector_store_choice = providers.Selector(
+        settings.provided.vector_store,
+        memory=providers.Singleton(MemoryVectorStore),
+        **{"qdrant-edge": providers.Singleton(_qdrant_edge, settings)},
+        qdrant=providers.Singleton(_qdrant, settings),
+        milvus=providers.Singleton(_milvus, settings),
+    )
+    vector_store = providers.Singleton(_tracked, closables, vector_store_choice)
+    retrieval_weights = providers.Singleton(retrieval_weights, settings)
 
 
 class Container(containers.DeclarativeContainer):
@@ -267,7 +369,7 @@ class Container(containers.DeclarativeContainer):
 
     engine = providers.Singleton(_engine, settings)
     uow = providers.Singleton(SqlUnitOfWorkFactory, engine)
-    indexer = providers.Singleton(DeferredIndexer)
+    indexer = providers.Singleton(VectorIndexer, uow, clock, infra.embedder, infra.vector_store)
     idempotency = providers.Singleton(SqlIdempotencyStore, engine)
     closables: providers.Singleton[list[object]] = providers.Singleton(list)
     """Clients this loop opened, closed by :func:`shutdown` (newest first)."""
@@ -352,6 +454,23 @@ class Container(containers.DeclarativeContainer):
     put_snapshot = providers.Factory(PutSnapshotUseCase, uow, clock, infra.outbox_policy)
     get_snapshot = providers.Factory(GetSnapshotUseCase, uow)
 
+    search = providers.Factory(
+        SearchMemoriesUseCase,
+        uow,
+        clock,
+        infra.embedder,
+        infra.vector_store,
+        infra.retrieval_weights,
+    )
+    build_context = providers.Factory(BuildContextUseCase, search)
+    resync_vectors = providers.Factory(
+        ResyncVectorsUseCase,
+        uow,
+        clock,
+        indexer,
+        grace=providers.Factory(timedelta, seconds=settings.provided.vector_resync_grace_s),
+    )
+
     probes = providers.Dict(database=providers.Singleton(DatabaseProbe, engine))
     readiness = providers.Factory(CheckReadinessUseCase, probes)
 
@@ -369,6 +488,12 @@ async def shutdown(container: Container) -> None:
         except Exception as error:  # closing must go on for the others
             structlog.get_logger(__name__).warning("close_failed", error=str(error))
     await container.engine().dispose()
+
+
+async def close_infrastructure(infra: Infrastructure) -> None:
+    """Close process-wide resources (after every loop container is closed)."""
+    for resource in reversed(infra.closables()):
+        await resource.close()  # type: ignore[attr-defined]
 
 
 def migrate(settings: Settings) -> None:

@@ -86,6 +86,44 @@ def token(
     typer.echo(issue_token(secret, user, admin=admin, ttl=parse_duration(ttl)))
 
 
+@app.command()
+def worker() -> None:
+    """Run Dramatiq worker processes (scale mode: MEMVAULT_BROKER=redis or rabbitmq)."""
+    import os
+    import sys
+
+    from entrypoints.worker import dramatiq_argv
+
+    settings = Settings()
+    if settings.broker == "memory":
+        err.print(
+            "memvault worker needs MEMVAULT_BROKER=redis (or rabbitmq): with the in-process "
+            "broker the jobs run inside `memvault serve`."
+        )
+        raise typer.Exit(2)
+    argv = [sys.executable, "-m", "dramatiq", *dramatiq_argv(settings)]
+    console.print(f"starting {settings.worker_processes} worker process(es): {' '.join(argv[2:])}")
+    os.execv(sys.executable, argv)  # noqa: S606 (fixed argv, no shell)
+
+
+@app.command()
+def relay() -> None:
+    """Run the outbox relay, the event consumer and the job sweepers (scale mode)."""
+    import asyncio
+
+    from entrypoints.pipeline import run_relay
+
+    settings = Settings()
+    configure_logging(settings.log_level)
+    if settings.event_bus == "memory" or settings.broker == "memory":
+        err.print(
+            "memvault relay needs MEMVAULT_EVENT_BUS=redis or kafka and MEMVAULT_BROKER=redis "
+            "or rabbitmq: with in-process backends the relay runs inside `memvault serve`."
+        )
+        raise typer.Exit(2)
+    asyncio.run(run_relay(settings))
+
+
 config = typer.Typer(help="Configuration.", no_args_is_help=True)
 app.add_typer(config, name="config")
 

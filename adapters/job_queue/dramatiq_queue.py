@@ -22,8 +22,18 @@ QUEUE_NAME = "memvault_jobs"
 JobHandler = Callable[[int], Awaitable[object]]
 
 
-def build_broker(kind: str, *, redis_url: str | None, rabbitmq_url: str | None) -> dramatiq.Broker:
-    """``memory`` (in-process, for the embedded default), ``redis`` or ``rabbitmq``."""
+DEFAULT_NAMESPACE = "memvault-dramatiq"
+
+
+def build_broker(
+    kind: str,
+    *,
+    redis_url: str | None,
+    rabbitmq_url: str | None,
+    namespace: str = DEFAULT_NAMESPACE,
+) -> dramatiq.Broker:
+    """``memory`` (in-process, for the embedded default), ``redis`` (its keys prefixed
+    with ``namespace``) or ``rabbitmq``."""
     broker: dramatiq.Broker
     if kind == "memory":
         broker = StubBroker()
@@ -32,7 +42,7 @@ def build_broker(kind: str, *, redis_url: str | None, rabbitmq_url: str | None) 
 
         if not redis_url:
             raise ValueError("MEMVAULT_BROKER=redis needs MEMVAULT_REDIS_URL")
-        broker = RedisBroker(url=redis_url, namespace="memvault-dramatiq")  # type: ignore[no-untyped-call]
+        broker = RedisBroker(url=redis_url, namespace=namespace)  # type: ignore[no-untyped-call]
     elif kind == "rabbitmq":
         from dramatiq.brokers.rabbitmq import RabbitmqBroker
 

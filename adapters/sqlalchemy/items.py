@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, false, insert, or_, select, update
+from sqlalchemy import Row, and_, delete, false, func, insert, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
 from adapters.sqlalchemy.tables import memory_items as t
-from application.ports.repositories import ItemCursor, ItemQuery, MemoryItemRepository
+from adapters.sqlalchemy.tables import memory_postings as postings
+from application.ports.repositories import (
+    ItemCursor,
+    ItemQuery,
+    LexicalMatches,
+    MemoryItemRepository,
+    Posting,
+    ScopeQuery,
+    VectorState,
+)
+from domain.lexical import term_counts
 from domain.memory import MemoryItem, MemoryStatus, MemoryType, Scope, VectorStatus
 
 LIST_ORDER = (t.c.is_explicit.desc(), t.c.importance.desc(), t.c.updated_at.desc(), t.c.id.desc())
@@ -91,7 +103,28 @@ class SqlMemoryItemRepository(MemoryItemRepository):
     async def add(self, item: MemoryItem) -> MemoryItem:
         result = await self._conn.execute(insert(t).values(**to_row(item)))
         item.id = int(result.inserted_primary_key[0])  # type: ignore[index]
+        await self._index(item)
         return item
+
+    async def _index(self, item: MemoryItem) -> None:
+        """Rewrite the item's postings (the lexical index) in this transaction."""
+        await self._conn.execute(delete(postings).where(postings.c.item_id == item.id))
+        counts = term_counts(f"{item.title} {item.content}")
+        if counts:
+            length = sum(counts.values())
+            await self._conn.execute(
+                insert(postings),
+                [
+                    {
+                        "item_id": item.id,
+                        "user_id": item.user_id,
+                        "term": term,
+                        "tf": tf,
+                        "doc_len": length,
+                    }
+                    for term, tf in counts.items()
+                ],
+            )
 
     async def get(
         self, user_id: str, item_id: int, *, for_update: bool = False
@@ -108,6 +141,7 @@ class SqlMemoryItemRepository(MemoryItemRepository):
         await self._conn.execute(
             update(t).where(t.c.id == item.id, t.c.user_id == item.user_id).values(**to_row(item))
         )
+        await self._index(item)
 
     async def find_by_hash(
         self, user_id: str, memory_type: MemoryType, content_hash: str
@@ -120,7 +154,28 @@ class SqlMemoryItemRepository(MemoryItemRepository):
         )
         return [from_row(row) for row in await self._conn.execute(stmt)]
 
-    async def list(self, query: ItemQuery) -> list[MemoryItem]:
+    async def set_vector_states(self, states: Sequence[VectorState]) -> None:
+        for state in states:
+            stmt = update(t).where(t.c.id == state.item_id)
+            if state.expected_updated_at is not None:
+                stmt = stmt.where(t.c.updated_at == state.expected_updated_at)
+            await self._conn.execute(
+                stmt.values(vector_status=state.status.value, vector_id=state.vector_id)
+            )
+
+    async def unsynced(self, *, changed_before: datetime, limit: int) -> list[MemoryItem]:
+        stmt = (
+            select(t)
+            .where(
+                t.c.vector_status.in_([VectorStatus.PENDING.value, VectorStatus.FAILED.value]),
+                t.c.updated_at <= changed_before,
+            )
+            .order_by(t.c.updated_at)
+            .limit(limit)
+        )
+        return [from_row(row) for row in await self._conn.execute(stmt)]
+
+    async def page(self, query: ItemQuery) -> list[MemoryItem]:
         stmt = select(t).where(
             t.c.user_id == query.user_id, t.c.status.in_([s.value for s in query.statuses])
         )
@@ -134,3 +189,70 @@ class SqlMemoryItemRepository(MemoryItemRepository):
             stmt = stmt.where(after_cursor(query.after))
         stmt = stmt.order_by(*LIST_ORDER).limit(query.limit)
         return [from_row(row) for row in await self._conn.execute(stmt)]
+
+    async def get_many(self, user_id: str, item_ids: Sequence[int]) -> list[MemoryItem]:
+        if not item_ids:
+            return []
+        stmt = select(t).where(t.c.user_id == user_id, t.c.id.in_(list(item_ids)))
+        return [from_row(row) for row in await self._conn.execute(stmt)]
+
+    async def scope(self, query: ScopeQuery) -> list[MemoryItem]:
+        stmt = select(t).where(*self._visible(query)).order_by(*LIST_ORDER).limit(query.limit)
+        return [from_row(row) for row in await self._conn.execute(stmt)]
+
+    async def lexical(self, query: ScopeQuery, query_terms: Sequence[str]) -> LexicalMatches:
+        if not query_terms:
+            return LexicalMatches(postings=[], documents=0, average_length=1.0)
+        visible = self._visible(query)
+        stats = (
+            await self._conn.execute(
+                select(func.count(func.distinct(postings.c.item_id)), func.avg(postings.c.doc_len))
+                .select_from(postings.join(t, t.c.id == postings.c.item_id))
+                .where(*visible)
+            )
+        ).one()
+        documents, average = int(stats[0] or 0), float(stats[1] or 1.0)
+        rows = (
+            await self._conn.execute(
+                select(postings.c.item_id, postings.c.term, postings.c.tf, postings.c.doc_len)
+                .select_from(postings.join(t, t.c.id == postings.c.item_id))
+                .where(
+                    postings.c.user_id == query.user_id,
+                    postings.c.term.in_(list(set(query_terms))),
+                    *visible,
+                )
+            )
+        ).all()
+        return LexicalMatches(
+            postings=[
+                Posting(item_id=int(r[0]), term=r[1], tf=int(r[2]), doc_len=int(r[3])) for r in rows
+            ],
+            documents=documents,
+            average_length=average,
+        )
+
+    def _visible(self, query: ScopeQuery) -> list[ColumnElement[bool]]:
+        """Read scope (reference §9.2): the user's active, unexpired items; assistant and
+        run match their value or none; conversation is deliberately ignored."""
+        clauses: list[ColumnElement[bool]] = [
+            t.c.user_id == query.user_id,
+            t.c.status == MemoryStatus.ACTIVE.value,
+            or_(t.c.ttl_at.is_(None), t.c.ttl_at > query.now),
+        ]
+        if query.memory_types:
+            clauses.append(t.c.memory_type.in_([m.value for m in query.memory_types]))
+        if query.assistant_id:
+            clauses.append(or_(t.c.assistant_id == query.assistant_id, t.c.assistant_id.is_(None)))
+        if query.run_id:
+            clauses.append(or_(t.c.run_id == query.run_id, t.c.run_id.is_(None)))
+        if query.explicit_only:
+            clauses.append(t.c.is_explicit == true())
+        if query.max_sensitivity is not None:
+            clauses.append(t.c.sensitivity_level <= query.max_sensitivity)
+        return clauses
+
+    async def touch(self, item_ids: Sequence[int], *, now: datetime) -> None:
+        if item_ids:
+            await self._conn.execute(
+                update(t).where(t.c.id.in_(list(item_ids))).values(last_access_at=now)
+            )

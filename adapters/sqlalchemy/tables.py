@@ -220,3 +220,17 @@ memory_user_locks = Table(
 )
 """One row per user, locked while a job of that user is claimed (jobs of one user never
 run concurrently, product §5 improvement 3)."""
+
+memory_postings = Table(
+    "memory_postings",
+    metadata,
+    Column("item_id", Id, nullable=False),
+    Column("user_id", String(USER_ID), nullable=False),
+    Column("term", String(64), nullable=False),
+    Column("tf", Integer, nullable=False),
+    Column("doc_len", Integer, nullable=False),
+    PrimaryKeyConstraint("item_id", "term", name="pk_memory_postings"),
+    Index("ix_memory_postings_user_term", "user_id", "term"),
+)
+"""The lexical index (product §6): one row per item and term, rewritten in the item's own
+transaction so every API process sees the same index."""

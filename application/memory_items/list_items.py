@@ -68,7 +68,7 @@ class ListItemsUseCase:
             after=decode_cursor(query.cursor) if query.cursor else None,
         )
         async with self._uow() as uow:
-            rows = await uow.items.list(item_query)
+            rows = await uow.items.page(item_query)
         items = rows[:limit]
         more = len(rows) > limit
         return ItemPage(items=items, next_cursor=encode_cursor(items[-1]) if more else None)

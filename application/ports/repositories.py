@@ -12,7 +12,7 @@ from typing import Protocol
 from domain.audit import AuditEntry, AuditTarget
 from domain.conversation import AgentSnapshot, ChatMessage
 from domain.jobs import ExtractionJob, JobStatus
-from domain.memory import MemoryItem, MemoryStatus, MemoryType
+from domain.memory import MemoryItem, MemoryStatus, MemoryType, VectorStatus
 from domain.outbox import OutboxMessage, OutboxStatus
 from domain.settings import MemorySettings
 
@@ -40,6 +40,50 @@ class ItemQuery:
     after: ItemCursor | None = None
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VectorState:
+    """The outcome of a vector sync, recorded only if the item has not changed since."""
+
+    item_id: int
+    status: VectorStatus
+    vector_id: str | None
+    expected_updated_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScopeQuery:
+    """What retrieval may see (reference §9.2 and §6.5): the user's active, unexpired
+    items; assistant/run equal or unset; settings applied as ``explicit_only`` and
+    ``max_sensitivity``."""
+
+    user_id: str
+    now: datetime
+    memory_types: frozenset[MemoryType] = frozenset()
+    assistant_id: str | None = None
+    run_id: str | None = None
+    explicit_only: bool = False
+    max_sensitivity: int | None = None
+    limit: int = 60
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Posting:
+    item_id: int
+    term: str
+    tf: int
+    doc_len: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LexicalMatches:
+    """Postings of the query terms in the visible items, with the collection statistics
+    BM25 needs (visible documents and their average length)."""
+
+    postings: list[Posting]
+    documents: int
+    average_length: float
+
+
 class MemoryItemRepository(Protocol):
     """Stores memory items. ``add`` assigns ``id``; ``update`` writes every column."""
 
@@ -57,7 +101,27 @@ class MemoryItemRepository(Protocol):
         """The user's *active* items of that type with that content hash."""
         ...
 
-    async def list(self, query: ItemQuery) -> list[MemoryItem]: ...
+    async def set_vector_states(self, states: Sequence[VectorState]) -> None:
+        """Write ``vector_status``/``vector_id`` without touching ``updated_at``."""
+        ...
+
+    async def unsynced(self, *, changed_before: datetime, limit: int) -> list[MemoryItem]:
+        """Items (any user) whose vectors are ``pending``/``failed``, oldest change first."""
+        ...
+
+    async def get_many(self, user_id: str, item_ids: Sequence[int]) -> list[MemoryItem]: ...
+
+    async def scope(self, query: ScopeQuery) -> list[MemoryItem]:
+        """Visible items, explicit first, then by importance and recency."""
+        ...
+
+    async def lexical(self, query: ScopeQuery, query_terms: Sequence[str]) -> LexicalMatches: ...
+
+    async def touch(self, item_ids: Sequence[int], *, now: datetime) -> None:
+        """Set ``last_access_at`` (never ``updated_at``)."""
+        ...
+
+    async def page(self, query: ItemQuery) -> list[MemoryItem]: ...
 
 
 class AuditRepository(Protocol):

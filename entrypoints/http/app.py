@@ -10,7 +10,7 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
-from container import Infrastructure, Settings, build_infrastructure
+from container import Infrastructure, Settings, build_infrastructure, close_infrastructure
 from entrypoints.embedded_worker import EmbeddedWorker
 from entrypoints.http.auth import JWTAuthMiddleware
 from entrypoints.http.deps import DEPENDENCIES
@@ -22,6 +22,7 @@ from entrypoints.http.routes.health import healthz, readyz
 from entrypoints.http.routes.items import ItemController
 from entrypoints.http.routes.jobs import JobController
 from entrypoints.http.routes.messages import post_messages
+from entrypoints.http.routes.search import context, search
 from entrypoints.http.routes.settings import SettingsController
 from entrypoints.http.routes.snapshots import SnapshotController
 from entrypoints.pipeline import PipelineLoops
@@ -55,6 +56,7 @@ def create_app(settings: Settings, *, infra: Infrastructure | None = None) -> Li
             if worker is not None:
                 worker.stop()
             await infrastructure.loops().close_current()
+            await close_infrastructure(infrastructure)
 
     metrics = PrometheusConfig(app_name="memvault", prefix="memvault", group_path=True)
     buckets = TokenBuckets(rate=settings.rate_limit_per_second, burst=settings.rate_limit_burst)
@@ -66,6 +68,8 @@ def create_app(settings: Settings, *, infra: Infrastructure | None = None) -> Li
             ItemController,
             SettingsController,
             post_messages,
+            search,
+            context,
             JobController,
             AdminController,
             SnapshotController,

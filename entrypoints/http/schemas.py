@@ -13,6 +13,7 @@ from domain.conversation import AgentSnapshot
 from domain.jobs import ExtractionJob
 from domain.memory import MAX_CONTENT, MAX_TITLE, MemoryItem
 from domain.outbox import OutboxMessage
+from domain.ranking import Scored
 from domain.settings import MemorySettings
 
 Score = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
@@ -330,3 +331,45 @@ class SnapshotOut(msgspec.Struct, kw_only=True):
             snapshot=msgspec.json.decode(snapshot.snapshot_json),
             updated_at=snapshot.updated_at,
         )
+
+
+class SearchIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    query: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+    limit: int | None = None
+    memory_types: list[MemoryTypeName] | None = None
+    assistant_id: ScopeId | None = None
+    run_id: ScopeId | None = None
+
+
+class ScoredItemOut(ItemOut, kw_only=True):
+    score: float
+
+
+def scored(hit: Scored) -> ScoredItemOut:
+    base = ItemOut.of(hit.item)
+    return ScoredItemOut(
+        **msgspec.structs.asdict(base), score=round(min(1.0, max(0.0, hit.score)), 6)
+    )
+
+
+class SearchOut(msgspec.Struct):
+    items: list[ScoredItemOut]
+    degraded: bool
+
+
+class ContextIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    query: Annotated[str, msgspec.Meta(max_length=2000)]
+    conversation_id: ScopeId | None = None
+    assistant_id: ScopeId | None = None
+    run_id: ScopeId | None = None
+    limit: int | None = None
+    render_mode: Annotated[str, msgspec.Meta(max_length=16)] = "flat"
+    max_tokens: int | None = None
+    language: Annotated[str, msgspec.Meta(max_length=2)] | None = None
+
+
+class ContextOut(msgspec.Struct):
+    text: str
+    items: list[ScoredItemOut]
+    degraded: bool
+    skipped: bool

@@ -82,7 +82,7 @@ async def test_leaving_without_commit_rolls_back(uow: SqlUnitOfWorkFactory, user
     async with uow() as tx:
         await tx.items.add(make_item(user_id))
     async with uow() as tx:
-        assert await tx.items.list(ItemQuery(user_id=user_id, statuses=ALL)) == []
+        assert await tx.items.page(ItemQuery(user_id=user_id, statuses=ALL)) == []
 
 
 async def test_an_error_inside_the_block_rolls_back(uow: SqlUnitOfWorkFactory, user_id: str):
@@ -91,7 +91,7 @@ async def test_an_error_inside_the_block_rolls_back(uow: SqlUnitOfWorkFactory, u
             await tx.items.add(make_item(user_id))
             raise RuntimeError("boom")
     async with uow() as tx:
-        assert await tx.items.list(ItemQuery(user_id=user_id, statuses=ALL)) == []
+        assert await tx.items.page(ItemQuery(user_id=user_id, statuses=ALL)) == []
 
 
 async def test_update_writes_the_changed_item(uow: SqlUnitOfWorkFactory, user_id: str):
@@ -126,7 +126,7 @@ async def test_list_filters_by_status_type_and_conversation(
 
     async def contents(**query: object) -> set[str]:
         async with uow() as tx:
-            found = await tx.items.list(ItemQuery(user_id=user_id, **query))  # type: ignore[arg-type]
+            found = await tx.items.page(ItemQuery(user_id=user_id, **query))  # type: ignore[arg-type]
         return {i.content for i in found}
 
     assert await contents(statuses=ALL) == {"a", "b", "c", "d", "e"}
@@ -155,7 +155,7 @@ async def test_keyset_pages_visit_every_item_once_in_order(uow: SqlUnitOfWorkFac
     after: ItemCursor | None = None
     while True:
         async with uow() as tx:
-            page = await tx.items.list(
+            page = await tx.items.page(
                 ItemQuery(user_id=user_id, statuses=ALL, limit=5, after=after)
             )
         if not page:

@@ -23,6 +23,8 @@ def settings(tmp_path: Path, database_urls: dict[str, str]) -> Settings:
         data_dir=tmp_path / "data",
         database_url=database_urls["sqlite"],
         auth_jwt_secret=SecretStr(SECRET),
+        embedder="hashing",
+        vector_store="memory",
     )
 
 

@@ -1,0 +1,1 @@
+"""Embedder adapters: local CPU models, an OpenAI-compatible endpoint, a test hasher, a cache."""

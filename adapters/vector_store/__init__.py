@@ -1,0 +1,1 @@
+"""Vector store adapters: numpy in memory, embedded Qdrant edge, Qdrant server, Milvus."""

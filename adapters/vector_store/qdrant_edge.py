@@ -1,0 +1,224 @@
+"""The embedded Qdrant engine (``qdrant-edge-py``), persisted in a local directory.
+
+One process at a time may hold a shard directory (its write-ahead log is locked); a
+second open fails with a clear VectorStoreError. Points are never HNSW-optimised here:
+appendable segments are searched exactly through the ``user_id`` tenant index, so a
+filtered search keeps full recall.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import qdrant_edge as qe
+import structlog
+
+from adapters.vector_store._records import (
+    batches,
+    check_records,
+    check_vector,
+    chunk_payload,
+    hit_from_payload,
+    point_uuid,
+    scope_values,
+)
+from application.ports.embedder import Vector
+from application.ports.vector_store import (
+    VectorFilter,
+    VectorHit,
+    VectorRecord,
+    VectorStore,
+    VectorStoreError,
+)
+
+_log = structlog.get_logger(__name__)
+
+_KEYWORD_FIELDS = ("document_id", "memory_type", "assistant_id", "run_id")
+_CONFIG_FILE = "edge_config.json"
+_BATCH = 512
+_SCROLL_PAGE = 1024
+
+R = TypeVar("R")
+
+
+class QdrantEdgeVectorStore(VectorStore):
+    """A Qdrant edge shard in ``path``, cosine distance, ``user_id`` as the tenant key.
+
+    Payload per point: ``record_id`` (the string id; the point id is its uuid5),
+    ``document_id``, ``chunk_order``, ``text``, ``user_id``, ``memory_type`` and
+    ``conversation_id`` / ``assistant_id`` / ``run_id`` with ``""`` for unset.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self._path = Path(path)
+        self._shard: qe.EdgeShard | None = None
+        self._dimension: int | None = None
+        self._lock = threading.Lock()
+
+    async def ensure_ready(self, dimension: int) -> None:
+        if dimension <= 0:
+            raise VectorStoreError("dimension must be positive")
+        await asyncio.to_thread(self._open, dimension)
+
+    async def upsert(self, records: Sequence[VectorRecord]) -> None:
+        shard, dimension = self._ready()
+        check_records(records, dimension)
+        for batch in batches(records, _BATCH):
+            points = [_point(record) for record in batch]
+            await self._call(shard.update, qe.UpdateOperation.upsert_points(points))
+
+    async def delete_documents(self, document_ids: Sequence[str]) -> None:
+        shard, _ = self._ready()
+        for batch in batches(list(dict.fromkeys(document_ids)), _BATCH):
+            doomed = qe.Filter(must=[_match_any("document_id", list(batch))])
+            await self._call(shard.update, qe.UpdateOperation.delete_points_by_filter(doomed))
+
+    async def search(self, vector: Vector, *, limit: int, filter: VectorFilter) -> list[VectorHit]:
+        shard, dimension = self._ready()
+        check_vector(vector, dimension)
+        if limit <= 0:
+            return []
+        request = qe.QueryRequest(
+            limit=limit,
+            query=qe.Query.Nearest(list(vector)),
+            filter=_scope(filter),
+            with_payload=True,
+        )
+        points = await self._call(shard.query, request)
+        return [hit_from_payload(point.payload or {}, point.score) for point in points]
+
+    async def document_ids(self, *, user_id: str | None = None) -> set[str]:
+        shard, _ = self._ready()
+        scope = None if user_id is None else qe.Filter(must=[_match("user_id", user_id)])
+        return await self._call(_scroll_document_ids, shard, scope)
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self._close)
+
+    def _open(self, dimension: int) -> None:
+        with self._lock:
+            if self._shard is not None:
+                if dimension != self._dimension:
+                    raise VectorStoreError(
+                        f"the vector store at {self._path} is open with dimension "
+                        f"{self._dimension}, not {dimension}"
+                    )
+                return
+            config = qe.EdgeConfig(
+                vectors=qe.EdgeVectorParams(size=dimension, distance=qe.Distance.Cosine)
+            )
+            try:
+                shard = self._load_or_create(config)
+            except Exception as error:
+                raise _open_error(self._path, dimension, error) from error
+            try:
+                _ensure_indexes(shard)
+            except Exception as error:
+                shard.close()
+                raise _open_error(self._path, dimension, error) from error
+            self._shard, self._dimension = shard, dimension
+            _log.info("qdrant_edge_opened", path=str(self._path), dimension=dimension)
+
+    def _load_or_create(self, config: qe.EdgeConfig) -> qe.EdgeShard:
+        if (self._path / _CONFIG_FILE).exists():
+            return qe.EdgeShard.load(str(self._path), config)
+        self._path.mkdir(parents=True, exist_ok=True)
+        return qe.EdgeShard.create(str(self._path), config)
+
+    def _close(self) -> None:
+        with self._lock:
+            shard, self._shard = self._shard, None
+            if shard is None:
+                return
+            try:
+                shard.flush()
+                shard.close()
+            except Exception as error:
+                raise VectorStoreError(f"closing the vector store failed: {error}") from error
+
+    def _ready(self) -> tuple[qe.EdgeShard, int]:
+        shard, dimension = self._shard, self._dimension
+        if shard is None or dimension is None:
+            raise VectorStoreError("call ensure_ready(dimension) before using the store")
+        return shard, dimension
+
+    async def _call(self, function: Callable[..., R], *args: Any) -> R:
+        try:
+            return await asyncio.to_thread(function, *args)
+        except VectorStoreError:
+            raise
+        except Exception as error:
+            raise VectorStoreError(f"qdrant edge: {error}") from error
+
+
+def _ensure_indexes(shard: qe.EdgeShard) -> None:
+    existing = shard.info().payload_schema
+    if "user_id" not in existing:
+        tenant = qe.KeywordIndexParams(is_tenant=True)
+        shard.update(qe.UpdateOperation.create_field_index("user_id", tenant))
+    for field in _KEYWORD_FIELDS:
+        if field not in existing:
+            keyword = qe.PayloadSchemaType.Keyword
+            shard.update(qe.UpdateOperation.create_field_index(field, keyword))
+
+
+def _open_error(path: Path, dimension: int, error: Exception) -> VectorStoreError:
+    message = str(error)
+    if "WouldBlock" in message or "Can't init WAL" in message:
+        return VectorStoreError(
+            f"the vector store at {path} is held by another memvault process "
+            "(qdrant-edge allows one process per directory): stop it, or point this "
+            "process at another data directory or a vector store server"
+        )
+    if "incompatible" in message.lower():
+        return VectorStoreError(
+            f"the vector store at {path} was built for another embedding dimension than "
+            f"{dimension}: reindex into a new data directory ({message})"
+        )
+    return VectorStoreError(f"cannot open the vector store at {path}: {message}")
+
+
+def _scroll_document_ids(shard: qe.EdgeShard, scope: qe.Filter | None) -> set[str]:
+    found: set[str] = set()
+    offset: Any = None
+    while True:
+        request = qe.ScrollRequest(
+            offset=offset,
+            limit=_SCROLL_PAGE,
+            filter=scope,
+            with_payload=qe.PayloadSelector.Include(["document_id"]),
+            with_vector=False,
+        )
+        records, offset = shard.scroll(request)
+        found.update(str((r.payload or {})["document_id"]) for r in records)
+        if offset is None:
+            return found
+
+
+def _point(record: VectorRecord) -> qe.Point:
+    return qe.Point(
+        id=point_uuid(record.id), vector=list(record.vector), payload=chunk_payload(record)
+    )
+
+
+def _match(key: str, value: str) -> qe.FieldCondition:
+    return qe.FieldCondition(key=key, match=qe.MatchValue(value))
+
+
+def _match_any(key: str, values: list[str]) -> qe.FieldCondition:
+    return qe.FieldCondition(key=key, match=qe.MatchAny(values))
+
+
+def _scope(filter: VectorFilter) -> qe.Filter:
+    must: list[qe.FieldCondition] = [_match("user_id", filter.user_id)]
+    if filter.memory_types:
+        must.append(_match_any("memory_type", sorted(filter.memory_types)))
+    for key, value in (("assistant_id", filter.assistant_id), ("run_id", filter.run_id)):
+        accepted = scope_values(value)
+        if accepted is not None:
+            must.append(_match_any(key, accepted))
+    return qe.Filter(must=list(must))

@@ -1,0 +1,1 @@
+"""Use cases of the read path: search and agent context."""

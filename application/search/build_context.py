@@ -1,0 +1,73 @@
+"""``/context``: retrieval for the agent's next turn, rendered (reference §9.5, product §6)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from application.search.render import RenderMode, language_of, render_within
+from application.search.search_memories import SearchMemoriesUseCase, SearchQuery
+from domain.errors import InvalidValue
+from domain.ranking import Scored
+
+ACKNOWLEDGEMENTS = frozenset(
+    {
+        *("好", "好的", "嗯", "嗯嗯", "行", "可以", "收到", "明白", "确认", "取消"),
+        *("是", "不是", "对", "不对", "ok", "okay", "yes", "no"),
+        *("thanks", "thank you", "thx", "sure", "k", "yep", "nope", "got it", "cool"),
+    }
+)
+DEFAULT_LIMIT = 10
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContextQuery:
+    user_id: str
+    query: str
+    conversation_id: str | None = None
+    assistant_id: str | None = None
+    run_id: str | None = None
+    limit: int | None = None
+    render_mode: str = "flat"
+    max_tokens: int | None = None
+    language: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Context:
+    text: str
+    hits: list[Scored]
+    degraded: bool
+    skipped: bool = False
+
+
+def is_acknowledgement(text: str) -> bool:
+    return text.strip().lower().rstrip("!.。！~ ") in ACKNOWLEDGEMENTS or not text.strip()
+
+
+class BuildContextUseCase:
+    def __init__(self, search: SearchMemoriesUseCase) -> None:
+        self._search = search
+
+    async def __call__(self, query: ContextQuery) -> Context:
+        try:
+            mode = RenderMode("typed" if query.render_mode == "typed_v2" else query.render_mode)
+        except ValueError as error:
+            raise InvalidValue("render_mode must be flat or typed", field="render_mode") from error
+        if query.max_tokens is not None and query.max_tokens < 1:
+            raise InvalidValue("max_tokens must be at least 1", field="max_tokens")
+        if query.language not in (None, "zh", "en"):
+            raise InvalidValue("language must be zh or en", field="language")
+        if is_acknowledgement(query.query):
+            return Context(text="", hits=[], degraded=False, skipped=True)
+        result = await self._search(
+            SearchQuery(
+                user_id=query.user_id,
+                query=query.query,
+                limit=query.limit or DEFAULT_LIMIT,
+                assistant_id=query.assistant_id,
+                run_id=query.run_id,
+            )
+        )
+        language = query.language or language_of(query.query)
+        text, kept = render_within(result.hits, mode, language, query.max_tokens)
+        return Context(text=text, hits=kept, degraded=result.degraded)

@@ -1,0 +1,97 @@
+"""The block an agent pins into its prompt (reference §9.5), within a token budget."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from enum import StrEnum
+
+from domain.memory import MemoryType
+from domain.ranking import Scored
+
+CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]")
+
+
+class RenderMode(StrEnum):
+    FLAT = "flat"
+    TYPED = "typed"
+
+
+INTRO = {
+    "zh": "以下是与当前对话相关的用户记忆，仅在自然且确实有帮助时参考，不要生硬复述。",
+    "en": (
+        "The following user memories relate to this conversation; use them only when "
+        "natural and truly helpful, and do not recite them mechanically."
+    ),
+}
+LABELS = {
+    "zh": {MemoryType.PREFERENCE: "偏好", MemoryType.CONSTRAINT: "约束", MemoryType.FACT: "事实"},
+    "en": {
+        MemoryType.PREFERENCE: "preference",
+        MemoryType.CONSTRAINT: "constraint",
+        MemoryType.FACT: "fact",
+    },
+}
+SECTIONS = {
+    "zh": {
+        MemoryType.CONSTRAINT: "必守约束",
+        MemoryType.PREFERENCE: "用户偏好",
+        MemoryType.FACT: "当前话题相关事实",
+    },
+    "en": {
+        MemoryType.CONSTRAINT: "Constraints to respect",
+        MemoryType.PREFERENCE: "User preferences",
+        MemoryType.FACT: "Relevant facts",
+    },
+}
+SECTION_ORDER = (MemoryType.CONSTRAINT, MemoryType.PREFERENCE, MemoryType.FACT)
+
+
+def language_of(text: str) -> str:
+    return "zh" if CJK.search(text) else "en"
+
+
+def estimate_tokens(text: str) -> int:
+    """A tokenizer-free estimate: one token per CJK character, one per four others."""
+    cjk = len(CJK.findall(text))
+    return cjk + math.ceil((len(text) - cjk) / 4)
+
+
+def render(hits: Sequence[Scored], mode: RenderMode, language: str) -> str:
+    if not hits:
+        return ""
+    lines = [INTRO[language]]
+    seen: set[str] = set()
+    if mode is RenderMode.FLAT:
+        for hit in hits:
+            line = (
+                f"- [{LABELS[language][hit.item.memory_type]}] {hit.item.content or hit.item.title}"
+            )
+            if line not in seen:
+                seen.add(line)
+                lines.append(line)
+        return "\n".join(lines)
+    for kind in SECTION_ORDER:
+        entries = []
+        for hit in hits:
+            key = f"{kind}::{hit.item.content}"
+            if hit.item.memory_type is kind and key not in seen:
+                seen.add(key)
+                entries.append(f"- {hit.item.content or hit.item.title}")
+        if entries:
+            lines.append(f"【{SECTIONS[language][kind]}】")
+            lines.extend(entries)
+    return "\n".join(lines)
+
+
+def render_within(
+    hits: Sequence[Scored], mode: RenderMode, language: str, max_tokens: int | None
+) -> tuple[str, list[Scored]]:
+    """Drop the lowest-ranked items until the block fits ``max_tokens``."""
+    kept = list(hits)
+    text = render(kept, mode, language)
+    while kept and max_tokens is not None and estimate_tokens(text) > max_tokens:
+        kept.pop()
+        text = render(kept, mode, language)
+    return text, kept

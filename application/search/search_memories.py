@@ -1,0 +1,212 @@
+"""Hybrid search (reference §9.3 with product §6).
+
+Candidates come from the vector store (dense) and from the lexical index in the
+database (BM25), fused by reciprocal rank. Every candidate is then re-read from the
+database and kept only if it is active, unexpired, this user's, in scope and allowed by
+the user's settings; duplicates are dropped; the final score combines the fused
+relevance with the reference's prior; the type budget applies. If the embedder or the
+vector store fails or is slow, the answer comes from the database alone, ``degraded``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import structlog
+
+from application.indexing.chunking import DOCUMENT_PREFIX
+from application.memory_items.list_items import page_limit
+from application.ports.clock import Clock
+from application.ports.embedder import Embedder
+from application.ports.repositories import ScopeQuery, UnitOfWorkFactory
+from application.ports.vector_store import VectorFilter, VectorStore
+from application.search.bm25 import bm25_ranking
+from domain.errors import InvalidValue
+from domain.lexical import terms
+from domain.memory import MemoryItem, MemoryType
+from domain.ranking import Scored, apply_budget, dedupe, prior, reciprocal_rank_fusion
+from domain.settings import MemorySettings
+
+log = structlog.get_logger(__name__)
+DEFAULT_LIMIT = 5
+MAX_LIMIT = 20
+MAX_QUERY = 2000
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RetrievalWeights:
+    """Fusion and ranking weights, chosen on the labelled set (bench/retrieval.py)."""
+
+    rrf_k: float = 60.0
+    dense_weight: float = 1.0
+    lexical_weight: float = 1.0
+    relevance_weight: float = 0.8
+    prior_weight: float = 0.2
+    candidates: int = 50
+    dense_min_score: float = 0.0
+    dense_timeout_s: float = 1.5
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SearchQuery:
+    user_id: str
+    query: str
+    limit: int | None = None
+    memory_types: Sequence[str] = ()
+    assistant_id: str | None = None
+    run_id: str | None = None
+    mode: str = "hybrid"
+    """``hybrid``, ``dense`` or ``lexical`` (the last two for measurement)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SearchResult:
+    hits: list[Scored]
+    degraded: bool
+
+
+def document_item_id(document_id: str) -> int | None:
+    if not document_id.startswith(DOCUMENT_PREFIX):
+        return None
+    tail = document_id[len(DOCUMENT_PREFIX) :].split("#", 1)[0]
+    return int(tail) if tail.isdigit() else None
+
+
+def in_scope(item: MemoryItem, scope: ScopeQuery) -> bool:
+    """The database re-check every candidate passes, whatever index produced it."""
+    if item.user_id != scope.user_id or not item.is_visible(scope.now):
+        return False
+    if scope.memory_types and item.memory_type not in scope.memory_types:
+        return False
+    if scope.assistant_id and item.scope.assistant_id not in (None, scope.assistant_id):
+        return False
+    if scope.run_id and item.scope.run_id not in (None, scope.run_id):
+        return False
+    if scope.explicit_only and not item.is_explicit:
+        return False
+    return scope.max_sensitivity is None or item.sensitivity_level <= scope.max_sensitivity
+
+
+class SearchMemoriesUseCase:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        embedder: Embedder,
+        store: VectorStore,
+        weights: RetrievalWeights,
+    ) -> None:
+        self._uow = uow
+        self._clock = clock
+        self._embedder = embedder
+        self._store = store
+        self._weights = weights
+
+    async def __call__(self, query: SearchQuery) -> SearchResult:
+        text = query.query.strip()
+        if not text:
+            raise InvalidValue("query must not be empty", field="query")
+        if len(text) > MAX_QUERY:
+            raise InvalidValue(f"query must be at most {MAX_QUERY} characters", field="query")
+        limit = page_limit(query.limit, default=DEFAULT_LIMIT, maximum=MAX_LIMIT)
+        types = frozenset(MemoryType.require(t) for t in query.memory_types)
+        async with self._uow() as uow:
+            settings = await uow.settings.get(query.user_id) or MemorySettings(
+                user_id=query.user_id
+            )
+        if not settings.memory_enabled:
+            return SearchResult(hits=[], degraded=False)
+        scope = ScopeQuery(
+            user_id=query.user_id,
+            now=self._clock.now(),
+            memory_types=types,
+            assistant_id=query.assistant_id,
+            run_id=query.run_id,
+            explicit_only=not settings.implicit_memory_enabled,
+            max_sensitivity=None if settings.sensitive_memory_enabled else 0,
+            limit=self._weights.candidates,
+        )
+        dense: list[int] = []
+        degraded = False
+        if query.mode in ("hybrid", "dense"):
+            try:
+                dense = await asyncio.wait_for(
+                    self._dense(text, scope), self._weights.dense_timeout_s
+                )
+            except Exception as error:  # any vector-side failure degrades, never fails
+                log.warning("dense_retrieval_failed", error=f"{type(error).__name__}: {error}")
+                degraded = True
+        return await self._rank(text, scope, dense, limit, degraded, query.mode)
+
+    async def _dense(self, text: str, scope: ScopeQuery) -> list[int]:
+        vector = await self._embedder.embed_query(text)
+        hits = await self._store.search(
+            vector,
+            limit=self._weights.candidates,
+            filter=VectorFilter(
+                user_id=scope.user_id,
+                memory_types=frozenset(t.value for t in scope.memory_types),
+                assistant_id=scope.assistant_id,
+                run_id=scope.run_id,
+            ),
+        )
+        ranked: list[int] = []
+        for hit in hits:
+            item_id = document_item_id(hit.document_id)
+            fresh = item_id is not None and item_id not in ranked
+            if fresh and hit.score >= self._weights.dense_min_score:
+                ranked.append(item_id)  # type: ignore[arg-type]
+        return ranked
+
+    async def _rank(
+        self,
+        text: str,
+        scope: ScopeQuery,
+        dense: list[int],
+        limit: int,
+        degraded: bool,
+        mode: str,
+    ) -> SearchResult:
+        w = self._weights
+        async with self._uow() as uow:
+            lexical: list[int] = []
+            if mode in ("hybrid", "lexical"):
+                query_terms = terms(text)
+                matches = await uow.items.lexical(scope, query_terms)
+                lexical = [i for i, _ in bm25_ranking(matches, query_terms)][: w.candidates]
+            fused = {
+                item_id: w.dense_weight * score
+                for item_id, score in reciprocal_rank_fusion([dense], k=w.rrf_k).items()
+            }
+            for item_id, score in reciprocal_rank_fusion([lexical], k=w.rrf_k).items():
+                fused[item_id] = fused.get(item_id, 0.0) + w.lexical_weight * score
+            if fused:
+                candidates = await uow.items.get_many(scope.user_id, list(fused))
+            else:
+                candidates = await uow.items.scope(scope) if degraded else []
+            visible = dedupe(
+                sorted(
+                    (item for item in candidates if in_scope(item, scope)),
+                    key=lambda item: fused.get(item.id or 0, 0.0),
+                    reverse=True,
+                )
+            )
+            top = max(fused.values(), default=0.0) or 1.0
+            ranked = sorted(
+                (
+                    Scored(
+                        item=item,
+                        score=w.relevance_weight * fused.get(item.id or 0, 0.0) / top
+                        + w.prior_weight * prior(item, scope.now),
+                    )
+                    for item in visible
+                ),
+                key=lambda entry: (entry.score, entry.item.id or 0),
+                reverse=True,
+            )
+            chosen = apply_budget(ranked, limit=limit)
+            await uow.items.touch([e.item.id for e in chosen if e.item.id], now=scope.now)
+            await uow.commit()
+        return SearchResult(hits=chosen, degraded=degraded)

@@ -1,0 +1,58 @@
+"""``/search`` and ``/context``: ranked memories for the caller (product §4, §6)."""
+
+from __future__ import annotations
+
+from litestar import post
+from litestar.params import JSONBody
+
+from application.search.build_context import ContextQuery
+from application.search.search_memories import SearchQuery
+from entrypoints.http.deps import ContainerDep, PrincipalDep
+from entrypoints.http.schemas import ContextIn, ContextOut, SearchIn, SearchOut, scored
+
+
+@post("/api/v1/memory/search", status_code=200, summary="Ranked memories", tags=("retrieval",))
+async def search(
+    data: JSONBody[SearchIn], container: ContainerDep, principal: PrincipalDep
+) -> SearchOut:
+    result = await container.search()(
+        SearchQuery(
+            user_id=principal.user_id,
+            query=data.query,
+            limit=data.limit,
+            memory_types=data.memory_types or (),
+            assistant_id=data.assistant_id,
+            run_id=data.run_id,
+        )
+    )
+    return SearchOut(items=[scored(hit) for hit in result.hits], degraded=result.degraded)
+
+
+@post(
+    "/api/v1/memory/context",
+    status_code=200,
+    summary="The memory block to pin into the agent's prompt",
+    tags=("retrieval",),
+)
+async def context(
+    data: JSONBody[ContextIn], container: ContainerDep, principal: PrincipalDep
+) -> ContextOut:
+    result = await container.build_context()(
+        ContextQuery(
+            user_id=principal.user_id,
+            query=data.query,
+            conversation_id=data.conversation_id,
+            assistant_id=data.assistant_id,
+            run_id=data.run_id,
+            limit=data.limit,
+            render_mode=data.render_mode,
+            max_tokens=data.max_tokens,
+            language=data.language,
+        )
+    )
+    return ContextOut(
+        text=result.text,
+        items=[scored(hit) for hit in result.hits],
+        degraded=result.degraded,
+        skipped=result.skipped,
+    )
