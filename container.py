@@ -18,7 +18,7 @@ import socket
 import uuid
 from datetime import timedelta
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 import structlog
 from dependency_injector import containers, providers
@@ -50,7 +50,8 @@ from adapters.system_clock import SystemClock
 from adapters.vector_store.memory import MemoryVectorStore
 from application.agent.snapshots import GetSnapshotUseCase, PutSnapshotUseCase
 from application.config import JobPolicy, OutboxPolicy
-from application.extraction.write_memories import MemoryWriter
+from application.extraction.deterministic_judge import DeterministicJudge
+from application.extraction.write_memories import DecisionPolicy, MemoryWriter
 from application.indexing.vector_sync import ResyncVectorsUseCase, VectorIndexer
 from application.ingest.ingest_messages import IngestMessagesUseCase
 from application.jobs.process_job import ProcessJobUseCase
@@ -73,12 +74,17 @@ from application.outbox.admin import (
 from application.outbox.consume import ConsumeEventsUseCase, HandleEventUseCase
 from application.outbox.relay import RelayOutboxUseCase
 from application.ports.embedder import Embedder
+from application.ports.extractor import Extractor
+from application.ports.relation_judge import RelationJudge
 from application.ports.vector_store import VectorStore
 from application.readiness import CheckReadinessUseCase
 from application.search.build_context import BuildContextUseCase
 from application.search.search_memories import RetrievalWeights, SearchMemoriesUseCase
 from application.settings.settings import ChangeSettingsUseCase, GetSettingsUseCase
 from domain.retry import ExponentialBackoff, QuadraticBackoff
+
+if TYPE_CHECKING:
+    from adapters.llm.client import LLMClient
 
 JWT_SECRET_FILE = "jwt-secret"
 JOB_QUEUE_NAME = QUEUE_NAME
@@ -127,6 +133,12 @@ class Settings(BaseSettings):
     embedding_model: str | None = None
     embedding_dimension: int = Field(default=1536, ge=1)
     hashing_dimension: int = Field(default=256, ge=8)
+    llm_timeout_s: float = Field(default=30.0, gt=0)
+    decision_candidate_top_k: int = Field(default=5, ge=1, le=20)
+    decision_candidate_min_score: float = Field(default=0.6, ge=0, le=1)
+    decision_duplicate_threshold: float | None = Field(default=None, ge=0, le=1)
+    """Cosine at or above which the offline judge calls two memories duplicates; unset
+    means the value calibrated for the configured embedder."""
     retrieval_rrf_k: float = Field(default=60.0, gt=0)
     retrieval_dense_weight: float = Field(default=1.0, ge=0)
     retrieval_lexical_weight: float = Field(default=1.0, ge=0)
@@ -253,6 +265,49 @@ def _openai_embedder(settings: Settings) -> Embedder:
     )
 
 
+DUPLICATE_THRESHOLDS = {"local": 0.93, "openai": 0.9, "hashing": 0.9}
+"""Near-duplicate cosine per embedder: e5-small scores unrelated chat memories up to
+≈0.83 and paraphrases ≈0.88-0.93 (measured on the project's pairs), so its bar is high."""
+
+
+def _llm_client(settings: Settings) -> LLMClient:
+    from adapters.llm.client import LLMClient
+
+    return LLMClient(
+        base_url=_require(settings.llm_base_url, "MEMVAULT_LLM_BASE_URL"),
+        model=_require(settings.llm_model, "MEMVAULT_LLM_MODEL"),
+        api_key=_secret(settings.llm_api_key),
+        timeout=settings.llm_timeout_s,
+    )
+
+
+def _extractor(settings: Settings) -> Extractor:
+    """The LLM extractor when an LLM is configured, else the offline rule-based one."""
+    if not settings.llm_base_url:
+        return RuleBasedExtractor()
+    from adapters.llm.extractor import LLMExtractor
+
+    return LLMExtractor(_llm_client(settings))
+
+
+def _judge(settings: Settings) -> RelationJudge:
+    if not settings.llm_base_url:
+        threshold = settings.decision_duplicate_threshold
+        if threshold is None:
+            threshold = DUPLICATE_THRESHOLDS[settings.embedder]
+        return DeterministicJudge(duplicate_threshold=threshold)
+    from adapters.llm.judge import LLMRelationJudge
+
+    return LLMRelationJudge(_llm_client(settings))
+
+
+def decision_policy(settings: Settings) -> DecisionPolicy:
+    return DecisionPolicy(
+        candidate_top_k=settings.decision_candidate_top_k,
+        candidate_min_score=settings.decision_candidate_min_score,
+    )
+
+
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
@@ -336,7 +391,9 @@ class Infrastructure(containers.DeclarativeContainer):
     loop_shutdown = providers.Singleton(LoopShutdown, loops.provided.close_current)
     """Dramatiq middleware that disposes the actors' loop resources when a worker stops."""
     in_process_bus = providers.Singleton(InProcessBus, redelivery_after=30.0)
-    extractor = providers.Singleton(RuleBasedExtractor)
+    extractor = providers.Singleton(_extractor, settings)
+    judge = providers.Singleton(_judge, settings)
+    decision_policy = providers.Singleton(decision_policy, settings)
 
     embedder = providers.Singleton(
         CachingEmbedder,
@@ -426,7 +483,9 @@ class Container(containers.DeclarativeContainer):
     consume_events = providers.Factory(
         ConsumeEventsUseCase, consumer, handle_event, infra.job_queue
     )
-    writer = providers.Singleton(MemoryWriter)
+    writer = providers.Singleton(
+        MemoryWriter, infra.embedder, infra.vector_store, infra.judge, infra.decision_policy
+    )
     process_job = providers.Factory(
         ProcessJobUseCase,
         uow,

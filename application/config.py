@@ -32,3 +32,6 @@ class OutboxPolicy:
     batch: int = 100
     claim_lease: timedelta = timedelta(seconds=30)
     """A row a relay claimed but never marked is offered again after this long."""
+    republish_after: timedelta = timedelta(minutes=5)
+    """A published row no consumer has marked consumed by then is published again: its
+    event may have died with an in-process bus or been trimmed from a stream."""

@@ -1,11 +1,17 @@
 """Decide and apply, per fact, inside the job's transaction (reference §6.6, product §5).
 
-Each fact runs in its own SAVEPOINT so one bad fact never spoils the others. The job's
-success is the last statement of the same transaction, compare-and-set on the lease.
+For each fact: an exact hash match is NONE; otherwise candidates are recalled (vector
+top-k of the same type above a minimum score, joined with the user's most recent items
+of that type from the database, so a memory not yet indexed is still seen), each is
+judged against the fact, and the judgements are aggregated deterministically:
+duplicate → NONE; update → UPDATE the best-scored candidate; conflict → DELETE the first
+conflicting candidate, then ADD; otherwise ADD. Each fact runs in its own SAVEPOINT so
+one bad fact never spoils the others; every change is audited with its reason.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -14,7 +20,11 @@ from enum import StrEnum
 import structlog
 
 from application.memory_items.common import audit_item
-from application.ports.repositories import UnitOfWork
+from application.ports.embedder import Embedder, Vector
+from application.ports.relation_judge import Comparison, Judgement, Relation, RelationJudge
+from application.ports.repositories import ScopeQuery, UnitOfWork
+from application.ports.vector_store import VectorFilter, VectorStore
+from application.search.search_memories import document_item_id
 from domain.audit import AuditOperation, OperatorType
 from domain.facts import Fact
 from domain.jobs import ExtractPayload
@@ -30,6 +40,12 @@ class Action(StrEnum):
     NONE = "NONE"
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DecisionPolicy:
+    candidate_top_k: int = 5
+    candidate_min_score: float = 0.6
+
+
 @dataclass(slots=True, kw_only=True)
 class WriteResult:
     """What the transaction changed: items to re-index after commit."""
@@ -39,7 +55,15 @@ class WriteResult:
 
     @property
     def memory_ids(self) -> tuple[int, ...]:
-        return tuple(i.id for i in self.changed if i.id is not None)
+        ids = [i.id for i in self.changed if i.id is not None and i.status is MemoryStatus.ACTIVE]
+        return tuple(dict.fromkeys(ids))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Candidate:
+    item: MemoryItem
+    score: float
+    similarity: float | None
 
 
 def new_item(
@@ -69,9 +93,70 @@ def new_item(
     )
 
 
+def cosine(a: Vector, b: Vector) -> float:
+    dot = sum(x * y for x, y in zip(a, b, strict=True))
+    norm = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
+    return dot / norm if norm else 0.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Decision:
+    action: Action
+    target: Candidate | None = None
+    judgement: Judgement | None = None
+    reason: str = ""
+
+
+def aggregate(judged: Sequence[tuple[Candidate, Judgement]]) -> Decision:
+    """Priority duplicate > update > conflict > unrelated (reference §6.6 step 4)."""
+    if not judged:
+        return Decision(action=Action.ADD, reason="无相关旧记忆，直接新增")
+    for candidate, judgement in judged:
+        if judgement.relation is Relation.DUPLICATE:
+            return Decision(
+                action=Action.NONE,
+                target=candidate,
+                judgement=judgement,
+                reason=f"存在完全重复的旧记忆(id={candidate.item.id})，跳过写入: "
+                f"{judgement.reason}",
+            )
+    updates = [(c, j) for c, j in judged if j.relation is Relation.UPDATE]
+    if updates:
+        best = updates[0]
+        for candidate, judgement in updates[1:]:
+            if candidate.score > best[0].score:
+                best = (candidate, judgement)
+        return Decision(
+            action=Action.UPDATE,
+            target=best[0],
+            judgement=best[1],
+            reason=f"更新旧记忆(id={best[0].item.id}): "
+            f"{best[1].reason or '新事实是对旧记忆的修正或补充'}",
+        )
+    for candidate, judgement in judged:
+        if judgement.relation is Relation.CONFLICT:
+            return Decision(
+                action=Action.DELETE,
+                target=candidate,
+                judgement=judgement,
+                reason=f"旧记忆(id={candidate.item.id})与新事实冲突，删除后新增: "
+                f"{judgement.reason}",
+            )
+    return Decision(action=Action.ADD, reason="与候选旧记忆均无关，直接新增")
+
+
 class MemoryWriter:
-    """Applies facts: an exact duplicate (same user, type and content hash) is NONE;
-    anything else is ADDed with its ``create`` audit entry."""
+    def __init__(
+        self,
+        embedder: Embedder,
+        store: VectorStore,
+        judge: RelationJudge,
+        policy: DecisionPolicy,
+    ) -> None:
+        self._embedder = embedder
+        self._store = store
+        self._judge = judge
+        self._policy = policy
 
     async def write(
         self,
@@ -86,14 +171,16 @@ class MemoryWriter:
         for fact in facts:
             try:
                 async with uow.savepoint():
-                    action = await self._apply(uow, fact, payload, source_event_id, now, result)
+                    action = await self._decide_and_apply(
+                        uow, fact, payload, source_event_id, now, result
+                    )
             except Exception as error:  # one fact's failure never spoils the others
                 log.warning("fact_skipped", fact_type=fact.memory_type, error=str(error))
                 continue
             result.actions.append(action)
         return result
 
-    async def _apply(
+    async def _decide_and_apply(
         self,
         uow: UnitOfWork,
         fact: Fact,
@@ -103,7 +190,112 @@ class MemoryWriter:
         result: WriteResult,
     ) -> Action:
         if await uow.items.find_by_hash(payload.user_id, fact.memory_type, fact.content_hash):
+            log.info("decision", action="NONE", recall="hash_exact")
             return Action.NONE
+        candidates = await self._recall(uow, fact, payload.user_id, now)
+        judged: list[tuple[Candidate, Judgement]] = []
+        for candidate in candidates:
+            judgement = await self._judge_one(fact, candidate)
+            if judgement is not None and judgement.relation is not Relation.UNRELATED:
+                judged.append((candidate, judgement))
+        decision = aggregate(judged)
+        log.info("decision", action=decision.action.value, candidates=len(candidates))
+        if decision.action is Action.NONE:
+            return Action.NONE
+        target, judgement = decision.target, decision.judgement
+        if decision.action is Action.UPDATE and target and judgement:
+            await self._update(uow, fact, target, judgement, decision.reason, now, result)
+            return Action.UPDATE
+        if decision.action is Action.DELETE and target:
+            await self._delete(uow, target, decision.reason, now, result)
+            await self._add(
+                uow, fact, payload, source_event_id, "冲突旧记忆已删除，写入新事实", now, result
+            )
+            return Action.DELETE
+        await self._add(uow, fact, payload, source_event_id, decision.reason, now, result)
+        return Action.ADD
+
+    async def _judge_one(self, fact: Fact, candidate: Candidate) -> Judgement | None:
+        try:
+            judgement = await self._judge.judge(
+                Comparison(
+                    fact_type=fact.memory_type.value,
+                    fact_content=fact.content,
+                    memory_type=candidate.item.memory_type.value,
+                    memory_content=candidate.item.content,
+                    similarity=candidate.similarity,
+                )
+            )
+        except Exception as error:  # a failed comparison counts as unrelated (§6.6)
+            log.warning("judge_failed", memory_id=candidate.item.id, error=str(error))
+            return None
+        if judgement.relation is Relation.UPDATE and not judgement.updated_content.strip():
+            return None
+        return judgement
+
+    async def _recall(
+        self, uow: UnitOfWork, fact: Fact, user_id: str, now: datetime
+    ) -> list[Candidate]:
+        """Vector candidates above the minimum score, then recent items from the database."""
+        top_k = self._policy.candidate_top_k
+        scores: dict[int, float] = {}
+        fact_vector: Vector | None = None
+        try:
+            (fact_vector,) = await self._embedder.embed_documents([fact.content])
+            hits = await self._store.search(
+                fact_vector,
+                limit=top_k * 2,
+                filter=VectorFilter(
+                    user_id=user_id, memory_types=frozenset({fact.memory_type.value})
+                ),
+            )
+            for hit in hits:
+                item_id = document_item_id(hit.document_id)
+                if item_id is not None and hit.score >= self._policy.candidate_min_score:
+                    scores.setdefault(item_id, hit.score)
+        except Exception as error:  # recall falls back to the database alone
+            log.warning("decision_recall_degraded", error=str(error))
+        by_id = {
+            item.id: item
+            for item in await uow.items.get_many(user_id, list(scores)[:top_k])
+            if item.id is not None and item.status is MemoryStatus.ACTIVE
+        }
+        recent = await uow.items.scope(
+            ScopeQuery(
+                user_id=user_id, now=now, memory_types=frozenset({fact.memory_type}), limit=top_k
+            )
+        )
+        for item in recent:
+            if item.id is not None:
+                by_id.setdefault(item.id, item)
+        items = list(by_id.values())
+        similarities = await self._similarities(fact_vector, items)
+        return [
+            Candidate(item=item, score=scores.get(item.id or 0, 0.0), similarity=similarity)
+            for item, similarity in zip(items, similarities, strict=True)
+        ]
+
+    async def _similarities(
+        self, fact_vector: Vector | None, items: list[MemoryItem]
+    ) -> list[float | None]:
+        if fact_vector is None or not items:
+            return [None] * len(items)
+        try:
+            vectors = await self._embedder.embed_documents([item.content for item in items])
+        except Exception:  # without vectors the judge decides on text alone
+            return [None] * len(items)
+        return [cosine(fact_vector, vector) for vector in vectors]
+
+    async def _add(
+        self,
+        uow: UnitOfWork,
+        fact: Fact,
+        payload: ExtractPayload,
+        source_event_id: str | None,
+        reason: str,
+        now: datetime,
+        result: WriteResult,
+    ) -> None:
         item = new_item(fact, payload, source_event_id=source_event_id, now=now)
         await uow.items.add(item)
         await audit_item(
@@ -111,11 +303,70 @@ class MemoryWriter:
             item=item,
             operation=AuditOperation.CREATE,
             operator=OperatorType.SYSTEM,
-            reason=None,
-            default_reason="决策层新增: 无相关旧记忆，直接新增",
+            reason=f"决策层新增: {reason}",
+            default_reason="决策层新增",
             before=None,
             after=item.snapshot(),
             now=now,
         )
         result.changed.append(item)
-        return Action.ADD
+
+    async def _update(
+        self,
+        uow: UnitOfWork,
+        fact: Fact,
+        target: Candidate,
+        judgement: Judgement,
+        reason: str,
+        now: datetime,
+        result: WriteResult,
+    ) -> None:
+        item = await self._locked(uow, target)
+        before = item.snapshot()
+        item.replace_text(
+            title=judgement.updated_title or fact.title,
+            content=judgement.updated_content or fact.content,
+            confidence=fact.confidence,
+            importance=fact.importance,
+            now=now,
+        )
+        await uow.items.update(item)
+        await audit_item(
+            uow,
+            item=item,
+            operation=AuditOperation.UPDATE,
+            operator=OperatorType.SYSTEM,
+            reason=f"决策层更新: {reason}",
+            default_reason="决策层更新",
+            before=before,
+            after=item.snapshot(),
+            now=now,
+        )
+        result.changed.append(item)
+
+    async def _delete(
+        self, uow: UnitOfWork, target: Candidate, reason: str, now: datetime, result: WriteResult
+    ) -> None:
+        item = await self._locked(uow, target)
+        before = item.snapshot()
+        item.delete(now=now)
+        await uow.items.update(item)
+        await audit_item(
+            uow,
+            item=item,
+            operation=AuditOperation.DELETE,
+            operator=OperatorType.SYSTEM,
+            reason=f"决策层删除: {reason}",
+            default_reason="决策层删除",
+            before=before,
+            after=None,
+            now=now,
+        )
+        result.changed.append(item)
+
+    @staticmethod
+    async def _locked(uow: UnitOfWork, target: Candidate) -> MemoryItem:
+        item = await uow.items.get(target.item.user_id, target.item.id or 0, for_update=True)
+        if item is None or item.status is not MemoryStatus.ACTIVE:
+            raise LookupError(f"memory {target.item.id} is no longer active")
+        return item

@@ -24,7 +24,7 @@ from application.ports.repositories import DeadEvent, UnitOfWork, UnitOfWorkFact
 from domain.conversation import AgentSnapshot
 from domain.errors import InvalidValue
 from domain.jobs import ExtractionJob, ExtractPayload
-from domain.outbox import EventType
+from domain.outbox import EventType, OutboxStatus
 
 log = structlog.get_logger(__name__)
 MAX_PHASE = 32
@@ -96,17 +96,18 @@ class HandleEventUseCase:
         else:
             snapshot = snapshot_of(event.payload, now)
         async with self._uow() as uow:
-            if not await uow.events.record_consumed(event.event_id, event.event_type, now=now):
-                return Handled(duplicate=True)
+            fresh = await uow.events.record_consumed(event.event_id, event.event_type, now=now)
             job_ids: tuple[int, ...] = ()
-            if event.event_type is EventType.MEMORY_EXTRACT_REQUESTED:
+            if fresh and event.event_type is EventType.MEMORY_EXTRACT_REQUESTED:
                 job_id = await uow.jobs.add_unless_exists(job)
                 job_ids = () if job_id is None else (job_id,)
-            else:
+            elif fresh:
                 await uow.snapshots.upsert(snapshot)
+            # A repeat still marks our row: it may have been sent again after its event
+            # was handled (an operator retried it), and must not stay ``published``.
             await self._mark_local_row(uow, event, now)
             await uow.commit()
-        return Handled(job_ids=job_ids)
+        return Handled(job_ids=job_ids, duplicate=not fresh)
 
     @staticmethod
     async def _mark_local_row(uow: UnitOfWork, event: Envelope, now: datetime) -> None:
@@ -114,7 +115,7 @@ class HandleEventUseCase:
         if event.outbox_id is None:
             return
         row = await uow.outbox.get(event.outbox_id, for_update=True)
-        if row is None:
+        if row is None or row.status is OutboxStatus.CONSUMED:
             return
         try:
             local_id = json.loads(row.payload).get("event_id") or str(row.id)

@@ -1,8 +1,9 @@
 """The outbox relay (reference §4.2, §5.3): claim due rows, publish, mark published.
 
 A failed publish sends the rows back to ``pending`` with n² backoff (``dead`` after
-``max_retry``). A row is published at least once; the consumer's inbox makes a second
-delivery harmless.
+``max_retry``). A published row that no consumer has marked consumed after
+``republish_after`` is published again (its event may have died with an in-process bus).
+A row is published at least once; the consumer's inbox makes a second delivery harmless.
 """
 
 from __future__ import annotations
@@ -56,9 +57,12 @@ class RelayOutboxUseCase:
             log.warning("outbox_publish_failed", rows=len(ready), error=str(error))
             await self._retry_later([row for row, _ in ready], f"publish failed: {error}")
             return 0
+        now = self._clock.now()
         async with self._uow() as uow:
             await uow.outbox.mark_published(
-                [row.id for row, _ in ready if row.id is not None], now=self._clock.now()
+                [row.id for row, _ in ready if row.id is not None],
+                now=now,
+                republish_at=now + self._policy.republish_after,
             )
             await uow.commit()
         return len(ready)

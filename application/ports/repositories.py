@@ -156,16 +156,20 @@ class OutboxRepository(Protocol):
     async def claim_due(
         self, *, now: datetime, limit: int, lease: timedelta
     ) -> list[OutboxMessage]:
-        """Due ``pending`` rows, oldest first; their ``next_retry_at`` moves ``lease`` ahead
-        so that a relay that dies mid-publish leaves them to another one later."""
+        """Due ``pending`` rows and ``published`` rows past their republish time, oldest
+        first; their ``next_retry_at`` moves ``lease`` ahead so that a relay that dies
+        mid-publish leaves them to another one later."""
         ...
 
     async def get(self, outbox_id: int, *, for_update: bool = False) -> OutboxMessage | None: ...
 
     async def save(self, message: OutboxMessage) -> None: ...
 
-    async def mark_published(self, ids: Sequence[int], *, now: datetime) -> None:
-        """``pending`` → ``published``; rows already consumed or dead are left alone."""
+    async def mark_published(
+        self, ids: Sequence[int], *, now: datetime, republish_at: datetime
+    ) -> None:
+        """``pending`` → ``published``, due again at ``republish_at`` unless consumed by
+        then; rows already consumed or dead are left alone."""
         ...
 
     async def mark_consumed(self, outbox_id: int, *, now: datetime) -> None: ...
