@@ -57,6 +57,8 @@ from application.ingest.ingest_messages import IngestMessagesUseCase
 from application.jobs.process_job import ProcessJobUseCase
 from application.jobs.queries import GetJobUseCase, ListJobsUseCase, RetryJobUseCase
 from application.jobs.sweep import EnqueueDueJobsUseCase, RescueExpiredJobsUseCase
+from application.maintenance.dedup import DedupUseCase
+from application.maintenance.reindex import ReindexUseCase
 from application.memory_items.change_item import (
     DeleteItemUseCase,
     PatchItemUseCase,
@@ -528,6 +530,11 @@ class Container(containers.DeclarativeContainer):
         clock,
         indexer,
         grace=providers.Factory(timedelta, seconds=settings.provided.vector_resync_grace_s),
+    )
+
+    dedup = providers.Factory(DedupUseCase, uow, clock, indexer)
+    reindex = providers.Factory(
+        ReindexUseCase, uow, clock, indexer, infra.vector_store, infra.embedder
     )
 
     probes = providers.Dict(database=providers.Singleton(DatabaseProbe, engine))

@@ -124,6 +124,69 @@ def relay() -> None:
     asyncio.run(run_relay(settings))
 
 
+@app.command()
+def dedup(
+    user: Annotated[str | None, typer.Option(help="Only this user's memories.")] = None,
+    apply: Annotated[bool, typer.Option("--apply", help="Archive (default: dry run).")] = False,
+    reason: Annotated[str | None, typer.Option(help="Audit reason.")] = None,
+) -> None:
+    """Archive duplicated memories (same user, type and content); a dry run by default."""
+    from application.maintenance.dedup import Dedup
+    from domain.audit import OperatorType
+    from entrypoints.maintenance import call_server, run_directly, server_url
+
+    settings = Settings()
+    body = {"user_id": user, "dry_run": not apply, "reason": reason}
+    base = server_url(settings)
+    if base is not None:
+        report = call_server(settings, base, "/api/v1/admin/dedup", body)
+    else:
+        command = Dedup(
+            user_id=user,
+            dry_run=not apply,
+            reason=reason,
+            operator=OperatorType.ADMIN,
+            operator_id="cli",
+        )
+        result = run_directly(settings, lambda c: c.dedup()(command))
+        report = {name: getattr(result, name) for name in result.__slots__}
+    table = Table("field", "value", title="dedup" + (" (dry run)" if not apply else ""))
+    for name, value in report.items():
+        table.add_row(name, str(value))
+    console.print(table)
+
+
+@app.command()
+def reindex() -> None:
+    """Rebuild the vector store from the database (through a running server if one answers)."""
+    from rich.progress import Progress
+
+    from entrypoints.maintenance import call_server, run_directly, server_url
+
+    settings = Settings()
+    base = server_url(settings)
+    if base is not None:
+        console.print(f"asking the running server at {base} to reindex ...")
+        report = call_server(settings, base, "/api/v1/admin/reindex", None)
+        console.print(report)
+        return
+    with Progress(console=console) as progress:
+        task = progress.add_task("reindexing", total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        try:
+            result = run_directly(settings, lambda c: c.reindex()(advance))
+        except Exception as error:  # e.g. the embedded store held by another process
+            err.print(f"reindex failed: {error}")
+            raise typer.Exit(1) from error
+    console.print(
+        f"reindexed {result.items} items ({result.indexed} searchable), "
+        f"removed {result.removed_orphans} orphaned documents"
+    )
+
+
 config = typer.Typer(help="Configuration.", no_args_is_help=True)
 app.add_typer(config, name="config")
 

@@ -175,6 +175,48 @@ class SqlMemoryItemRepository(MemoryItemRepository):
         )
         return [from_row(row) for row in await self._conn.execute(stmt)]
 
+    async def duplicated(self, *, user_id: str | None, limit: int | None) -> list[MemoryItem]:
+        active = [t.c.status == MemoryStatus.ACTIVE.value, t.c.content_hash.is_not(None)]
+        if user_id is not None:
+            active.append(t.c.user_id == user_id)
+        groups = (
+            select(t.c.user_id, t.c.memory_type, t.c.content_hash)
+            .where(*active)
+            .group_by(t.c.user_id, t.c.memory_type, t.c.content_hash)
+            .having(func.count() > 1)
+            .subquery()
+        )
+        stmt = (
+            select(t)
+            .join(
+                groups,
+                and_(
+                    t.c.user_id == groups.c.user_id,
+                    t.c.memory_type == groups.c.memory_type,
+                    t.c.content_hash == groups.c.content_hash,
+                ),
+            )
+            .where(*active)
+            .order_by(
+                t.c.user_id,
+                t.c.memory_type,
+                t.c.content_hash,
+                t.c.updated_at.desc(),
+                t.c.confidence.desc(),
+                t.c.id.desc(),
+            )
+        )
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        return [from_row(row) for row in await self._conn.execute(stmt)]
+
+    async def count_all(self) -> int:
+        return int((await self._conn.execute(select(func.count()).select_from(t))).scalar_one())
+
+    async def all_after(self, item_id: int, *, limit: int) -> list[MemoryItem]:
+        stmt = select(t).where(t.c.id > item_id).order_by(t.c.id).limit(limit)
+        return [from_row(row) for row in await self._conn.execute(stmt)]
+
     async def page(self, query: ItemQuery) -> list[MemoryItem]:
         stmt = select(t).where(
             t.c.user_id == query.user_id, t.c.status.in_([s.value for s in query.statuses])

@@ -14,6 +14,9 @@ from adapters.sqlalchemy.tables import memory_outbox_messages as t
 from application.ports.repositories import OutboxRepository
 from domain.outbox import OutboxMessage, OutboxStatus
 
+UNCONSUMED = [OutboxStatus.PENDING.value, OutboxStatus.PUBLISHED.value]
+"""Rows the relay may (re)publish once their ``next_retry_at`` is due."""
+
 
 def to_row(message: OutboxMessage) -> dict[str, Any]:
     return {
@@ -71,7 +74,7 @@ class SqlOutboxRepository(OutboxRepository):
     ) -> list[OutboxMessage]:
         stmt = (
             select(t)
-            .where(t.c.status == OutboxStatus.PENDING.value, t.c.next_retry_at <= now)
+            .where(t.c.status.in_(UNCONSUMED), t.c.next_retry_at <= now)
             .order_by(t.c.next_retry_at, t.c.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
@@ -95,16 +98,18 @@ class SqlOutboxRepository(OutboxRepository):
     async def save(self, message: OutboxMessage) -> None:
         await self._conn.execute(update(t).where(t.c.id == message.id).values(**to_row(message)))
 
-    async def mark_published(self, ids: Sequence[int], *, now: datetime) -> None:
+    async def mark_published(
+        self, ids: Sequence[int], *, now: datetime, republish_at: datetime
+    ) -> None:
         if not ids:
             return
         await self._conn.execute(
             update(t)
-            .where(t.c.id.in_(list(ids)), t.c.status == OutboxStatus.PENDING.value)
+            .where(t.c.id.in_(list(ids)), t.c.status.in_(UNCONSUMED))
             .values(
                 status=OutboxStatus.PUBLISHED.value,
                 published_at=now,
-                next_retry_at=None,
+                next_retry_at=republish_at,
                 last_error=None,
                 updated_at=now,
             )

@@ -121,6 +121,17 @@ class MemoryItemRepository(Protocol):
         """Set ``last_access_at`` (never ``updated_at``)."""
         ...
 
+    async def duplicated(self, *, user_id: str | None, limit: int | None) -> list[MemoryItem]:
+        """Active items whose (user, type, content hash) is shared by another active item,
+        ordered by user, type, hash, newest first."""
+        ...
+
+    async def count_all(self) -> int: ...
+
+    async def all_after(self, item_id: int, *, limit: int) -> list[MemoryItem]:
+        """Items of every user with an id above ``item_id``, by id (for reindexing)."""
+        ...
+
     async def page(self, query: ItemQuery) -> list[MemoryItem]: ...
 
 

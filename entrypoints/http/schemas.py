@@ -373,3 +373,25 @@ class ContextOut(msgspec.Struct):
     items: list[ScoredItemOut]
     degraded: bool
     skipped: bool
+
+
+class DedupIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    user_id: ScopeId | None = None
+    limit: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    dry_run: bool = True
+    reason: Reason | None = None
+
+
+class DedupOut(msgspec.Struct, kw_only=True):
+    scanned_group_count: int
+    deduped_group_count: int
+    kept_count: int
+    archived_count: int
+    archived_ids: list[int]
+    dry_run: bool
+
+
+class ReindexOut(msgspec.Struct, kw_only=True):
+    items: int
+    indexed: int
+    removed_orphans: int

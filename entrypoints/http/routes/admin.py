@@ -8,16 +8,21 @@ from litestar import Controller, get, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from application.jobs.queries import ListJobs
+from application.maintenance.dedup import Dedup
+from domain.audit import OperatorType
 from entrypoints.http.auth import admin_guard
 from entrypoints.http.deps import ContainerDep, PrincipalDep, checked_id, split_csv
 from entrypoints.http.schemas import (
     DeadEventOut,
     DeadEventPageOut,
+    DedupIn,
+    DedupOut,
     JobOut,
     JobPageOut,
     OutboxOut,
     OutboxPageOut,
     ReasonIn,
+    ReindexOut,
 )
 
 Cursor = Annotated[str | None, QueryParameter(max_length=32)]
@@ -91,3 +96,33 @@ class AdminController(Controller):
     ) -> DeadEventPageOut:
         events, next_cursor = await container.list_dead_events()(limit=limit, cursor=cursor)
         return DeadEventPageOut(items=[DeadEventOut.of(e) for e in events], next_cursor=next_cursor)
+
+    @post("/dedup", status_code=200, summary="Archive duplicated memories (dry run by default)")
+    async def dedup(
+        self, data: JSONBody[DedupIn], container: ContainerDep, principal: PrincipalDep
+    ) -> DedupOut:
+        report = await container.dedup()(
+            Dedup(
+                user_id=data.user_id,
+                limit=data.limit,
+                dry_run=data.dry_run,
+                reason=data.reason,
+                operator=OperatorType.ADMIN,
+                operator_id=principal.user_id,
+            )
+        )
+        return DedupOut(
+            scanned_group_count=report.scanned_group_count,
+            deduped_group_count=report.deduped_group_count,
+            kept_count=report.kept_count,
+            archived_count=report.archived_count,
+            archived_ids=report.archived_ids,
+            dry_run=report.dry_run,
+        )
+
+    @post("/reindex", status_code=200, summary="Rebuild the vector store from the database")
+    async def reindex(self, container: ContainerDep) -> ReindexOut:
+        report = await container.reindex()()
+        return ReindexOut(
+            items=report.items, indexed=report.indexed, removed_orphans=report.removed_orphans
+        )

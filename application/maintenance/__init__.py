@@ -1,0 +1,1 @@
+"""Maintenance use cases: dedup cleanup and reindex."""
