@@ -34,6 +34,7 @@ from adapters.event_bus.in_process import InProcessBus
 from adapters.event_bus.kafka import KafkaConsumer, KafkaPublisher, KafkaSettings
 from adapters.event_bus.redis_streams import RedisStreamsConsumer, RedisStreamsPublisher
 from adapters.extractor.rule_based import RuleBasedExtractor
+from adapters.health import RedisProbe, TcpProbe, VectorStoreProbe
 from adapters.job_queue.dramatiq_queue import (
     QUEUE_NAME,
     DramatiqJobQueue,
@@ -537,7 +538,27 @@ class Container(containers.DeclarativeContainer):
         ReindexUseCase, uow, clock, indexer, infra.vector_store, infra.embedder
     )
 
-    probes = providers.Dict(database=providers.Singleton(DatabaseProbe, engine))
+    redis_probe = providers.Singleton(RedisProbe, redis)
+    probes = providers.Dict(
+        database=providers.Singleton(DatabaseProbe, engine),
+        vector_store=providers.Singleton(VectorStoreProbe, infra.vector_store, infra.embedder),
+        event_bus=providers.Selector(
+            settings.provided.event_bus,
+            memory=providers.Object(None),
+            redis=redis_probe,
+            kafka=providers.Singleton(
+                TcpProbe, settings.provided.kafka_bootstrap, default_port=9092
+            ),
+        ),
+        broker=providers.Selector(
+            settings.provided.broker,
+            memory=providers.Object(None),
+            redis=redis_probe,
+            rabbitmq=providers.Singleton(
+                TcpProbe, settings.provided.rabbitmq_url, default_port=5672
+            ),
+        ),
+    )
     readiness = providers.Factory(CheckReadinessUseCase, probes)
 
 

@@ -11,8 +11,9 @@ PROBE_TIMEOUT_S = 2.0
 
 
 class CheckReadinessUseCase:
-    def __init__(self, probes: Mapping[str, Probe]) -> None:
-        self._probes = probes
+    def __init__(self, probes: Mapping[str, Probe | None]) -> None:
+        """``None`` marks a dependency this configuration does not have (in-process)."""
+        self._probes = {name: probe for name, probe in probes.items() if probe is not None}
 
     async def __call__(self) -> dict[str, str | None]:
         """Name → ``None`` when ready, else why not."""
