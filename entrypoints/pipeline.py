@@ -39,6 +39,13 @@ class PipelineLoops:
                 await task
         self._tasks = []
 
+    async def resume_pending_work(self) -> None:
+        """At start-up, re-send due jobs: an in-process broker loses its queue on exit."""
+        try:
+            await self._container.enqueue_due_jobs()(immediately=True)
+        except Exception as error:  # e.g. a schema not migrated yet: /readyz reports it
+            log.warning("startup_sweep_failed", error=f"{type(error).__name__}: {error}")
+
     async def wait(self) -> None:
         await asyncio.gather(*self._tasks)
 

@@ -46,7 +46,7 @@ def create_app(settings: Settings, *, infra: Infrastructure | None = None) -> Li
         if worker is not None:
             worker.start()
         if loops is not None:
-            await container.enqueue_due_jobs()(immediately=True)
+            await loops.resume_pending_work()
             loops.start()
         try:
             yield
