@@ -1,4 +1,4 @@
-"""The ``memvault`` command: serve, migrate, mint tokens, show configuration."""
+"""The ``memvault`` command: serve, migrate, mint tokens, manage jobs, show configuration."""
 
 from __future__ import annotations
 
@@ -12,12 +12,14 @@ from rich.table import Table
 from sqlalchemy.engine import make_url
 
 from container import Settings, migrate
+from entrypoints.cli_jobs import jobs
 from entrypoints.http.auth import issue_token
 from entrypoints.logging import configure_logging
 
 app = typer.Typer(help="memvault: long-term memory for AI agents.", no_args_is_help=True)
 db = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db, name="db")
+app.add_typer(jobs, name="jobs")
 console = Console()
 err = Console(stderr=True)
 

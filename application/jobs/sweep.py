@@ -9,7 +9,7 @@ from application.config import JobPolicy
 from application.ports.clock import Clock
 from application.ports.job_queue import JobQueue
 from application.ports.repositories import UnitOfWorkFactory
-from domain.jobs import JobStatus
+from domain.jobs import ExtractionJob, JobStatus
 
 log = structlog.get_logger(__name__)
 
@@ -27,7 +27,7 @@ class RescueExpiredJobsUseCase:
 
     async def __call__(self) -> int:
         now = self._clock.now()
-        retry: list[int] = []
+        retry: list[ExtractionJob] = []
         async with self._uow() as uow:
             expired = await uow.jobs.expired(now=now, limit=self._policy.sweep_batch)
             for job in expired:
@@ -35,12 +35,15 @@ class RescueExpiredJobsUseCase:
                 job.rescue(now=now, backoff=self._policy.backoff)
                 if await uow.jobs.save(job, expected=JobStatus.PROCESSING, worker=worker):
                     log.warning("job_rescued", job_id=job.id, status=job.status.value)
-                    if job.status is JobStatus.FAILED and job.id is not None:
-                        retry.append(job.id)
+                    if job.status is JobStatus.FAILED:
+                        retry.append(job)
             await uow.commit()
-        if retry:
-            delay = int(self._policy.backoff.delay(1).total_seconds() * 1000)
-            await self._queue.enqueue(retry, delay_ms=delay)
+        # Each retry waits for its own backoff: a message that arrives before the job is
+        # due is dropped by the claim, and the job would wait for the re-enqueue sweep.
+        for job in retry:
+            if job.id is not None and job.next_retry_at is not None:
+                delay = max(0, int((job.next_retry_at - now).total_seconds() * 1000))
+                await self._queue.enqueue([job.id], delay_ms=delay)
         return len(expired)
 
 
