@@ -1,8 +1,8 @@
 """The event consumer (reference §5.3-§5.4, product §5).
 
 For each event from the bus, in one transaction: record its id in the inbox (a second
-delivery stops here), create the job (idempotent on its key) or upsert the snapshot, and
-mark the local outbox row consumed. Only after commit are job ids handed to the queue
+delivery creates nothing), create the job (idempotent on its key) or upsert the snapshot,
+and mark the local outbox row consumed. Only after commit are job ids handed to the queue
 and the delivery acknowledged. Events that can never be handled are kept as dead
 events with their raw payload and reason, and acknowledged.
 """
