@@ -88,6 +88,17 @@ def token(
     typer.echo(issue_token(secret, user, admin=admin, ttl=parse_duration(ttl)))
 
 
+def refuse_embedded_store(settings: Settings, command: str) -> None:
+    """The embedded Qdrant engine belongs to one process: scale mode needs a server."""
+    if settings.vector_store == "qdrant-edge":
+        err.print(
+            f"memvault {command} runs beside other processes, and the embedded vector store "
+            "(qdrant-edge) allows one process only: set MEMVAULT_VECTOR_STORE=milvus or "
+            "qdrant (with MEMVAULT_MILVUS_URI / MEMVAULT_QDRANT_URL)."
+        )
+        raise typer.Exit(2)
+
+
 @app.command()
 def worker() -> None:
     """Run Dramatiq worker processes (scale mode: MEMVAULT_BROKER=redis or rabbitmq)."""
@@ -103,6 +114,7 @@ def worker() -> None:
             "broker the jobs run inside `memvault serve`."
         )
         raise typer.Exit(2)
+    refuse_embedded_store(settings, "worker")
     argv = [sys.executable, "-m", "dramatiq", *dramatiq_argv(settings)]
     console.print(f"starting {settings.worker_processes} worker process(es): {' '.join(argv[2:])}")
     os.execv(sys.executable, argv)  # noqa: S606 (fixed argv, no shell)
@@ -123,6 +135,7 @@ def relay() -> None:
             "or rabbitmq: with in-process backends the relay runs inside `memvault serve`."
         )
         raise typer.Exit(2)
+    refuse_embedded_store(settings, "relay")
     asyncio.run(run_relay(settings))
 
 

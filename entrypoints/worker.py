@@ -21,6 +21,11 @@ def setup() -> None:
             "memvault worker needs MEMVAULT_BROKER=redis or rabbitmq; the in-process broker "
             "runs inside `memvault serve`"
         )
+    if settings.vector_store == "qdrant-edge":
+        raise SystemExit(
+            "memvault worker needs a vector store server (MEMVAULT_VECTOR_STORE=milvus or "
+            "qdrant): the embedded qdrant-edge store allows one process only"
+        )
     infra = build_infrastructure(settings)
     broker = infra.broker()
     infra.job_actor()

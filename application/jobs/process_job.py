@@ -99,18 +99,21 @@ class ProcessJobUseCase:
         return JobOutcome.SUCCEEDED
 
     async def _run(self, job: ExtractionJob, payload: ExtractPayload) -> WriteResult:
+        """The whole attempt runs under a renewed lease: extraction and the decision step
+        (embedder and judge calls) can both be slow."""
         async with self._lease_kept(job):
             settings = await self._settings(job.user_id)
             facts = await self._facts(payload, settings)
-        now = self._clock.now()
-        async with self._uow() as uow:
-            result = await self._writer.write(
-                uow, facts, payload, source_event_id=job.source_event_id, now=now
-            )
-            job.succeed(memory_ids=result.memory_ids, now=now)
-            if not await uow.jobs.save(job, expected=JobStatus.PROCESSING, worker=self._worker):
-                raise LeaseLost
-            await uow.commit()
+            now = self._clock.now()
+            async with self._uow() as uow:
+                result = await self._writer.write(
+                    uow, facts, payload, source_event_id=job.source_event_id, now=now
+                )
+                job.succeed(memory_ids=result.memory_ids, now=now)
+                saved = await uow.jobs.save(job, expected=JobStatus.PROCESSING, worker=self._worker)
+                if not saved:
+                    raise LeaseLost
+                await uow.commit()
         return result
 
     async def _settings(self, user_id: str) -> MemorySettings:

@@ -145,6 +145,8 @@ def scale_stack(tmp: Path, settings: dict[str, str]) -> Iterator[ScaleStack]:
             "MEMVAULT_WORKER_PROCESSES": "1",
             "MEMVAULT_WORKER_THREADS": "2",
             "MEMVAULT_LOG_LEVEL": "info",
+            "MEMVAULT_EMBEDDER": "hashing",
+            "MEMVAULT_VECTOR_STORE": "memory",
             **settings,
         }
         stack_exit.callback(_forget_redis_keys, env)
