@@ -142,11 +142,11 @@ class Settings(BaseSettings):
     decision_duplicate_threshold: float | None = Field(default=None, ge=0, le=1)
     """Cosine at or above which the offline judge calls two memories duplicates; unset
     means the value calibrated for the configured embedder."""
-    retrieval_rrf_k: float = Field(default=60.0, gt=0)
-    retrieval_dense_weight: float = Field(default=1.0, ge=0)
+    retrieval_rrf_k: float = Field(default=5.0, gt=0)
+    retrieval_dense_weight: float = Field(default=3.0, ge=0)
     retrieval_lexical_weight: float = Field(default=1.0, ge=0)
-    retrieval_relevance_weight: float = Field(default=0.8, ge=0)
-    retrieval_prior_weight: float = Field(default=0.2, ge=0)
+    retrieval_relevance_weight: float = Field(default=0.9, ge=0)
+    retrieval_prior_weight: float = Field(default=0.1, ge=0)
     retrieval_dense_timeout_s: float = Field(default=1.5, gt=0)
     rate_limit_per_second: float = Field(default=20.0, gt=0)
     rate_limit_burst: int = Field(default=40, ge=1)

@@ -63,7 +63,7 @@ class BuildContextUseCase:
             SearchQuery(
                 user_id=query.user_id,
                 query=query.query,
-                limit=query.limit or DEFAULT_LIMIT,
+                limit=DEFAULT_LIMIT if query.limit is None else query.limit,
                 assistant_id=query.assistant_id,
                 run_id=query.run_id,
             )

@@ -19,9 +19,9 @@ import structlog
 from application.indexing.chunking import DOCUMENT_PREFIX
 from application.memory_items.list_items import page_limit
 from application.ports.clock import Clock
-from application.ports.embedder import Embedder
+from application.ports.embedder import Embedder, Vector
 from application.ports.repositories import ScopeQuery, UnitOfWorkFactory
-from application.ports.vector_store import VectorFilter, VectorStore
+from application.ports.vector_store import VectorFilter, VectorHit, VectorStore, VectorStoreError
 from application.search.bm25 import bm25_ranking
 from domain.errors import InvalidValue
 from domain.lexical import terms
@@ -37,13 +37,19 @@ MAX_QUERY = 2000
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RetrievalWeights:
-    """Fusion and ranking weights, chosen on the labelled set (bench/retrieval.py)."""
+    """Fusion and ranking weights, chosen on the labelled set (bench/retrieval.py).
 
-    rrf_k: float = 60.0
-    dense_weight: float = 1.0
+    With ``rrf_k`` 60 the fused relevance of ranks 1 and 10 differs by 13% only, so a
+    prior weighted 0.2 reordered the results; with ``rrf_k`` 5, dense ranks counting three
+    times the lexical ones and a prior of 0.1, hybrid beat both single methods at hit@5
+    with either local model (e5, USE).
+    """
+
+    rrf_k: float = 5.0
+    dense_weight: float = 3.0
     lexical_weight: float = 1.0
-    relevance_weight: float = 0.8
-    prior_weight: float = 0.2
+    relevance_weight: float = 0.9
+    prior_weight: float = 0.1
     candidates: int = 50
     dense_min_score: float = 0.0
     dense_timeout_s: float = 1.5
@@ -142,10 +148,9 @@ class SearchMemoriesUseCase:
 
     async def _dense(self, text: str, scope: ScopeQuery) -> list[int]:
         vector = await self._embedder.embed_query(text)
-        hits = await self._store.search(
+        hits = await self._nearest(
             vector,
-            limit=self._weights.candidates,
-            filter=VectorFilter(
+            VectorFilter(
                 user_id=scope.user_id,
                 memory_types=frozenset(t.value for t in scope.memory_types),
                 assistant_id=scope.assistant_id,
@@ -159,6 +164,17 @@ class SearchMemoriesUseCase:
             if fresh and hit.score >= self._weights.dense_min_score:
                 ranked.append(item_id)  # type: ignore[arg-type]
         return ranked
+
+    async def _nearest(self, vector: Vector, where: VectorFilter) -> list[VectorHit]:
+        """The store's hits. A store this process has not prepared yet (nothing written
+        since it started: the worker indexes, or the service restarted) is prepared, then
+        asked again; a store that is down fails both times."""
+        limit = self._weights.candidates
+        try:
+            return await self._store.search(vector, limit=limit, filter=where)
+        except VectorStoreError:
+            await self._store.ensure_ready(self._embedder.dimension)
+            return await self._store.search(vector, limit=limit, filter=where)
 
     async def _rank(
         self,

@@ -1,0 +1,32 @@
+"""Runs every benchmark with its defaults, each printing its own tables.
+
+Run: ``python -m bench [extraction] [retrieval]`` (no name: all of them). For options,
+run one directly: ``python -m bench.extraction --help``, ``python -m bench.retrieval --help``.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+
+from bench import extraction, retrieval
+
+BENCHMARKS: dict[str, Callable[[Sequence[str]], int]] = {
+    "extraction": extraction.main,
+    "retrieval": retrieval.main,
+}
+
+
+def main(argv: Sequence[str]) -> int:
+    unknown = [name for name in argv if name not in BENCHMARKS]
+    if unknown:
+        print(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
+        return 2
+    status = 0
+    for name in argv or list(BENCHMARKS):
+        status = max(status, BENCHMARKS[name]([]))
+    return status
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
