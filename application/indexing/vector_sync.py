@@ -3,7 +3,8 @@
 After commit, an active and unexpired item's document is replaced: every old chunk is
 deleted by document id, then the current text is chunked, embedded and upserted. Any
 other item's document is deleted. ``vector_status``/``vector_id`` record the outcome
-without touching ``updated_at``, and only if the item has not changed meanwhile. A
+without touching ``updated_at``, and only if the item has not changed meanwhile (one
+that has goes back to ``pending``: this write may have landed after the newer one's). A
 failure is never raised: the item stays ``pending``/``failed`` and the re-sync sweeper
 tries again.
 """
@@ -20,7 +21,7 @@ from application.indexing.chunking import chunk_id, chunk_text, document_id
 from application.ports.clock import Clock
 from application.ports.embedder import Embedder
 from application.ports.indexer import ItemIndexer
-from application.ports.repositories import UnitOfWorkFactory, VectorState
+from application.ports.repositories import UnitOfWork, UnitOfWorkFactory, VectorState
 from application.ports.vector_store import VectorRecord, VectorStore
 from domain.memory import MemoryItem, VectorStatus
 
@@ -56,7 +57,7 @@ class VectorIndexer(ItemIndexer):
             states += await self._guarded(self._upsert(keep), keep, VectorStatus.SYNCED)
         if drop:
             states += await self._guarded(self._delete(drop), drop, VectorStatus.DELETED)
-        await self._record(states)
+        await self._record(states, stored)
 
     async def _guarded(
         self, work: Coroutine[object, object, None], items: list[MemoryItem], done: VectorStatus
@@ -105,13 +106,35 @@ class VectorIndexer(ItemIndexer):
         await self._ensure_ready()
         await self._store.delete_documents([document_id(item.id or 0) for item in items])
 
-    async def _record(self, states: list[VectorState]) -> None:
+    async def _record(self, states: list[VectorState], items: list[MemoryItem]) -> None:
         try:
             async with self._uow() as uow:
                 await uow.items.set_vector_states(states)
+                await uow.items.set_vector_states(await overtaken(uow, items))
                 await uow.commit()
         except Exception as error:  # the sweeper will see the item still pending
             log.warning("vector_state_not_recorded", error=str(error))
+
+
+async def overtaken(uow: UnitOfWork, items: list[MemoryItem]) -> list[VectorState]:
+    """Items changed again while their vectors were written. This write may have landed
+    after the newer version's (stale text, or a deleted item's chunks back), so they go
+    back to ``pending`` for the sweeper, unless they change once more."""
+    written = {item.id: item.updated_at for item in items}
+    current: list[MemoryItem] = []
+    for user_id in {item.user_id for item in items}:
+        ids = [item.id or 0 for item in items if item.user_id == user_id]
+        current += await uow.items.get_many(user_id, ids)
+    return [
+        VectorState(
+            item_id=item.id or 0,
+            status=VectorStatus.PENDING,
+            vector_id=None,
+            expected_updated_at=item.updated_at,
+        )
+        for item in current
+        if item.updated_at != written[item.id]
+    ]
 
 
 def state(item: MemoryItem, status: VectorStatus) -> VectorState:
