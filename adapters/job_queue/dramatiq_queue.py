@@ -70,7 +70,9 @@ class LoopShutdown(Middleware):
             loop_thread.run_coroutine(self._close())
 
 
-def register_job_actor(broker: dramatiq.Broker, handler: JobHandler) -> dramatiq.Actor[Any, Any]:
+def register_job_actor(
+    broker: dramatiq.Broker, handler: JobHandler, *, queue_name: str = QUEUE_NAME
+) -> dramatiq.Actor[Any, Any]:
     """The actor that processes one job id. Dramatiq's own retries are off: failed jobs
     are retried by the database's schedule (the use case re-enqueues with a delay)."""
 
@@ -81,7 +83,7 @@ def register_job_actor(broker: dramatiq.Broker, handler: JobHandler) -> dramatiq
         process_extraction_job,
         broker=broker,
         actor_name=ACTOR_NAME,
-        queue_name=QUEUE_NAME,
+        queue_name=queue_name,
         max_retries=0,
         time_limit=15 * 60 * 1000,
     )
