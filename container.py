@@ -42,6 +42,7 @@ from adapters.job_queue.dramatiq_queue import (
     build_broker,
     register_job_actor,
 )
+from adapters.metrics import process_metrics
 from adapters.sqlalchemy.engine import create_engine
 from adapters.sqlalchemy.health import DatabaseProbe
 from adapters.sqlalchemy.idempotency import SqlIdempotencyStore
@@ -57,7 +58,11 @@ from application.indexing.vector_sync import ResyncVectorsUseCase, VectorIndexer
 from application.ingest.ingest_messages import IngestMessagesUseCase
 from application.jobs.process_job import ProcessJobUseCase
 from application.jobs.queries import GetJobUseCase, ListJobsUseCase, RetryJobUseCase
-from application.jobs.sweep import EnqueueDueJobsUseCase, RescueExpiredJobsUseCase
+from application.jobs.sweep import (
+    EnqueueDueJobsUseCase,
+    MeasureJobsUseCase,
+    RescueExpiredJobsUseCase,
+)
 from application.maintenance.dedup import DedupUseCase
 from application.maintenance.reindex import ReindexUseCase
 from application.memory_items.change_item import (
@@ -418,6 +423,7 @@ class Infrastructure(containers.DeclarativeContainer):
     )
     vector_store = providers.Singleton(_tracked, closables, vector_store_choice)
     retrieval_weights = providers.Singleton(retrieval_weights, settings)
+    metrics = providers.Singleton(process_metrics)
 
 
 class Container(containers.DeclarativeContainer):
@@ -468,26 +474,38 @@ class Container(containers.DeclarativeContainer):
     )
     consumer = providers.Singleton(_tracked, closables, consumer_choice)
 
-    create_items = providers.Factory(CreateItemsUseCase, uow, clock, indexer)
+    create_items = providers.Factory(CreateItemsUseCase, uow, clock, indexer, metrics=infra.metrics)
     get_item = providers.Factory(GetItemUseCase, uow)
     list_items = providers.Factory(ListItemsUseCase, uow)
-    patch_item = providers.Factory(PatchItemUseCase, uow, clock, indexer)
-    delete_item = providers.Factory(DeleteItemUseCase, uow, clock, indexer)
-    restore_item = providers.Factory(RestoreItemUseCase, uow, clock, indexer)
+    patch_item = providers.Factory(PatchItemUseCase, uow, clock, indexer, metrics=infra.metrics)
+    delete_item = providers.Factory(DeleteItemUseCase, uow, clock, indexer, metrics=infra.metrics)
+    restore_item = providers.Factory(RestoreItemUseCase, uow, clock, indexer, metrics=infra.metrics)
     item_history = providers.Factory(ItemHistoryUseCase, uow)
     get_settings = providers.Factory(GetSettingsUseCase, uow)
     change_settings = providers.Factory(ChangeSettingsUseCase, uow, clock)
 
     ingest_messages = providers.Factory(IngestMessagesUseCase, uow, clock, infra.outbox_policy)
-    relay_outbox = providers.Factory(RelayOutboxUseCase, uow, clock, publisher, infra.outbox_policy)
+    relay_outbox = providers.Factory(
+        RelayOutboxUseCase, uow, clock, publisher, infra.outbox_policy, metrics=infra.metrics
+    )
     handle_event = providers.Factory(
-        HandleEventUseCase, uow, clock, infra.job_policy, settings.provided.event_topic
+        HandleEventUseCase,
+        uow,
+        clock,
+        infra.job_policy,
+        settings.provided.event_topic,
+        metrics=infra.metrics,
     )
     consume_events = providers.Factory(
         ConsumeEventsUseCase, consumer, handle_event, infra.job_queue
     )
     writer = providers.Singleton(
-        MemoryWriter, infra.embedder, infra.vector_store, infra.judge, infra.decision_policy
+        MemoryWriter,
+        infra.embedder,
+        infra.vector_store,
+        infra.judge,
+        infra.decision_policy,
+        metrics=infra.metrics,
     )
     process_job = providers.Factory(
         ProcessJobUseCase,
@@ -499,6 +517,7 @@ class Container(containers.DeclarativeContainer):
         infra.job_queue,
         infra.job_policy,
         infra.worker,
+        metrics=infra.metrics,
     )
     rescue_jobs = providers.Factory(
         RescueExpiredJobsUseCase, uow, clock, infra.job_queue, infra.job_policy
@@ -523,8 +542,10 @@ class Container(containers.DeclarativeContainer):
         infra.embedder,
         infra.vector_store,
         infra.retrieval_weights,
+        metrics=infra.metrics,
     )
-    build_context = providers.Factory(BuildContextUseCase, search)
+    build_context = providers.Factory(BuildContextUseCase, search, metrics=infra.metrics)
+    measure_jobs = providers.Factory(MeasureJobsUseCase, uow, infra.metrics)
     resync_vectors = providers.Factory(
         ResyncVectorsUseCase,
         uow,
@@ -533,7 +554,7 @@ class Container(containers.DeclarativeContainer):
         grace=providers.Factory(timedelta, seconds=settings.provided.vector_resync_grace_s),
     )
 
-    dedup = providers.Factory(DedupUseCase, uow, clock, indexer)
+    dedup = providers.Factory(DedupUseCase, uow, clock, indexer, metrics=infra.metrics)
     reindex = providers.Factory(
         ReindexUseCase, uow, clock, indexer, infra.vector_store, infra.embedder
     )

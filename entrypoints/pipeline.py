@@ -73,6 +73,7 @@ class PipelineLoops:
         await self._container.rescue_jobs()()
         await self._container.enqueue_due_jobs()()
         await self._container.resync_vectors()()
+        await self._container.measure_jobs()()
         await asyncio.sleep(self._settings.sweep_interval_s)
 
 

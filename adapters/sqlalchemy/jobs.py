@@ -7,7 +7,7 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, or_, select, update
+from sqlalchemy import Row, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.sqlalchemy.tables import memory_jobs as t
@@ -158,6 +158,10 @@ class SqlJobRepository(JobRepository):
             .limit(limit)
         )
         return [int(v) for v in (await self._conn.execute(stmt)).scalars()]
+
+    async def count_by_status(self) -> dict[str, int]:
+        stmt = select(t.c.status, func.count()).group_by(t.c.status)
+        return {str(status): int(n) for status, n in (await self._conn.execute(stmt)).all()}
 
     async def expired(self, *, now: datetime, limit: int) -> list[ExtractionJob]:
         stmt = (

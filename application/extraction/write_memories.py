@@ -21,6 +21,7 @@ import structlog
 
 from application.memory_items.common import audit_item
 from application.ports.embedder import Embedder, Vector
+from application.ports.metrics import Metric, Metrics
 from application.ports.relation_judge import Comparison, Judgement, Relation, RelationJudge
 from application.ports.repositories import ScopeQuery, UnitOfWork
 from application.ports.vector_store import VectorFilter, VectorStore
@@ -152,7 +153,10 @@ class MemoryWriter:
         store: VectorStore,
         judge: RelationJudge,
         policy: DecisionPolicy,
+        *,
+        metrics: Metrics | None = None,
     ) -> None:
+        self._metrics = metrics
         self._embedder = embedder
         self._store = store
         self._judge = judge
@@ -176,8 +180,10 @@ class MemoryWriter:
                     )
             except Exception as error:  # one fact's failure never spoils the others
                 log.warning("fact_skipped", fact_type=fact.memory_type, error=str(error))
+                self._count(Metric.DECISION_TOTAL, action="unknown", status="error")
                 continue
             result.actions.append(action)
+            self._count(Metric.DECISION_TOTAL, action=action.value, status="ok")
         return result
 
     async def _decide_and_apply(
@@ -214,6 +220,10 @@ class MemoryWriter:
             return Action.DELETE
         await self._add(uow, fact, payload, source_event_id, decision.reason, now, result)
         return Action.ADD
+
+    def _count(self, metric: Metric, **labels: str) -> None:
+        if self._metrics is not None:
+            self._metrics.count(metric, **labels)
 
     async def _judge_one(self, fact: Fact, candidate: Candidate) -> Judgement | None:
         try:
@@ -255,6 +265,7 @@ class MemoryWriter:
                     scores.setdefault(item_id, hit.score)
         except Exception as error:  # recall falls back to the database alone
             log.warning("decision_recall_degraded", error=str(error))
+            self._count(Metric.DECISION_FALLBACK_TOTAL, mode="rag_to_mysql")
         by_id = {
             item.id: item
             for item in await uow.items.get_many(user_id, list(scores)[:top_k])

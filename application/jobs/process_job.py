@@ -25,6 +25,7 @@ from application.ports.clock import Clock
 from application.ports.extractor import ExtractionRequest, Extractor
 from application.ports.indexer import ItemIndexer
 from application.ports.job_queue import JobQueue
+from application.ports.metrics import Metric, Metrics
 from application.ports.repositories import ClaimOutcome, UnitOfWorkFactory
 from domain.errors import InvalidValue
 from domain.facts import Fact, filter_facts, normalize_facts
@@ -44,6 +45,9 @@ class JobOutcome(StrEnum):
     """The lease ran out and another worker took over: this attempt's work is dropped."""
 
 
+COUNTED = frozenset({JobOutcome.SUCCEEDED, JobOutcome.FAILED, JobOutcome.DEAD})
+
+
 class LeaseLost(Exception):
     pass
 
@@ -59,6 +63,8 @@ class ProcessJobUseCase:
         queue: JobQueue,
         policy: JobPolicy,
         worker: str,
+        *,
+        metrics: Metrics | None = None,
     ) -> None:
         self._uow = uow
         self._clock = clock
@@ -68,8 +74,15 @@ class ProcessJobUseCase:
         self._queue = queue
         self._policy = policy
         self._worker = worker
+        self._metrics = metrics
 
     async def __call__(self, job_id: int) -> JobOutcome:
+        outcome = await self._process(job_id)
+        if self._metrics is not None and outcome in COUNTED:
+            self._metrics.count(Metric.JOB_TOTAL, status=outcome.value)
+        return outcome
+
+    async def _process(self, job_id: int) -> JobOutcome:
         now = self._clock.now()
         async with self._uow() as uow:
             outcome, job = await uow.jobs.claim(
@@ -83,6 +96,8 @@ class ProcessJobUseCase:
         if job is None:
             return JobOutcome.SKIPPED
         log.info("job_claimed", job_id=job_id, user_id=job.user_id, attempt=job.retry_count + 1)
+        if self._metrics is not None and job.retry_count > 0:
+            self._metrics.count(Metric.JOB_RETRY_TOTAL, job_type=job.job_type.value)
         try:
             payload = ExtractPayload.from_json(job.payload_json)
         except InvalidValue as error:

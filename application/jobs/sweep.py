@@ -8,6 +8,7 @@ import structlog
 from application.config import JobPolicy
 from application.ports.clock import Clock
 from application.ports.job_queue import JobQueue
+from application.ports.metrics import Metrics
 from application.ports.repositories import UnitOfWorkFactory
 from domain.jobs import ExtractionJob, JobStatus
 
@@ -69,3 +70,18 @@ class EnqueueDueJobsUseCase:
         if ids:
             await self._queue.enqueue(ids)
         return len(ids)
+
+
+class MeasureJobsUseCase:
+    """Publishes the number of jobs per status (the queue depth) as a gauge."""
+
+    def __init__(self, uow: UnitOfWorkFactory, metrics: Metrics) -> None:
+        self._uow = uow
+        self._metrics = metrics
+
+    async def __call__(self) -> dict[str, int]:
+        async with self._uow() as uow:
+            counts = await uow.jobs.count_by_status()
+        measured = {status.value: counts.get(status.value, 0) for status in JobStatus}
+        self._metrics.set_jobs(measured)
+        return measured

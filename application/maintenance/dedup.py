@@ -11,6 +11,7 @@ from itertools import groupby
 from application.memory_items.common import audit_item
 from application.ports.clock import Clock
 from application.ports.indexer import ItemIndexer
+from application.ports.metrics import Metric, Metrics
 from application.ports.repositories import UnitOfWorkFactory
 from domain.audit import AuditOperation, OperatorType
 from domain.memory import MemoryItem
@@ -61,7 +62,15 @@ def keeper_order(items: Sequence[MemoryItem]) -> list[MemoryItem]:
 
 
 class DedupUseCase:
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, indexer: ItemIndexer) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        indexer: ItemIndexer,
+        *,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self._metrics = metrics
         self._uow = uow
         self._clock = clock
         self._indexer = indexer
@@ -82,6 +91,13 @@ class DedupUseCase:
             archived = extra if command.dry_run else await self._archive(extra, command)
             report.archived_count += len(archived)
             report.archived_ids += [i.id for i in archived if i.id is not None]
+        if self._metrics is not None:
+            self._metrics.count(Metric.CLEANUP_RUN_TOTAL, operation="dedup", status="ok")
+            self._metrics.count(
+                Metric.CLEANUP_ARCHIVED_TOTAL,
+                report.archived_count,
+                dry_run=str(command.dry_run).lower(),
+            )
         return report
 
     async def _archive(self, items: list[MemoryItem], command: Dedup) -> list[MemoryItem]:

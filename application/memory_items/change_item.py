@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from application.memory_items.common import audit_item, load_item
 from application.ports.clock import Clock
 from application.ports.indexer import ItemIndexer
+from application.ports.metrics import Metric, Metrics
 from application.ports.repositories import UnitOfWorkFactory
 from domain.audit import AuditOperation, OperatorType
 from domain.memory import ItemChanges, MemoryItem
@@ -28,10 +29,25 @@ class SetItemStatus:
 
 
 class _ItemChange:
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, indexer: ItemIndexer) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        indexer: ItemIndexer,
+        *,
+        metrics: Metrics | None = None,
+    ) -> None:
         self._uow = uow
         self._clock = clock
         self._indexer = indexer
+        self._metrics = metrics
+
+    async def _changed(self, item: MemoryItem, operation: str) -> MemoryItem:
+        """After commit: re-index the item and count the operation."""
+        await self._indexer.items_changed([item])
+        if self._metrics is not None:
+            self._metrics.count(Metric.MANAGE_TOTAL, operation=operation, status="ok")
+        return item
 
 
 class PatchItemUseCase(_ItemChange):
@@ -57,8 +73,7 @@ class PatchItemUseCase(_ItemChange):
                 now=now,
             )
             await uow.commit()
-        await self._indexer.items_changed([item])
-        return item
+        return await self._changed(item, "update")
 
 
 class DeleteItemUseCase(_ItemChange):
@@ -85,8 +100,7 @@ class DeleteItemUseCase(_ItemChange):
                 now=now,
             )
             await uow.commit()
-        await self._indexer.items_changed([item])
-        return item
+        return await self._changed(item, "delete")
 
 
 class RestoreItemUseCase(_ItemChange):
@@ -112,5 +126,4 @@ class RestoreItemUseCase(_ItemChange):
                     now=now,
                 )
                 await uow.commit()
-        await self._indexer.items_changed([item])
-        return item
+        return await self._changed(item, "restore")

@@ -9,6 +9,7 @@ from datetime import datetime
 from application.memory_items.common import audit_item
 from application.ports.clock import Clock
 from application.ports.indexer import ItemIndexer
+from application.ports.metrics import Metric, Metrics
 from application.ports.repositories import UnitOfWork, UnitOfWorkFactory
 from domain.audit import AuditOperation, OperatorType
 from domain.errors import DomainError, InvalidValue
@@ -45,7 +46,15 @@ class CreateItems:
 class CreateItemsUseCase:
     """Creates one or many items, all-or-nothing, each with its ``create`` audit entry."""
 
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, indexer: ItemIndexer) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        indexer: ItemIndexer,
+        *,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self._metrics = metrics
         self._uow = uow
         self._clock = clock
         self._indexer = indexer
@@ -60,6 +69,8 @@ class CreateItemsUseCase:
                 await self._store(uow, item, new.reason, now)
             await uow.commit()
         await self._indexer.items_changed(items)
+        if self._metrics is not None:
+            self._metrics.count(Metric.MANAGE_TOTAL, len(items), operation="create", status="ok")
         return items
 
     def _checked(self, command: CreateItems, index: int, now: datetime) -> MemoryItem:

@@ -14,6 +14,7 @@ from application.config import OutboxPolicy
 from application.events import PoisonEvent, envelope
 from application.ports.clock import Clock
 from application.ports.event_bus import EventBusError, EventPublisher, OutgoingEvent
+from application.ports.metrics import Metric, Metrics
 from application.ports.repositories import UnitOfWorkFactory
 from domain.outbox import OutboxMessage, OutboxStatus
 
@@ -27,11 +28,14 @@ class RelayOutboxUseCase:
         clock: Clock,
         publisher: EventPublisher,
         policy: OutboxPolicy,
+        *,
+        metrics: Metrics | None = None,
     ) -> None:
         self._uow = uow
         self._clock = clock
         self._publisher = publisher
         self._policy = policy
+        self._metrics = metrics
 
     async def __call__(self) -> int:
         """One batch; returns how many rows were published."""
@@ -56,6 +60,8 @@ class RelayOutboxUseCase:
         except EventBusError as error:
             log.warning("outbox_publish_failed", rows=len(ready), error=str(error))
             await self._retry_later([row for row, _ in ready], f"publish failed: {error}")
+            if self._metrics is not None:
+                self._metrics.count(Metric.OUTBOX_FAILED_TOTAL, len(ready))
             return 0
         now = self._clock.now()
         async with self._uow() as uow:
@@ -65,6 +71,8 @@ class RelayOutboxUseCase:
                 republish_at=now + self._policy.republish_after,
             )
             await uow.commit()
+        if self._metrics is not None:
+            self._metrics.count(Metric.OUTBOX_PUBLISHED_TOTAL, len(ready))
         return len(ready)
 
     async def _retry_later(self, rows: list[OutboxMessage], reason: str) -> None:

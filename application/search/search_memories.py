@@ -20,6 +20,7 @@ from application.indexing.chunking import DOCUMENT_PREFIX
 from application.memory_items.list_items import page_limit
 from application.ports.clock import Clock
 from application.ports.embedder import Embedder, Vector
+from application.ports.metrics import Metric, Metrics
 from application.ports.repositories import ScopeQuery, UnitOfWorkFactory
 from application.ports.vector_store import VectorFilter, VectorHit, VectorStore, VectorStoreError
 from application.search.bm25 import bm25_ranking
@@ -103,7 +104,10 @@ class SearchMemoriesUseCase:
         embedder: Embedder,
         store: VectorStore,
         weights: RetrievalWeights,
+        *,
+        metrics: Metrics | None = None,
     ) -> None:
+        self._metrics = metrics
         self._uow = uow
         self._clock = clock
         self._embedder = embedder
@@ -202,13 +206,12 @@ class SearchMemoriesUseCase:
                 candidates = await uow.items.get_many(scope.user_id, list(fused))
             else:
                 candidates = await uow.items.scope(scope) if degraded else []
-            visible = dedupe(
-                sorted(
-                    (item for item in candidates if in_scope(item, scope)),
-                    key=lambda item: fused.get(item.id or 0, 0.0),
-                    reverse=True,
-                )
+            allowed = sorted(
+                (item for item in candidates if in_scope(item, scope)),
+                key=lambda item: fused.get(item.id or 0, 0.0),
+                reverse=True,
             )
+            visible = dedupe(allowed)
             top = max(fused.values(), default=0.0) or 1.0
             ranked = sorted(
                 (
@@ -225,4 +228,11 @@ class SearchMemoriesUseCase:
             chosen = apply_budget(ranked, limit=limit)
             await uow.items.touch([e.item.id for e in chosen if e.item.id], now=scope.now)
             await uow.commit()
+        if self._metrics is not None:
+            self._metrics.count(Metric.RETRIEVE_HIT_TOTAL, len(chosen), read_mode=mode)
+            self._metrics.count(
+                Metric.RETRIEVE_DEDUP_DROP_TOTAL, len(allowed) - len(visible), read_mode=mode
+            )
+            if degraded:
+                self._metrics.count(Metric.RAG_FALLBACK_TOTAL, read_mode=mode)
         return SearchResult(hits=chosen, degraded=degraded)

@@ -99,3 +99,31 @@ async def test_metrics_are_exposed_without_a_token(client: Client, auth: Auth, u
     response = await client.get("/metrics")
     assert response.status_code == 200
     assert "memvault_requests_total" in response.text
+
+
+async def test_pipeline_metrics_are_exported_with_the_reference_names(
+    client: Client, auth: Auth, user_id: str
+):
+    me = auth(user_id)
+    await client.post(ITEMS, json=BODY, headers=me)
+    posted = await client.post(
+        "/api/v1/memory/messages",
+        json={"conversation_id": "c", "messages": [{"role": "user", "content": "I love jazz"}]},
+        headers=me,
+    )
+    key = posted.json()["messages"][0]["job_key"]
+    for _ in range(200):
+        jobs = (await client.get(f"/api/v1/memory/jobs?job_key={key}", headers=me)).json()
+        if jobs["items"] and jobs["items"][0]["status"] == "success":
+            break
+        await asyncio.sleep(0.05)
+    await client.post("/api/v1/memory/search", json={"query": "jazz"}, headers=me)
+    text = (await client.get("/metrics")).text
+    for line in (
+        'memory_manage_total{operation="create",status="ok"}',
+        'memory_job_total{status="success"}',
+        'memory_decision_total{action="ADD",status="ok"}',
+        'memory_retrieve_hit_total{read_mode="hybrid"}',
+        "memvault_outbox_published_total",
+    ):
+        assert line in text, line
