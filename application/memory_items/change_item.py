@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
+from typing import ClassVar
 
 from application.memory_items.common import audit_item, load_item
 from application.ports.clock import Clock
@@ -29,6 +32,17 @@ class SetItemStatus:
 
 
 class _ItemChange:
+    """Lock the user's item, change it, audit the change, commit, then re-index it.
+
+    Subclasses say how the item changes (``_mutate`` returns whether it did), which
+    operation and default reason the audit entry gets, and whether an unchanged item
+    is still re-indexed.
+    """
+
+    operation: ClassVar[AuditOperation]
+    default_reason: ClassVar[str]
+    reindex_unchanged: ClassVar[bool] = False
+
     def __init__(
         self,
         uow: UnitOfWorkFactory,
@@ -42,88 +56,80 @@ class _ItemChange:
         self._indexer = indexer
         self._metrics = metrics
 
-    async def _changed(self, item: MemoryItem, operation: str) -> MemoryItem:
-        """After commit: re-index the item and count the operation."""
-        await self._indexer.items_changed([item])
-        if self._metrics is not None:
-            self._metrics.count(Metric.MANAGE_TOTAL, operation=operation, status="ok")
+    async def _change(
+        self,
+        user_id: str,
+        item_id: int,
+        reason: str | None,
+        mutate: Callable[[MemoryItem, datetime], bool],
+    ) -> MemoryItem:
+        now = self._clock.now()
+        async with self._uow() as uow:
+            item = await load_item(uow, user_id, item_id)
+            before = item.snapshot()
+            changed = mutate(item, now)
+            if changed:
+                await uow.items.update(item)
+                await audit_item(
+                    uow,
+                    item=item,
+                    operation=self.operation,
+                    operator=OperatorType.USER,
+                    operator_id=user_id,
+                    reason=reason,
+                    default_reason=self.default_reason,
+                    before=before,
+                    after=item.snapshot(),
+                    now=now,
+                )
+                await uow.commit()
+        if changed or self.reindex_unchanged:
+            await self._indexer.items_changed([item])
+        if changed and self._metrics is not None:
+            self._metrics.count(Metric.MANAGE_TOTAL, operation=self.operation.value, status="ok")
         return item
 
 
 class PatchItemUseCase(_ItemChange):
     """Edits a user's item. A deleted item is a conflict (restore it first)."""
 
+    operation = AuditOperation.UPDATE
+    default_reason = "用户手动修改记忆"
+
     async def __call__(self, command: PatchItem) -> MemoryItem:
-        now = self._clock.now()
-        async with self._uow() as uow:
-            item = await load_item(uow, command.user_id, command.item_id)
-            before = item.snapshot()
+        def edit(item: MemoryItem, now: datetime) -> bool:
             item.edit(command.changes, now=now)
-            await uow.items.update(item)
-            await audit_item(
-                uow,
-                item=item,
-                operation=AuditOperation.UPDATE,
-                operator=OperatorType.USER,
-                operator_id=command.user_id,
-                reason=command.reason,
-                default_reason="用户手动修改记忆",
-                before=before,
-                after=item.snapshot(),
-                now=now,
-            )
-            await uow.commit()
-        return await self._changed(item, "update")
+            return True
+
+        return await self._change(command.user_id, command.item_id, command.reason, edit)
 
 
 class DeleteItemUseCase(_ItemChange):
     """Soft delete; deleting a deleted item changes nothing and writes no audit."""
 
+    operation = AuditOperation.DELETE
+    default_reason = "用户删除记忆"
+
     async def __call__(self, command: SetItemStatus) -> MemoryItem:
-        now = self._clock.now()
-        async with self._uow() as uow:
-            item = await load_item(uow, command.user_id, command.item_id)
-            before = item.snapshot()
-            if not item.delete(now=now):
-                return item
-            await uow.items.update(item)
-            await audit_item(
-                uow,
-                item=item,
-                operation=AuditOperation.DELETE,
-                operator=OperatorType.USER,
-                operator_id=command.user_id,
-                reason=command.reason,
-                default_reason="用户删除记忆",
-                before=before,
-                after=item.snapshot(),
-                now=now,
-            )
-            await uow.commit()
-        return await self._changed(item, "delete")
+        return await self._change(
+            command.user_id,
+            command.item_id,
+            command.reason,
+            lambda item, now: item.delete(now=now),
+        )
 
 
 class RestoreItemUseCase(_ItemChange):
     """Back to active; restoring an active item changes nothing but re-indexes it."""
 
+    operation = AuditOperation.RESTORE
+    default_reason = "用户恢复记忆"
+    reindex_unchanged = True
+
     async def __call__(self, command: SetItemStatus) -> MemoryItem:
-        now = self._clock.now()
-        async with self._uow() as uow:
-            item = await load_item(uow, command.user_id, command.item_id)
-            before = item.snapshot()
-            if item.restore(now=now):
-                await uow.items.update(item)
-                await audit_item(
-                    uow,
-                    item=item,
-                    operation=AuditOperation.RESTORE,
-                    operator=OperatorType.USER,
-                    operator_id=command.user_id,
-                    reason=command.reason,
-                    default_reason="用户恢复记忆",
-                    before=before,
-                    after=item.snapshot(),
-                    now=now,
-                )
-                await uow.commit()
-        return await self._changed(item, "restore")
+        return await self._change(
+            command.user_id,
+            command.item_id,
+            command.reason,
+            lambda item, now: item.restore(now=now),
+        )
