@@ -22,15 +22,12 @@ from adapters.sqlalchemy.tables import memory_postings
 from application.indexing.chunking import document_id
 from application.ports.embedder import Embedder, Vector
 from application.ports.vector_store import (
-    VectorFilter,
-    VectorHit,
     VectorRecord,
-    VectorStore,
-    VectorStoreError,
 )
 from container import Container, Infrastructure, Settings
 from domain.lexical import term_counts
 from entrypoints.http.app import create_app
+from tests.doubles import SwitchableStore
 from tests.e2e.conftest import Auth
 from tests.e2e.test_items_api import ITEMS, assert_problem, create
 
@@ -196,41 +193,6 @@ async def test_two_users_never_see_each_others_memories(client: Client, auth: Au
     bobs_context = await context(client, bob, query)
     assert ids(bobs_context) == {theirs["id"]}
     assert "cashews" not in bobs_context["text"]
-
-
-class SwitchableStore(VectorStore):
-    """The real store behind a switch: while ``down``, every call fails."""
-
-    def __init__(self, inner: VectorStore) -> None:
-        self.inner = inner
-        self.down = False
-
-    def _check(self) -> None:
-        if self.down:
-            raise VectorStoreError("connection refused")
-
-    async def ensure_ready(self, dimension: int) -> None:
-        self._check()
-        await self.inner.ensure_ready(dimension)
-
-    async def upsert(self, records: Sequence[VectorRecord]) -> None:
-        self._check()
-        await self.inner.upsert(records)
-
-    async def delete_documents(self, document_ids: Sequence[str]) -> None:
-        self._check()
-        await self.inner.delete_documents(document_ids)
-
-    async def search(self, vector: Vector, *, limit: int, filter: VectorFilter) -> list[VectorHit]:
-        self._check()
-        return await self.inner.search(vector, limit=limit, filter=filter)
-
-    async def document_ids(self, *, user_id: str | None = None) -> set[str]:
-        self._check()
-        return await self.inner.document_ids(user_id=user_id)
-
-    async def close(self) -> None:
-        await self.inner.close()
 
 
 async def test_a_failing_vector_store_degrades_to_the_database_then_recovers(

@@ -30,14 +30,10 @@ from application.maintenance.dedup import Dedup
 from application.memory_items.change_item import PatchItem, SetItemStatus
 from application.memory_items.create_item import CreateItems, CreateItemsUseCase, NewItem
 from application.ports.clock import Clock
-from application.ports.embedder import Vector
 from application.ports.indexer import ItemIndexer
 from application.ports.vector_store import (
     VectorFilter,
-    VectorHit,
-    VectorRecord,
     VectorStore,
-    VectorStoreError,
 )
 from container import (
     Container,
@@ -48,6 +44,7 @@ from container import (
 )
 from domain.memory import ItemChanges, MemoryItem, MemoryStatus
 from tests.conftest import off_loop
+from tests.doubles import SwitchableStore
 
 STORES = ["memory", "qdrant-edge", "milvus-lite", "milvus"]
 READ_ALL = 1000
@@ -79,44 +76,6 @@ class CrashBeforeIndexing(ItemIndexer):
 
     async def items_changed(self, items: Sequence[MemoryItem]) -> None:
         return None
-
-
-class SwitchableStore(VectorStore):
-    """A store that is down (every call raises VectorStoreError) until ``repair``."""
-
-    def __init__(self) -> None:
-        self._inner = MemoryVectorStore()
-        self.down = True
-
-    def repair(self) -> None:
-        self.down = False
-
-    def _check(self) -> None:
-        if self.down:
-            raise VectorStoreError("connection refused")
-
-    async def ensure_ready(self, dimension: int) -> None:
-        self._check()
-        await self._inner.ensure_ready(dimension)
-
-    async def upsert(self, records: Sequence[VectorRecord]) -> None:
-        self._check()
-        await self._inner.upsert(records)
-
-    async def delete_documents(self, document_ids: Sequence[str]) -> None:
-        self._check()
-        await self._inner.delete_documents(document_ids)
-
-    async def search(self, vector: Vector, *, limit: int, filter: VectorFilter) -> list[VectorHit]:
-        self._check()
-        return await self._inner.search(vector, limit=limit, filter=filter)
-
-    async def document_ids(self, *, user_id: str | None = None) -> set[str]:
-        self._check()
-        return await self._inner.document_ids(user_id=user_id)
-
-    async def close(self) -> None:
-        await self._inner.close()
 
 
 @dataclass
@@ -200,7 +159,7 @@ async def memory_world(tmp_path: Path, template_database: Path) -> AsyncIterator
 @pytest.fixture
 async def broken_world(tmp_path: Path, template_database: Path) -> AsyncIterator[World]:
     infra = memory_infrastructure(tmp_path, template_database)
-    infra.vector_store.override(providers.Object(SwitchableStore()))
+    infra.vector_store.override(providers.Object(SwitchableStore(MemoryVectorStore(), down=True)))
     async for opened in open_world(infra):
         yield opened
 
@@ -387,7 +346,7 @@ async def test_the_sweeper_syncs_items_a_failing_store_left_failed(broken_world:
 
     store = world.store
     assert isinstance(store, SwitchableStore)
-    store.repair()
+    store.down = False
     assert await resync() == 3
     items = await assert_store_matches_database(world)
     assert [items[i].vector_status for i in (kept, edited, dropped)] == [
