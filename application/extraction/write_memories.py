@@ -34,6 +34,13 @@ from domain.memory import MemoryItem, MemoryStatus, Scope
 log = structlog.get_logger(__name__)
 
 
+AUDIT_PREFIX = {
+    AuditOperation.CREATE: "决策层新增",
+    AuditOperation.UPDATE: "决策层更新",
+    AuditOperation.DELETE: "决策层删除",
+}
+
+
 class Action(StrEnum):
     ADD = "ADD"
     UPDATE = "UPDATE"
@@ -309,18 +316,7 @@ class MemoryWriter:
     ) -> None:
         item = new_item(fact, payload, source_event_id=source_event_id, now=now)
         await uow.items.add(item)
-        await audit_item(
-            uow,
-            item=item,
-            operation=AuditOperation.CREATE,
-            operator=OperatorType.SYSTEM,
-            reason=f"决策层新增: {reason}",
-            default_reason="决策层新增",
-            before=None,
-            after=item.snapshot(),
-            now=now,
-        )
-        result.changed.append(item)
+        await self._record(uow, item, AuditOperation.CREATE, reason, None, now, result)
 
     async def _update(
         self,
@@ -342,18 +338,7 @@ class MemoryWriter:
             now=now,
         )
         await uow.items.update(item)
-        await audit_item(
-            uow,
-            item=item,
-            operation=AuditOperation.UPDATE,
-            operator=OperatorType.SYSTEM,
-            reason=f"决策层更新: {reason}",
-            default_reason="决策层更新",
-            before=before,
-            after=item.snapshot(),
-            now=now,
-        )
-        result.changed.append(item)
+        await self._record(uow, item, AuditOperation.UPDATE, reason, before, now, result)
 
     async def _delete(
         self, uow: UnitOfWork, target: Candidate, reason: str, now: datetime, result: WriteResult
@@ -362,15 +347,30 @@ class MemoryWriter:
         before = item.snapshot()
         item.delete(now=now)
         await uow.items.update(item)
+        await self._record(uow, item, AuditOperation.DELETE, reason, before, now, result)
+
+    @staticmethod
+    async def _record(
+        uow: UnitOfWork,
+        item: MemoryItem,
+        operation: AuditOperation,
+        reason: str,
+        before: dict[str, object] | None,
+        now: datetime,
+        result: WriteResult,
+    ) -> None:
+        """Audit a system change (reason prefixed as the reference does, §8) and keep the
+        item for re-indexing after commit."""
+        prefix = AUDIT_PREFIX[operation]
         await audit_item(
             uow,
             item=item,
-            operation=AuditOperation.DELETE,
+            operation=operation,
             operator=OperatorType.SYSTEM,
-            reason=f"决策层删除: {reason}",
-            default_reason="决策层删除",
+            reason=f"{prefix}: {reason}",
+            default_reason=prefix,
             before=before,
-            after=None,
+            after=None if operation is AuditOperation.DELETE else item.snapshot(),
             now=now,
         )
         result.changed.append(item)
