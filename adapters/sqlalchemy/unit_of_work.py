@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransactio
 
 from adapters.sqlalchemy.audit import SqlAuditRepository
 from adapters.sqlalchemy.chat import SqlChatRepository
+from adapters.sqlalchemy.engine import READ_ONLY
 from adapters.sqlalchemy.event_log import SqlEventLogRepository
 from adapters.sqlalchemy.items import SqlMemoryItemRepository
 from adapters.sqlalchemy.jobs import SqlJobRepository
@@ -21,13 +22,16 @@ from application.ports.repositories import UnitOfWork
 class SqlUnitOfWork(UnitOfWork):
     """``async with uow:`` opens a transaction; leaving without ``commit`` rolls back."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, read_only: bool = False) -> None:
         self._engine = engine
+        self._read_only = read_only
         self._conn: AsyncConnection | None = None
         self._tx: AsyncTransaction | None = None
 
     async def __aenter__(self) -> SqlUnitOfWork:
         self._conn = await self._engine.connect()
+        if self._read_only:
+            await self._conn.execution_options(**{READ_ONLY: True})
         self._tx = await self._conn.begin()
         self.items = SqlMemoryItemRepository(self._conn)
         self.audit = SqlAuditRepository(self._conn)
@@ -69,5 +73,5 @@ class SqlUnitOfWorkFactory:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
-    def __call__(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self._engine)
+    def __call__(self, *, read_only: bool = False) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self._engine, read_only=read_only)

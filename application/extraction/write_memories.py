@@ -178,12 +178,42 @@ class MemoryWriter:
         source_event_id: str | None,
         now: datetime,
     ) -> WriteResult:
-        result = WriteResult()
+        """Decide and apply in one unit of work (see :meth:`decide` and :meth:`apply`)."""
+        decided = await self.decide(uow, facts, payload, now=now)
+        return await self.apply(uow, decided, payload, source_event_id=source_event_id, now=now)
+
+    async def decide(
+        self, uow: UnitOfWork, facts: Sequence[Fact], payload: ExtractPayload, *, now: datetime
+    ) -> list[tuple[Fact, Decision]]:
+        """Recall and judge each fact, reading only: the slow calls (embedder, LLM judge)
+        happen here, so a read-only unit of work keeps them out of the write transaction.
+        A fact whose decision fails is left out."""
+        decided: list[tuple[Fact, Decision]] = []
         for fact in facts:
             try:
+                decided.append((fact, await self._decide(uow, fact, payload.user_id, now)))
+            except Exception as error:  # one fact's failure never spoils the others
+                log.warning("fact_skipped", fact_type=fact.memory_type, error=str(error))
+                self._count(Metric.DECISION_TOTAL, action="unknown", status="error")
+        return decided
+
+    async def apply(
+        self,
+        uow: UnitOfWork,
+        decided: Sequence[tuple[Fact, Decision]],
+        payload: ExtractPayload,
+        *,
+        source_event_id: str | None,
+        now: datetime,
+    ) -> WriteResult:
+        """Apply the decisions in ``uow``'s transaction, one SAVEPOINT per fact. A target
+        that is no longer active makes that fact fail alone."""
+        result = WriteResult()
+        for fact, decision in decided:
+            try:
                 async with uow.savepoint():
-                    action = await self._decide_and_apply(
-                        uow, fact, payload, source_event_id, now, result
+                    action = await self._apply(
+                        uow, fact, decision, payload, source_event_id, now, result
                     )
             except Exception as error:  # one fact's failure never spoils the others
                 log.warning("fact_skipped", fact_type=fact.memory_type, error=str(error))
@@ -193,19 +223,11 @@ class MemoryWriter:
             self._count(Metric.DECISION_TOTAL, action=action.value, status="ok")
         return result
 
-    async def _decide_and_apply(
-        self,
-        uow: UnitOfWork,
-        fact: Fact,
-        payload: ExtractPayload,
-        source_event_id: str | None,
-        now: datetime,
-        result: WriteResult,
-    ) -> Action:
-        if await uow.items.find_by_hash(payload.user_id, fact.memory_type, fact.content_hash):
+    async def _decide(self, uow: UnitOfWork, fact: Fact, user_id: str, now: datetime) -> Decision:
+        if await uow.items.find_by_hash(user_id, fact.memory_type, fact.content_hash):
             log.info("decision", action="NONE", recall="hash_exact")
-            return Action.NONE
-        candidates = await self._recall(uow, fact, payload.user_id, now)
+            return Decision(action=Action.NONE, reason="hash_exact")
+        candidates = await self._recall(uow, fact, user_id, now)
         judged: list[tuple[Candidate, Judgement]] = []
         for candidate in candidates:
             judgement = await self._judge_one(fact, candidate)
@@ -213,7 +235,21 @@ class MemoryWriter:
                 judged.append((candidate, judgement))
         decision = aggregate(judged)
         log.info("decision", action=decision.action.value, candidates=len(candidates))
+        return decision
+
+    async def _apply(
+        self,
+        uow: UnitOfWork,
+        fact: Fact,
+        decision: Decision,
+        payload: ExtractPayload,
+        source_event_id: str | None,
+        now: datetime,
+        result: WriteResult,
+    ) -> Action:
         if decision.action is Action.NONE:
+            return Action.NONE
+        if await uow.items.find_by_hash(payload.user_id, fact.memory_type, fact.content_hash):
             return Action.NONE
         target, judgement = decision.target, decision.judgement
         if decision.action is Action.UPDATE and target and judgement:

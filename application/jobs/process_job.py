@@ -120,9 +120,11 @@ class ProcessJobUseCase:
             settings = await self._settings(job.user_id)
             facts = await self._facts(payload, settings)
             now = self._clock.now()
+            async with self._uow(read_only=True) as reader:
+                decided = await self._writer.decide(reader, facts, payload, now=now)
             async with self._uow() as uow:
-                result = await self._writer.write(
-                    uow, facts, payload, source_event_id=job.source_event_id, now=now
+                result = await self._writer.apply(
+                    uow, decided, payload, source_event_id=job.source_event_id, now=now
                 )
                 job.succeed(memory_ids=result.memory_ids, now=now)
                 saved = await uow.jobs.save(job, expected=JobStatus.PROCESSING, worker=self._worker)

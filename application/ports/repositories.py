@@ -308,7 +308,10 @@ class UnitOfWork(Protocol):
 
 
 class UnitOfWorkFactory(Protocol):
-    def __call__(self) -> UnitOfWork: ...
+    def __call__(self, *, read_only: bool = False) -> UnitOfWork:
+        """A new unit of work. ``read_only`` promises no writes, so it takes no write
+        lock where the database has a single writer (SQLite)."""
+        ...
 
 
 Ids = Sequence[int]

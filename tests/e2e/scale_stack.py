@@ -146,6 +146,9 @@ def scale_stack(tmp: Path, settings: dict[str, str]) -> Iterator[ScaleStack]:
             "MEMVAULT_WORKER_THREADS": "2",
             "MEMVAULT_LOG_LEVEL": "info",
             "MEMVAULT_EMBEDDER": "hashing",
+            # the steps poll the API; the per-user limit is tested elsewhere
+            "MEMVAULT_RATE_LIMIT_PER_SECOND": "1000",
+            "MEMVAULT_RATE_LIMIT_BURST": "1000",
             "MEMVAULT_VECTOR_STORE": "memory",
             **settings,
         }
