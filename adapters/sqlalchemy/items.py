@@ -163,16 +163,15 @@ class SqlMemoryItemRepository(MemoryItemRepository):
                 stmt.values(vector_status=state.status.value, vector_id=state.vector_id)
             )
 
-    async def unsynced(self, *, changed_before: datetime, limit: int) -> list[MemoryItem]:
-        stmt = (
-            select(t)
-            .where(
-                t.c.vector_status.in_([VectorStatus.PENDING.value, VectorStatus.FAILED.value]),
-                t.c.updated_at <= changed_before,
-            )
-            .order_by(t.c.updated_at)
-            .limit(limit)
+    async def unsynced(
+        self, *, changed_before: datetime, now: datetime, limit: int
+    ) -> list[MemoryItem]:
+        behind = and_(
+            t.c.vector_status.in_([VectorStatus.PENDING.value, VectorStatus.FAILED.value]),
+            t.c.updated_at <= changed_before,
         )
+        expired = and_(t.c.vector_status == VectorStatus.SYNCED.value, t.c.ttl_at <= now)
+        stmt = select(t).where(or_(behind, expired)).order_by(t.c.updated_at).limit(limit)
         return [from_row(row) for row in await self._conn.execute(stmt)]
 
     async def duplicated(self, *, user_id: str | None, limit: int | None) -> list[MemoryItem]:
@@ -209,6 +208,16 @@ class SqlMemoryItemRepository(MemoryItemRepository):
         if limit is not None:
             stmt = stmt.limit(limit)
         return [from_row(row) for row in await self._conn.execute(stmt)]
+
+    async def visible_ids(self, item_ids: Sequence[int], *, now: datetime) -> set[int]:
+        if not item_ids:
+            return set()
+        stmt = select(t.c.id).where(
+            t.c.id.in_(list(item_ids)),
+            t.c.status == MemoryStatus.ACTIVE.value,
+            or_(t.c.ttl_at.is_(None), t.c.ttl_at > now),
+        )
+        return {int(v) for v in (await self._conn.execute(stmt)).scalars()}
 
     async def count_all(self) -> int:
         return int((await self._conn.execute(select(func.count()).select_from(t))).scalar_one())

@@ -148,7 +148,8 @@ def state(item: MemoryItem, status: VectorStatus) -> VectorState:
 
 class ResyncVectorsUseCase:
     """Items whose vectors stayed ``pending``/``failed`` longer than ``grace`` are synced
-    again (a crash between commit and vector write, a store that was down)."""
+    again (a crash between commit and vector write, a store that was down), and items
+    that expired while indexed lose their vectors."""
 
     def __init__(
         self,
@@ -166,9 +167,10 @@ class ResyncVectorsUseCase:
         self._batch = batch
 
     async def __call__(self, *, immediately: bool = False) -> int:
-        cutoff = self._clock.now() - (timedelta() if immediately else self._grace)
+        now = self._clock.now()
+        cutoff = now - (timedelta() if immediately else self._grace)
         async with self._uow() as uow:
-            items = await uow.items.unsynced(changed_before=cutoff, limit=self._batch)
+            items = await uow.items.unsynced(changed_before=cutoff, now=now, limit=self._batch)
         if items:
             await self._indexer.items_changed(items)
         return len(items)

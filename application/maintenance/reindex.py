@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from application.indexing.chunking import document_id
+from application.indexing.chunking import DOCUMENT_PREFIX, document_id
 from application.ports.clock import Clock
 from application.ports.embedder import Embedder
 from application.ports.indexer import ItemIndexer
@@ -23,6 +23,11 @@ class ReindexReport:
     items: int
     indexed: int
     removed_orphans: int
+
+
+def memory_id(doc_id: str) -> int | None:
+    tail = doc_id.removeprefix(DOCUMENT_PREFIX)
+    return int(tail) if doc_id.startswith(DOCUMENT_PREFIX) and tail.isdigit() else None
 
 
 class ReindexUseCase:
@@ -61,7 +66,17 @@ class ReindexUseCase:
             done += len(batch)
             if progress is not None:
                 progress(done, total)
-        orphans = sorted(await self._store.document_ids() - visible)
+        orphans = await self._orphans(await self._store.document_ids() - visible)
         if orphans:
             await self._store.delete_documents(orphans)
         return ReindexReport(items=done, indexed=indexed, removed_orphans=len(orphans))
+
+    async def _orphans(self, candidates: set[str]) -> list[str]:
+        """Documents no visible item owns. Items created or restored while the scan ran
+        are visible by now: they are re-checked, so their fresh vectors stay."""
+        ids = {doc: memory_id(doc) for doc in candidates}
+        async with self._uow(read_only=True) as uow:
+            alive = await uow.items.visible_ids(
+                [i for i in ids.values() if i is not None], now=self._clock.now()
+            )
+        return sorted(doc for doc, item_id in ids.items() if item_id not in alive)

@@ -105,8 +105,11 @@ class MemoryItemRepository(Protocol):
         """Write ``vector_status``/``vector_id`` without touching ``updated_at``."""
         ...
 
-    async def unsynced(self, *, changed_before: datetime, limit: int) -> list[MemoryItem]:
-        """Items (any user) whose vectors are ``pending``/``failed``, oldest change first."""
+    async def unsynced(
+        self, *, changed_before: datetime, now: datetime, limit: int
+    ) -> list[MemoryItem]:
+        """Items (any user) whose vectors are out of date, oldest change first: ``pending``
+        or ``failed`` since before ``changed_before``, or still indexed though expired."""
         ...
 
     async def get_many(self, user_id: str, item_ids: Sequence[int]) -> list[MemoryItem]: ...
@@ -127,6 +130,10 @@ class MemoryItemRepository(Protocol):
         ...
 
     async def count_all(self) -> int: ...
+
+    async def visible_ids(self, item_ids: Sequence[int], *, now: datetime) -> set[int]:
+        """Which of these items (any user) are active and unexpired now."""
+        ...
 
     async def all_after(self, item_id: int, *, limit: int) -> list[MemoryItem]:
         """Items of every user with an id above ``item_id``, by id (for reindexing)."""

@@ -27,6 +27,7 @@ from adapters.sqlalchemy.tables import memory_items
 from adapters.vector_store.memory import MemoryVectorStore
 from application.indexing.chunking import chunk_id, chunk_text, document_id
 from application.maintenance.dedup import Dedup
+from application.maintenance.reindex import ReindexUseCase
 from application.memory_items.change_item import PatchItem, SetItemStatus
 from application.memory_items.create_item import CreateItems, CreateItemsUseCase, NewItem
 from application.ports.clock import Clock
@@ -318,11 +319,14 @@ async def test_the_store_holds_exactly_the_chunks_of_the_visible_items_after_eve
     items = await assert_store_matches_database(world)
     assert (items[expiring].vector_status, items[survivor].vector_status) == ("deleted", "synced")
 
-    # An item that expires after it was synced keeps its chunks until a reindex.
+    # An item that expires after it was synced loses its chunks at the next sweep.
     tomorrow = world.clock.now() + timedelta(days=1)
     [later] = ids(await create(world, alice, "on call", ttl_at=tomorrow))
     world.clock.advance(timedelta(days=2))
     assert document_id(later) in await world.store.document_ids()
+    assert await resync() == 1
+    items = await assert_store_matches_database(world)
+    assert items[later].vector_status == "deleted"
     await world.container.reindex()()
     await assert_store_matches_database(world)
 
@@ -377,4 +381,37 @@ async def test_a_late_sync_of_an_older_version_leaves_the_item_to_the_sweeper(
     ]
     world.clock.advance(timedelta(minutes=1))
     assert await world.container.resync_vectors()() == 2
+    await assert_store_matches_database(world)
+
+
+class WriteBeforeListing(SwitchableStore):
+    """The real store; just before the reindex lists its documents, a user writes a new
+    memory through the live service (created and indexed after the scan passed)."""
+
+    def __init__(self, world: World) -> None:
+        super().__init__(world.container.infra.vector_store())
+        self.world = world
+        self.created: list[int] = []
+
+    async def document_ids(self, *, user_id: str | None = None) -> set[str]:
+        if not self.created:
+            alice, _ = self.world.users
+            self.created = ids(await create(self.world, alice, "joined a choir"))
+        return await super().document_ids(user_id=user_id)
+
+
+async def test_a_reindex_keeps_the_vectors_of_items_written_while_it_ran(
+    memory_world: World,
+) -> None:
+    world = memory_world
+    alice, _ = world.users
+    await create(world, alice, "likes jazz")
+    container = world.container
+    store = WriteBeforeListing(world)
+    reindex = ReindexUseCase(
+        container.uow(), world.clock, container.indexer(), store, container.infra.embedder()
+    )
+    await reindex()
+    [fresh] = store.created
+    assert document_id(fresh) in await store.inner.document_ids()
     await assert_store_matches_database(world)
