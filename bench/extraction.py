@@ -244,7 +244,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     corpus = load_corpus(args.corpus)
     runs = [evaluate(name, system, corpus, repeat=args.repeat) for name, system in SYSTEMS.items()]
-    console = Console()
+    console = Console(width=max(Console().width, 132))
     console.print(quality_table(runs, corpus))
     console.print(language_table(runs))
     if args.show_misses:

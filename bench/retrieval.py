@@ -389,7 +389,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="memvault-bench-") as tmp:
         settings = settings_from(args, Path(tmp))
         migrate(settings)
-        return asyncio.run(bench(settings, args, Console()))
+        return asyncio.run(bench(settings, args, Console(width=max(Console().width, 132))))
 
 
 if __name__ == "__main__":
