@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Dialect, Integer, Text, TypeDecorator
+from sqlalchemy import BigInteger, DateTime, Dialect, Integer, String, Text, TypeDecorator
+from sqlalchemy.types import TypeEngine
 from sqlalchemy.dialects import mysql
 
 Id = BigInteger().with_variant(Integer(), "sqlite")
@@ -13,6 +14,19 @@ Id = BigInteger().with_variant(Integer(), "sqlite")
 
 LongText = Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
 """JSON documents and payloads: MySQL's ``TEXT`` stops at 64 KiB."""
+
+
+def ExactString(length: int) -> TypeEngine[str]:  # noqa: N802 - used like a type
+    """An identifier compared byte for byte on every dialect.
+
+    MySQL/MariaDB's default ``utf8mb4`` collations compare case- and accent-insensitively
+    and ignore trailing spaces (``'alice' = 'ALICE ' = 'alicé'``), which would let two
+    users see each other's rows; ``utf8mb4_bin`` compares the bytes. PostgreSQL and
+    SQLite already compare text exactly.
+    """
+    return String(length).with_variant(
+        mysql.VARCHAR(length, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb"
+    )
 
 
 class UTCDateTime(TypeDecorator[datetime]):
