@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import BigInteger, DateTime, Dialect, Integer, String, Text, TypeDecorator
-from sqlalchemy.types import TypeEngine
 from sqlalchemy.dialects import mysql
+from sqlalchemy.types import TypeEngine
 
 Id = BigInteger().with_variant(Integer(), "sqlite")
 """A 64-bit key that SQLite still auto-increments (only ``INTEGER PRIMARY KEY`` does)."""
@@ -16,7 +16,7 @@ LongText = Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
 """JSON documents and payloads: MySQL's ``TEXT`` stops at 64 KiB."""
 
 
-def ExactString(length: int) -> TypeEngine[str]:  # noqa: N802 - used like a type
+def ExactString(length: int) -> TypeEngine[str]:
     """An identifier compared byte for byte on every dialect.
 
     MySQL/MariaDB's default ``utf8mb4`` collations compare case- and accent-insensitively
