@@ -12,7 +12,9 @@ from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
 from container import Infrastructure, Settings, build_infrastructure, close_infrastructure
 from entrypoints.embedded_worker import EmbeddedWorker
+from entrypoints.http.asgi import MAX_BODY_BYTES
 from entrypoints.http.auth import JWTAuthMiddleware
+from entrypoints.http.body_guard import BodyGuardMiddleware
 from entrypoints.http.deps import DEPENDENCIES
 from entrypoints.http.errors import EXCEPTION_HANDLERS
 from entrypoints.http.idempotency import IdempotencyMiddleware
@@ -80,9 +82,11 @@ def create_app(settings: Settings, *, infra: Infrastructure | None = None) -> Li
             metrics.middleware,
             DefineMiddleware(JWTAuthMiddleware, secret=secret),
             DefineMiddleware(RateLimitMiddleware, buckets=buckets),
+            BodyGuardMiddleware,
             IdempotencyMiddleware,
         ],
         lifespan=[lifespan],
+        request_max_body_size=MAX_BODY_BYTES,
         openapi_config=OpenAPIConfig(
             title="memvault",
             version=API_VERSION,
