@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from application.cursors import decode_id_cursor, encode_id_cursor
 from application.memory_items.list_items import page_limit
 from application.ports.clock import Clock
 from application.ports.job_queue import JobQueue
 from application.ports.repositories import JobQuery, UnitOfWorkFactory
+from application.shared.cursors import decode_id_cursor, encode_id_cursor
 from domain.audit import AuditEntry, AuditOperation, AuditTarget, OperatorType
 from domain.errors import InvalidValue, JobNotFound
 from domain.jobs import ExtractionJob, JobStatus

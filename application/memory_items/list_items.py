@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from application.cursors import decode_item_cursor, encode_item_cursor
 from application.ports.repositories import ItemQuery, UnitOfWorkFactory
+from application.shared.cursors import decode_item_cursor, encode_item_cursor
 from domain.errors import InvalidValue
 from domain.memory import MemoryItem, MemoryStatus, MemoryType
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from application.cursors import decode_id_cursor, encode_id_cursor
 from application.memory_items.list_items import page_limit
 from application.ports.clock import Clock
 from application.ports.repositories import DeadEvent, UnitOfWorkFactory
+from application.shared.cursors import decode_id_cursor, encode_id_cursor
 from domain.audit import AuditEntry, AuditOperation, AuditTarget, OperatorType
 from domain.errors import InvalidValue, NotFound
 from domain.outbox import OutboxMessage, OutboxStatus
