@@ -91,7 +91,7 @@ def _field_name(entry: dict[str, Any]) -> str:
 
 
 # Codes that name a rule more precisely than WrongParamType, by the failing field's name.
-_FIELD_CODES = {"memory_type": InvalidMemoryType.code}
+_FIELD_CODES = {"memory_type": InvalidMemoryType.code, "memory_types": InvalidMemoryType.code}
 _RULE_MESSAGE = (
     "must not be blank or hold NUL or control characters other than tab, line feed and"
     " carriage return"
@@ -105,7 +105,7 @@ def _message(entry: dict[str, Any]) -> str:
 
 
 def _code(fields: list[str]) -> str:
-    last = fields[0].rsplit(".", 1)[-1] if fields else ""
+    last = fields[0].rsplit(".", 1)[-1].split("[", 1)[0] if fields else ""
     return _FIELD_CODES.get(last, "WrongParamType")
 
 

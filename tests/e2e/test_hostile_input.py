@@ -284,3 +284,12 @@ async def test_a_streamed_body_over_the_limit_is_413_without_reading_it_all(
     assert sent[0]["status"] == 413
     assert json.loads(sent[1]["body"])["code"] == "PayloadTooLarge"
     assert received == 11
+
+
+async def test_an_unknown_memory_type_keeps_its_own_code(client: Client, auth: Auth, user_id: str):
+    me = auth(user_id)
+    created = await client.post(ITEMS, json=ITEM | {"memory_type": "opinion"}, headers=me)
+    assert assert_problem(created, 400, "MemoryInvalidType")["field"] == "memory_type"
+    body = {"query": "tea", "memory_types": ["fact", "opinion"]}
+    searched = await client.post("/api/v1/memory/search", json=body, headers=me)
+    assert assert_problem(searched, 400, "MemoryInvalidType")["field"] == "memory_types[1]"
