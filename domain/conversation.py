@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
+
+from domain.errors import InvalidValue, TooLarge
+from domain.text import has_forbidden_control
+
+MAX_SNAPSHOT_DEPTH = 64
+"""Containers (lists, objects) nested inside a snapshot, the snapshot itself counted."""
+MAX_SNAPSHOT_BYTES = 1_000_000
+"""The snapshot's UTF-8 JSON encoding."""
 
 
 class Role(StrEnum):
@@ -40,3 +50,37 @@ class AgentSnapshot:
     snapshot_json: str
     created_at: datetime | None = None
     updated_at: datetime | None = None
+
+
+def encode_snapshot(snapshot: Any) -> str:
+    """The JSON text stored for an agent state snapshot.
+
+    ``InvalidValue`` (field ``snapshot``) when it nests more than ``MAX_SNAPSHOT_DEPTH``
+    containers or a string or key breaks the text rule; ``TooLarge`` when its encoding
+    exceeds ``MAX_SNAPSHOT_BYTES``. The walk is iterative: no depth can overflow it.
+    """
+    pending: list[tuple[Any, int]] = [(snapshot, 0)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, str):
+            _check_text(value)
+        elif isinstance(value, dict | list):
+            if depth + 1 > MAX_SNAPSHOT_DEPTH:
+                raise InvalidValue(
+                    f"snapshot nests deeper than {MAX_SNAPSHOT_DEPTH} levels", field="snapshot"
+                )
+            children = [*value.keys(), *value.values()] if isinstance(value, dict) else value
+            pending.extend((child, depth + 1) for child in children)
+    text = json.dumps(snapshot, ensure_ascii=False)
+    if len(text.encode("utf-8")) > MAX_SNAPSHOT_BYTES:
+        raise TooLarge(f"snapshot is larger than {MAX_SNAPSHOT_BYTES} bytes", field="snapshot")
+    return text
+
+
+def _check_text(text: str) -> None:
+    if has_forbidden_control(text):
+        raise InvalidValue(
+            "snapshot strings must not hold NUL or control characters other than tab,"
+            " line feed and carriage return",
+            field="snapshot",
+        )

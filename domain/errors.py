@@ -28,6 +28,12 @@ class InvalidMemoryContent(InvalidValue):
     code = "MemoryInvalidContent"
 
 
+class TooLarge(InvalidValue):
+    """A value is bigger than the rule allows (an encoded size, not a length)."""
+
+    code = "PayloadTooLarge"
+
+
 class NotFound(DomainError):
     """The record does not exist for this user (or belongs to someone else)."""
 

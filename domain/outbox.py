@@ -62,6 +62,16 @@ class OutboxMessage:
             self.status = OutboxStatus.PENDING
             self.next_retry_at = now + backoff.delay(attempt)
 
+    def bury(self, reason: str, *, now: datetime) -> None:
+        """``dead`` at once: its event can never be handled, so it is never sent again
+        (an operator may still ``replay`` it). A consumed or dead row stays as it is."""
+        if self.status in (OutboxStatus.CONSUMED, OutboxStatus.DEAD):
+            return
+        self.status = OutboxStatus.DEAD
+        self.last_error = truncate_utf8(reason, MAX_ERROR_BYTES)
+        self.next_retry_at = None
+        self.updated_at = now
+
     def replay(self, *, now: datetime) -> None:
         """An operator sends a dead row again, with a fresh retry budget."""
         if self.status is not OutboxStatus.DEAD:

@@ -3,6 +3,23 @@
 from __future__ import annotations
 
 import hashlib
+import re
+
+# The one rule for text that reaches the database, the same on every dialect
+# (PostgreSQL refuses NUL in text): NUL and the C0 control characters other than tab,
+# line feed and carriage return are refused, never stripped. docs/input-rules.md.
+_CONTROLS = r"\x00-\x08\x0b\x0c\x0e-\x1f"
+TEXT_PATTERN = rf"^[^{_CONTROLS}]*$"
+"""Text without forbidden control characters (a JSON Schema / Python regex)."""
+IDENTIFIER_PATTERN = rf"^[^\S{_CONTROLS}]*[^\s{_CONTROLS}][^{_CONTROLS}]*$"
+"""An identifier: text without forbidden control characters that is not blank after
+trimming. The three parts are disjoint classes, so matching is linear."""
+_FORBIDDEN = re.compile(f"[{_CONTROLS}]")
+
+
+def has_forbidden_control(text: str) -> bool:
+    """Whether ``text`` holds a character that ``TEXT_PATTERN`` refuses."""
+    return _FORBIDDEN.search(text) is not None
 
 
 def collapse_whitespace(text: str) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -11,7 +10,7 @@ from application.config import OutboxPolicy
 from application.events import SERVICE_NAME, wrapper
 from application.ports.clock import Clock
 from application.ports.repositories import UnitOfWorkFactory
-from domain.conversation import AgentSnapshot
+from domain.conversation import AgentSnapshot, encode_snapshot
 from domain.errors import NotFound
 from domain.outbox import EventType, OutboxMessage
 
@@ -38,7 +37,7 @@ class PutSnapshotUseCase:
             "user_id": command.user_id,
             "conversation_id": command.conversation_id,
             "phase": command.phase,
-            "snapshot_json": json.dumps(command.snapshot, ensure_ascii=False),
+            "snapshot_json": encode_snapshot(command.snapshot),
         }
         row = OutboxMessage(
             event_type=EventType.AGENT_STATE_SNAPSHOT_PERSIST.value,

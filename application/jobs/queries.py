@@ -9,6 +9,7 @@ from application.memory_items.list_items import page_limit
 from application.ports.clock import Clock
 from application.ports.job_queue import JobQueue
 from application.ports.repositories import JobQuery, UnitOfWorkFactory
+from application.shared.cursors import decode_id_cursor, encode_id_cursor
 from domain.audit import AuditEntry, AuditOperation, AuditTarget, OperatorType
 from domain.errors import InvalidValue, JobNotFound
 from domain.jobs import ExtractionJob, JobStatus
@@ -41,14 +42,6 @@ def parse_job_statuses(values: Sequence[str]) -> frozenset[JobStatus]:
         raise InvalidValue(f"status must be one of {allowed}", field="status") from error
 
 
-def parse_id_cursor(cursor: str | None) -> int | None:
-    if not cursor:
-        return None
-    if not cursor.isdigit() or not 0 < int(cursor) < 2**63:
-        raise InvalidValue("cursor is not valid", field="cursor")
-    return int(cursor)
-
-
 class ListJobsUseCase:
     """Newest first. ``user_id=None`` is for operators only (the caller checks the scope)."""
 
@@ -66,12 +59,12 @@ class ListJobsUseCase:
                     message_id=query.message_id,
                     job_key=query.job_key,
                     limit=limit + 1,
-                    before_id=parse_id_cursor(query.cursor),
+                    before_id=decode_id_cursor(query.cursor),
                 )
             )
         items = rows[:limit]
         more = len(rows) > limit and items[-1].id is not None
-        return JobPage(items=items, next_cursor=str(items[-1].id) if more else None)
+        return JobPage(items=items, next_cursor=encode_id_cursor(items[-1].id) if more else None)
 
 
 class GetJobUseCase:

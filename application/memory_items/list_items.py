@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from application.memory_items.cursor import decode_cursor, encode_cursor
 from application.ports.repositories import ItemQuery, UnitOfWorkFactory
+from application.shared.cursors import decode_item_cursor, encode_item_cursor
 from domain.errors import InvalidValue
 from domain.memory import MemoryItem, MemoryStatus, MemoryType
 
@@ -65,10 +65,10 @@ class ListItemsUseCase:
             memory_types=frozenset(MemoryType.require(m) for m in query.memory_types),
             conversation_id=query.conversation_id or None,
             limit=limit + 1,
-            after=decode_cursor(query.cursor) if query.cursor else None,
+            after=decode_item_cursor(query.cursor) if query.cursor else None,
         )
         async with self._uow() as uow:
             rows = await uow.items.page(item_query)
         items = rows[:limit]
         more = len(rows) > limit
-        return ItemPage(items=items, next_cursor=encode_cursor(items[-1]) if more else None)
+        return ItemPage(items=items, next_cursor=encode_item_cursor(items[-1]) if more else None)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from application.jobs.queries import parse_id_cursor
 from application.memory_items.list_items import page_limit
 from application.ports.clock import Clock
 from application.ports.repositories import DeadEvent, UnitOfWorkFactory
+from application.shared.cursors import decode_id_cursor, encode_id_cursor
 from domain.audit import AuditEntry, AuditOperation, AuditTarget, OperatorType
 from domain.errors import InvalidValue, NotFound
 from domain.outbox import OutboxMessage, OutboxStatus
@@ -33,10 +33,10 @@ class ListOutboxUseCase:
             rows = await uow.outbox.list(
                 status=parse_outbox_status(status),
                 limit=size + 1,
-                before_id=parse_id_cursor(cursor),
+                before_id=decode_id_cursor(cursor),
             )
         page = rows[:size]
-        return page, str(page[-1].id) if len(rows) > size else None
+        return page, encode_id_cursor(page[-1].id) if len(rows) > size else None
 
 
 class ListDeadEventsUseCase:
@@ -48,9 +48,9 @@ class ListDeadEventsUseCase:
     ) -> tuple[list[DeadEvent], str | None]:
         size = page_limit(limit, default=20, maximum=100)
         async with self._uow() as uow:
-            rows = await uow.events.list_dead(limit=size + 1, before_id=parse_id_cursor(cursor))
+            rows = await uow.events.list_dead(limit=size + 1, before_id=decode_id_cursor(cursor))
         page = rows[:size]
-        return page, str(page[-1].id) if len(rows) > size else None
+        return page, encode_id_cursor(page[-1].id) if len(rows) > size else None
 
 
 class RetryOutboxUseCase:

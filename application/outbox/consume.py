@@ -25,7 +25,7 @@ from application.ports.repositories import DeadEvent, UnitOfWork, UnitOfWorkFact
 from domain.conversation import AgentSnapshot
 from domain.errors import InvalidValue
 from domain.jobs import ExtractionJob, ExtractPayload
-from domain.outbox import EventType, OutboxStatus
+from domain.outbox import EventType, OutboxMessage, OutboxStatus
 
 log = structlog.get_logger(__name__)
 MAX_PHASE = 32
@@ -59,6 +59,23 @@ def snapshot_of(payload: dict[str, object], now: datetime) -> AgentSnapshot:
         created_at=now,
         updated_at=now,
     )
+
+
+async def _local_row(
+    uow: UnitOfWork, outbox_id: object, event_id: str | None
+) -> OutboxMessage | None:
+    """Our outbox row that sent ``event_id`` (locked), or ``None``: an external producer
+    may reuse an outbox id, so the row counts only when its own event id matches."""
+    if not isinstance(outbox_id, int) or isinstance(outbox_id, bool) or not 0 < outbox_id < 2**63:
+        return None
+    row = await uow.outbox.get(outbox_id, for_update=True)
+    if row is None:
+        return None
+    try:
+        local_id = json.loads(row.payload).get("event_id") or str(row.id)
+    except (ValueError, AttributeError):
+        return None
+    return row if local_id == event_id else None
 
 
 class HandleEventUseCase:
@@ -122,31 +139,30 @@ class HandleEventUseCase:
     @staticmethod
     async def _mark_local_row(uow: UnitOfWork, event: Envelope, now: datetime) -> None:
         """Mark our own outbox row consumed; an external producer's outbox id is not ours."""
-        if event.outbox_id is None:
-            return
-        row = await uow.outbox.get(event.outbox_id, for_update=True)
-        if row is None or row.status is OutboxStatus.CONSUMED:
-            return
-        try:
-            local_id = json.loads(row.payload).get("event_id") or str(row.id)
-        except ValueError:
-            return
-        if local_id == event.event_id:
-            await uow.outbox.mark_consumed(event.outbox_id, now=now)
+        row = await _local_row(uow, event.outbox_id, event.event_id)
+        if row is not None and row.status is not OutboxStatus.CONSUMED:
+            await uow.outbox.mark_consumed(row.id or 0, now=now)
 
     async def _bury(self, raw: bytes, reason: str, now: datetime) -> None:
         log.warning("dead_event", reason=reason, size=len(raw))
         if self._metrics is not None:
             self._metrics.count(Metric.DEAD_EVENT_TOTAL)
         event_id = event_type = None
+        outbox_id: object = None
         try:
             body = json.loads(raw)
             if isinstance(body, dict):
                 event_id = str(body.get("event_id") or body.get("outbox_id") or "") or None
                 event_type = str(body.get("event_type") or "") or None
+                outbox_id = body.get("outbox_id")
         except (ValueError, UnicodeDecodeError):
             pass
         async with self._uow() as uow:
+            # Our own row would otherwise stay ``published`` and be sent again forever.
+            own = await _local_row(uow, outbox_id, event_id)
+            if own is not None:
+                own.bury(f"refused by the consumer: {reason}", now=now)
+                await uow.outbox.save(own)
             await uow.events.add_dead(
                 DeadEvent(
                     topic=self._topic,

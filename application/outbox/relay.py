@@ -91,9 +91,6 @@ class RelayOutboxUseCase:
         async with self._uow() as uow:
             current = await uow.outbox.get(row.id or 0, for_update=True)
             if current is not None and current.status is OutboxStatus.PENDING:
-                current.status = OutboxStatus.DEAD
-                current.last_error = reason
-                current.next_retry_at = None
-                current.updated_at = self._clock.now()
+                current.bury(reason, now=self._clock.now())
                 await uow.outbox.save(current)
             await uow.commit()

@@ -12,10 +12,13 @@ from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
 from container import Infrastructure, Settings, build_infrastructure, close_infrastructure
 from entrypoints.embedded_worker import EmbeddedWorker
-from entrypoints.http.auth import JWTAuthMiddleware
+from entrypoints.http.asgi import MAX_BODY_BYTES
+from entrypoints.http.auth import PUBLIC_PATHS, JWTAuthMiddleware
+from entrypoints.http.body_guard import BodyGuardMiddleware
 from entrypoints.http.deps import DEPENDENCIES
 from entrypoints.http.errors import EXCEPTION_HANDLERS
 from entrypoints.http.idempotency import IdempotencyMiddleware
+from entrypoints.http.openapi import document_problems
 from entrypoints.http.rate_limit import RateLimitMiddleware, TokenBuckets
 from entrypoints.http.routes.admin import AdminController
 from entrypoints.http.routes.health import healthz, readyz
@@ -60,7 +63,7 @@ def create_app(settings: Settings, *, infra: Infrastructure | None = None) -> Li
 
     metrics = PrometheusConfig(app_name="memvault", prefix="memvault", group_path=True)
     buckets = TokenBuckets(rate=settings.rate_limit_per_second, burst=settings.rate_limit_burst)
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             healthz,
             readyz,
@@ -80,9 +83,11 @@ def create_app(settings: Settings, *, infra: Infrastructure | None = None) -> Li
             metrics.middleware,
             DefineMiddleware(JWTAuthMiddleware, secret=secret),
             DefineMiddleware(RateLimitMiddleware, buckets=buckets),
+            BodyGuardMiddleware,
             IdempotencyMiddleware,
         ],
         lifespan=[lifespan],
+        request_max_body_size=MAX_BODY_BYTES,
         openapi_config=OpenAPIConfig(
             title="memvault",
             version=API_VERSION,
@@ -91,3 +96,5 @@ def create_app(settings: Settings, *, infra: Infrastructure | None = None) -> Li
         ),
         debug=False,
     )
+    document_problems(app.openapi_schema, PUBLIC_PATHS)
+    return app

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import cast
 
 import msgspec
-from litestar.types import Receive, ReceiveMessage, Send
+from litestar.types import Receive, ReceiveMessage, Scope, Send
 
 from entrypoints.http.errors import CODES_BY_STATUS, PROBLEM, TITLES
 
@@ -33,27 +33,53 @@ async def send_problem(
     detail: str,
     *,
     code: str | None = None,
+    field: str | None = None,
     headers: Iterable[tuple[str, str]] = (),
 ) -> None:
-    body = msgspec.json.encode(
-        {
-            "type": "about:blank",
-            "title": TITLES.get(status, "Error"),
-            "status": status,
-            "detail": detail,
-            "code": code or CODES_BY_STATUS.get(status, "Error"),
-        }
-    )
+    problem: dict[str, object] = {
+        "type": "about:blank",
+        "title": TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+        "code": code or CODES_BY_STATUS.get(status, "Error"),
+    }
+    if field is not None:
+        problem["field"] = field
+    body = msgspec.json.encode(problem)
     await send_bytes(send, status, body, PROBLEM, headers)
 
 
-async def read_body(receive: Receive) -> bytes:
+MAX_BODY_BYTES = 10_000_000
+"""The largest request body the API reads (the app's ``request_max_body_size`` too)."""
+
+
+class BodyTooLarge(Exception):
+    """The request body is longer than the limit; nothing beyond it was read."""
+
+
+def declared_length(scope: Scope) -> int | None:
+    """The ``Content-Length`` header as a number (``None`` when absent or not a number)."""
+    for key, value in scope.get("headers", []):
+        if bytes(key).lower() == b"content-length":
+            text = bytes(value).decode("latin-1").strip()
+            return int(text) if text.isascii() and text.isdigit() else None
+    return None
+
+
+async def read_body(receive: Receive, *, limit: int = MAX_BODY_BYTES) -> bytes:
+    """The whole request body, read chunk by chunk; ``BodyTooLarge`` as soon as more
+    than ``limit`` bytes have arrived, so a huge body is never held in memory."""
     chunks: list[bytes] = []
+    size = 0
     while True:
         message = await receive()
         if message["type"] != "http.request":
             break
-        chunks.append(message.get("body", b""))
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(f"the request body exceeds {limit} bytes")
+        chunks.append(chunk)
         if not message.get("more_body", False):
             break
     return b"".join(chunks)

@@ -62,6 +62,8 @@ class JWTAuthMiddleware(AbstractAuthenticationMiddleware):
 
 
 def admin_guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:  # type: ignore[type-arg]
-    """Operator endpoints need a token whose scope holds ``admin``."""
-    if not isinstance(connection.user, Principal) or not connection.user.is_admin:
+    """Operator endpoints need a token whose scope holds ``admin``. Read from the scope:
+    ``connection.user`` raises where the middleware did not run (``OPTIONS``)."""
+    user = connection.scope.get("user")
+    if not isinstance(user, Principal) or not user.is_admin:
         raise PermissionDeniedException("this endpoint needs the admin scope")

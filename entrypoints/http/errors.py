@@ -14,7 +14,7 @@ from litestar.exceptions import (
 )
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
-from domain.errors import Conflict, DomainError, InvalidValue, NotFound
+from domain.errors import Conflict, DomainError, InvalidMemoryType, InvalidValue, NotFound, TooLarge
 
 log = structlog.get_logger(__name__)
 
@@ -62,6 +62,8 @@ def problem(
 
 
 def _domain_status(error: DomainError) -> int:
+    if isinstance(error, TooLarge):
+        return 413
     if isinstance(error, InvalidValue):
         return 400
     if isinstance(error, NotFound):
@@ -88,12 +90,31 @@ def _field_name(entry: dict[str, Any]) -> str:
     return "body"
 
 
+# Codes that name a rule more precisely than WrongParamType, by the failing field's name.
+_FIELD_CODES = {"memory_type": InvalidMemoryType.code, "memory_types": InvalidMemoryType.code}
+_RULE_MESSAGE = (
+    "must not be blank or hold NUL or control characters other than tab, line feed and"
+    " carriage return"
+)
+
+
+def _message(entry: dict[str, Any]) -> str:
+    message = str(entry.get("message", ""))
+    # msgspec words a pattern failure as the regex itself: say the rule instead.
+    return _RULE_MESSAGE if "matching regex" in message else message
+
+
+def _code(fields: list[str]) -> str:
+    last = fields[0].rsplit(".", 1)[-1].split("[", 1)[0] if fields else ""
+    return _FIELD_CODES.get(last, "WrongParamType")
+
+
 def validation_error(
     _: Request[Any, Any, Any], error: ValidationException
 ) -> Response[dict[str, Any]]:
     entries = error.extra if isinstance(error.extra, list) else []
     errors = [
-        {"field": _field_name(entry), "message": str(entry.get("message", ""))}
+        {"field": _field_name(entry), "message": _message(entry)}
         for entry in entries
         if isinstance(entry, dict)
     ]
@@ -104,7 +125,8 @@ def validation_error(
         else (error.detail or "the request is not valid")
     )
     first = errors[0]["field"] if errors else None
-    return problem(400, detail, code="WrongParamType", field=first, errors=errors)
+    code = _code([e["field"] for e in errors])
+    return problem(400, detail, code=code, field=first, errors=errors)
 
 
 def http_error(_: Request[Any, Any, Any], error: HTTPException) -> Response[dict[str, Any]]:

@@ -15,7 +15,14 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from application.ports.idempotency import Claim, StoredResponse
-from entrypoints.http.asgi import read_body, replay_receive, send_bytes, send_problem
+from domain.text import has_forbidden_control
+from entrypoints.http.asgi import (
+    BodyTooLarge,
+    read_body,
+    replay_receive,
+    send_bytes,
+    send_problem,
+)
 from entrypoints.http.auth import Principal
 
 HEADER = b"idempotency-key"
@@ -44,10 +51,17 @@ class IdempotencyMiddleware:
         if key is None or scope["method"] not in MUTATING or not isinstance(user, Principal):
             await self.app(scope, receive, send)
             return
-        if not 1 <= len(key) <= MAX_KEY:
-            await send_problem(send, 400, f"Idempotency-Key must have 1 to {MAX_KEY} characters")
+        if not 1 <= len(key) <= MAX_KEY or not key.strip() or has_forbidden_control(key):
+            detail = (
+                f"Idempotency-Key must have 1 to {MAX_KEY} characters, not all blank, no controls"
+            )
+            await send_problem(send, 400, detail, field="Idempotency-Key")
             return
-        body = await read_body(receive)
+        try:
+            body = await read_body(receive)
+        except BodyTooLarge as error:
+            await send_problem(send, 413, str(error))
+            return
         digest = hashlib.sha256(
             b"\n".join([scope["method"].encode(), scope["path"].encode(), body])
         ).hexdigest()

@@ -2,38 +2,44 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Annotated, Any
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
 import msgspec
 
+from application.ingest.ingest_messages import Extraction
 from application.ports.repositories import DeadEvent
 from domain.audit import AuditEntry
-from domain.conversation import AgentSnapshot
-from domain.jobs import ExtractionJob
-from domain.memory import MAX_CONTENT, MAX_TITLE, MemoryItem
-from domain.outbox import OutboxMessage
+from domain.conversation import AgentSnapshot, Role
+from domain.instants import utc_instant
+from domain.jobs import ExtractionJob, JobStatus
+from domain.memory import MAX_CONTENT, MAX_TITLE, MemoryItem, MemoryStatus, MemoryType
+from domain.outbox import OutboxMessage, OutboxStatus
 from domain.ranking import Scored
 from domain.settings import MemorySettings
+from domain.text import IDENTIFIER_PATTERN, TEXT_PATTERN
 
 Score = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
 Sensitivity = Annotated[int, msgspec.Meta(ge=0, le=2)]
-ScopeId = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
-Reason = Annotated[str, msgspec.Meta(max_length=1000)]
-Content = Annotated[str, msgspec.Meta(max_length=MAX_CONTENT * 2)]
-Title = Annotated[str, msgspec.Meta(max_length=MAX_TITLE * 2)]
-MemoryTypeName = Annotated[str, msgspec.Meta(max_length=32)]
+# Every string a client sends obeys the text rule of domain.text; identifiers are
+# also not blank after trimming (docs/input-rules.md).
+ScopeId = Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=IDENTIFIER_PATTERN)]
+Reason = Annotated[str, msgspec.Meta(max_length=1000, pattern=TEXT_PATTERN)]
+Content = Annotated[str, msgspec.Meta(max_length=MAX_CONTENT * 2, pattern=TEXT_PATTERN)]
+Title = Annotated[str, msgspec.Meta(max_length=MAX_TITLE * 2, pattern=TEXT_PATTERN)]
+Query = Annotated[str, msgspec.Meta(max_length=2000, pattern=TEXT_PATTERN)]
+Phase = Annotated[str, msgspec.Meta(min_length=1, max_length=32, pattern=IDENTIFIER_PATTERN)]
+Limit = Annotated[int, msgspec.Meta(ge=1)]
+RenderMode = Literal["flat", "typed", "typed_v2"]
 
 
-def as_utc(value: datetime | None) -> datetime | None:
-    """Times without a zone are taken as UTC."""
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+def as_utc(value: datetime | None, *, field: str) -> datetime | None:
+    """Times without a zone are taken as UTC; out of the stored range is a 400 on ``field``."""
+    return None if value is None else utc_instant(value, field=field)
 
 
 class ItemIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    memory_type: MemoryTypeName
+    memory_type: MemoryType
     content: Content
     title: Title | None = None
     conversation_id: ScopeId | None = None
@@ -52,7 +58,7 @@ class BatchIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class ItemPatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    memory_type: MemoryTypeName | None = None
+    memory_type: MemoryType | None = None
     title: Title | None = None
     content: Content | None = None
     confidence: Score | None = None
@@ -80,7 +86,7 @@ class ItemOut(msgspec.Struct, kw_only=True):
     conversation_id: str | None
     assistant_id: str | None
     run_id: str | None
-    memory_type: str
+    memory_type: MemoryType
     title: str
     content: str
     content_hash: str
@@ -88,7 +94,7 @@ class ItemOut(msgspec.Struct, kw_only=True):
     importance: float
     sensitivity_level: int
     is_explicit: bool
-    status: str
+    status: MemoryStatus
     ttl_at: datetime | None
     last_access_at: datetime | None
     created_at: datetime | None
@@ -104,7 +110,7 @@ class ItemOut(msgspec.Struct, kw_only=True):
             conversation_id=item.scope.conversation_id,
             assistant_id=item.scope.assistant_id,
             run_id=item.scope.run_id,
-            memory_type=item.memory_type.value,
+            memory_type=item.memory_type,
             title=item.title,
             content=item.content,
             content_hash=item.content_hash,
@@ -112,7 +118,7 @@ class ItemOut(msgspec.Struct, kw_only=True):
             importance=round(item.importance, 4),
             sensitivity_level=item.sensitivity_level,
             is_explicit=item.is_explicit,
-            status=item.status.value,
+            status=item.status,
             ttl_at=item.ttl_at,
             last_access_at=item.last_access_at,
             created_at=item.created_at,
@@ -178,8 +184,8 @@ class SettingsOut(msgspec.Struct, kw_only=True):
 
 
 class MessageIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    role: Annotated[str, msgspec.Meta(min_length=1, max_length=16)]
-    content: Annotated[str, msgspec.Meta(max_length=100_000)]
+    role: Role
+    content: Annotated[str, msgspec.Meta(max_length=100_000, pattern=TEXT_PATTERN)]
     message_id: ScopeId | None = None
     occurred_at: datetime | None = None
 
@@ -193,7 +199,7 @@ class MessagesIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 class MessageOut(msgspec.Struct, kw_only=True):
     message_id: str
-    extraction: str
+    extraction: Extraction
     job_key: str | None
 
 
@@ -206,7 +212,7 @@ class JobOut(msgspec.Struct, kw_only=True):
     job_key: str
     message_id: str | None
     conversation_id: str | None
-    status: str
+    status: JobStatus
     attempts: int
     max_attempts: int
     next_retry_at: datetime | None
@@ -226,7 +232,7 @@ class JobOut(msgspec.Struct, kw_only=True):
             job_key=job.idempotency_key,
             message_id=job.source_message_id,
             conversation_id=job.conversation_id,
-            status=job.status.value,
+            status=job.status,
             attempts=job.retry_count,
             max_attempts=job.max_retry,
             next_retry_at=job.next_retry_at,
@@ -251,7 +257,7 @@ class OutboxOut(msgspec.Struct, kw_only=True):
     message_key: str
     payload: str
     user_id: str | None
-    status: str
+    status: OutboxStatus
     retry_count: int
     max_retry: int
     next_retry_at: datetime | None
@@ -269,7 +275,7 @@ class OutboxOut(msgspec.Struct, kw_only=True):
             message_key=row.message_key,
             payload=row.payload,
             user_id=row.user_id,
-            status=row.status.value,
+            status=row.status,
             retry_count=row.retry_count,
             max_retry=row.max_retry,
             next_retry_at=row.next_retry_at,
@@ -313,7 +319,7 @@ class DeadEventPageOut(msgspec.Struct):
 
 
 class SnapshotIn(msgspec.Struct, forbid_unknown_fields=True):
-    phase: Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
+    phase: Phase
     snapshot: Any
 
 
@@ -334,9 +340,9 @@ class SnapshotOut(msgspec.Struct, kw_only=True):
 
 
 class SearchIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    query: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
-    limit: int | None = None
-    memory_types: list[MemoryTypeName] | None = None
+    query: Annotated[str, msgspec.Meta(min_length=1, max_length=2000, pattern=TEXT_PATTERN)]
+    limit: Limit | None = None
+    memory_types: list[MemoryType] | None = None
     assistant_id: ScopeId | None = None
     run_id: ScopeId | None = None
 
@@ -358,14 +364,14 @@ class SearchOut(msgspec.Struct):
 
 
 class ContextIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    query: Annotated[str, msgspec.Meta(max_length=2000)]
+    query: Query
     conversation_id: ScopeId | None = None
     assistant_id: ScopeId | None = None
     run_id: ScopeId | None = None
-    limit: int | None = None
-    render_mode: Annotated[str, msgspec.Meta(max_length=16)] = "flat"
-    max_tokens: int | None = None
-    language: Annotated[str, msgspec.Meta(max_length=2)] | None = None
+    limit: Limit | None = None
+    render_mode: RenderMode = "flat"
+    max_tokens: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    language: Annotated[str, msgspec.Meta(max_length=2, pattern=TEXT_PATTERN)] | None = None
 
 
 class ContextOut(msgspec.Struct):

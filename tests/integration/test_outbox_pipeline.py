@@ -450,3 +450,30 @@ async def test_a_row_sent_again_after_its_event_was_handled_ends_consumed(
 
     assert await statuses(node, user_id) == [OutboxStatus.CONSUMED]
     assert await jobs_per_key(node, user_id) == dict.fromkeys(keys, 1)
+
+
+@pytest.mark.parametrize("pipelines", ["in_process"], indirect=True)
+async def test_our_own_event_refused_by_the_consumer_ends_its_outbox_row_dead(
+    pipelines: Pipelines, user_id: str
+) -> None:
+    pipeline = pipelines.open()
+    node = pipeline.container
+    await ingest(node, user_id, ["I like tea"])
+    [row] = await outbox_rows(node, user_id)
+    # A row our own code wrote but the consumer cannot handle (older code let a blank
+    # conversation id through): it must not be published again and again.
+    wrapped = json.loads(row.payload)
+    wrapped["payload"]["conversation_id"] = " "
+    await execute(
+        node, update(outbox).where(outbox.c.id == row.id).values(payload=json.dumps(wrapped))
+    )
+    assert await node.relay_outbox()() == 1
+    assert await drain(node, events=1) == 1
+
+    [dead_row] = await outbox_rows(node, user_id)
+    assert dead_row.status is OutboxStatus.DEAD
+    assert "conversation_id" in str(dead_row.last_error)
+    [dead] = await dead_events_of(node, pipelines.topic)
+    assert dead["event_id"] == event_id_of(row)
+    await forget_published(node, user_id)
+    assert await node.relay_outbox()() == 0

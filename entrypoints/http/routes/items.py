@@ -11,6 +11,7 @@ from application.memory_items.change_item import PatchItem, SetItemStatus
 from application.memory_items.create_item import CreateItems, NewItem
 from application.memory_items.list_items import ListItems
 from domain.memory import ItemChanges, MemoryType
+from domain.text import IDENTIFIER_PATTERN
 from entrypoints.http.deps import ContainerDep, PrincipalDep, checked_id, split_csv
 from entrypoints.http.schemas import (
     AuditOut,
@@ -26,7 +27,8 @@ from entrypoints.http.schemas import (
 )
 
 
-def new_item(data: ItemIn) -> NewItem:
+def new_item(data: ItemIn, at: str = "") -> NewItem:
+    """``at`` prefixes the field names of errors (``items[3].``)."""
     return NewItem(
         memory_type=data.memory_type,
         content=data.content,
@@ -38,7 +40,7 @@ def new_item(data: ItemIn) -> NewItem:
         importance=data.importance,
         sensitivity_level=data.sensitivity_level,
         is_explicit=data.is_explicit,
-        ttl_at=as_utc(data.ttl_at),
+        ttl_at=as_utc(data.ttl_at, field=at + "ttl_at"),
         reason=data.reason,
     )
 
@@ -52,7 +54,7 @@ def changes_of(data: ItemPatch) -> ItemChanges:
         importance=data.importance,
         sensitivity_level=data.sensitivity_level,
         is_explicit=data.is_explicit,
-        ttl_at=as_utc(data.ttl_at),
+        ttl_at=as_utc(data.ttl_at, field="ttl_at"),
         clear_ttl=data.clear_ttl,
     )
 
@@ -77,7 +79,9 @@ class ItemController(Controller):
         self, data: JSONBody[BatchIn], container: ContainerDep, principal: PrincipalDep
     ) -> ItemsOut:
         command = CreateItems(
-            user_id=principal.user_id, items=[new_item(i) for i in data.items], batch=True
+            user_id=principal.user_id,
+            items=[new_item(i, f"items[{n}].") for n, i in enumerate(data.items)],
+            batch=True,
         )
         items = await container.create_items()(command)
         return ItemsOut(items=[ItemOut.of(item) for item in items])
@@ -91,7 +95,9 @@ class ItemController(Controller):
         statuses: FromQuery[list[str] | None] = None,
         memory_type: FromQuery[list[str] | None] = None,
         memory_types: FromQuery[list[str] | None] = None,
-        conversation_id: Annotated[str | None, QueryParameter(max_length=128)] = None,
+        conversation_id: Annotated[
+            str | None, QueryParameter(max_length=128, pattern=IDENTIFIER_PATTERN)
+        ] = None,
         limit: FromQuery[int | None] = None,
         cursor: Annotated[str | None, QueryParameter(max_length=512)] = None,
     ) -> ItemPageOut:

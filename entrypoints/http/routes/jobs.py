@@ -8,10 +8,11 @@ from litestar import Controller, get
 from litestar.params import FromPath, FromQuery, QueryParameter
 
 from application.jobs.queries import ListJobs
+from domain.text import IDENTIFIER_PATTERN
 from entrypoints.http.deps import ContainerDep, PrincipalDep, checked_id, split_csv
 from entrypoints.http.schemas import JobOut, JobPageOut
 
-Text = Annotated[str | None, QueryParameter(max_length=128)]
+Text = Annotated[str | None, QueryParameter(max_length=128, pattern=IDENTIFIER_PATTERN)]
 
 
 class JobController(Controller):

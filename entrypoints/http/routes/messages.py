@@ -29,15 +29,15 @@ async def post_messages(
                 role=m.role,
                 content=m.content,
                 message_id=m.message_id,
-                occurred_at=as_utc(m.occurred_at),
+                occurred_at=as_utc(m.occurred_at, field=f"messages[{n}].occurred_at"),
             )
-            for m in data.messages
+            for n, m in enumerate(data.messages)
         ],
     )
     results = await container.ingest_messages()(command)
     return MessagesOut(
         messages=[
-            MessageOut(message_id=r.message_id, extraction=r.extraction.value, job_key=r.job_key)
+            MessageOut(message_id=r.message_id, extraction=r.extraction, job_key=r.job_key)
             for r in results
         ]
     )

@@ -8,10 +8,13 @@ from litestar import Controller, Response, get, put
 from litestar.params import JSONBody, PathParameter
 
 from application.agent.snapshots import PutSnapshot
+from domain.text import IDENTIFIER_PATTERN
 from entrypoints.http.deps import ContainerDep, PrincipalDep
 from entrypoints.http.schemas import SnapshotIn, SnapshotOut
 
-ConversationId = Annotated[str, PathParameter(min_length=1, max_length=128)]
+ConversationId = Annotated[
+    str, PathParameter(min_length=1, max_length=128, pattern=IDENTIFIER_PATTERN)
+]
 
 
 class SnapshotController(Controller):

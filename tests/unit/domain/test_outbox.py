@@ -122,3 +122,18 @@ def test_an_outbox_row_without_a_positive_max_retry_gets_the_default_twenty() ->
         assert row.status is OutboxStatus.PENDING
     row.fail("down", now=NOW, backoff=backoff)
     assert row.status is OutboxStatus.DEAD
+
+
+def test_a_buried_row_is_dead_with_its_reason_and_never_due() -> None:
+    row = message(status=OutboxStatus.PUBLISHED)
+    row.bury("refused by the consumer: conversation_id is blank", now=NOW)
+    assert row.status is OutboxStatus.DEAD
+    assert row.last_error == "refused by the consumer: conversation_id is blank"
+    assert row.next_retry_at is None
+
+
+def test_burying_leaves_a_consumed_row_consumed() -> None:
+    row = message(status=OutboxStatus.CONSUMED)
+    row.bury("late refusal", now=NOW)
+    assert row.status is OutboxStatus.CONSUMED
+    assert row.last_error is None

@@ -1,0 +1,137 @@
+"""schemathesis against the app in-process, on SQLite and PostgreSQL (issue 11).
+
+Every operation of the served OpenAPI document is called with generated requests that
+follow it (positive) and that break it (negative), with an admin bearer token so that
+no route is out of reach. No response may be a 5xx, and each must match what the
+document says: a documented status, content type and body schema. Examples per
+operation are few, so the module stays well under two minutes.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from pydantic import SecretStr
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.python import asgi
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from container import Settings
+from entrypoints.http.app import create_app
+from entrypoints.http.auth import issue_token
+from tests.e2e.conftest import SECRET
+
+MAX_EXAMPLES = 5
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
+TOKEN = issue_token(SECRET, "fuzz-operator", admin=True, ttl=timedelta(hours=1))
+
+
+def settings_for(data_dir: Path, database_url: str) -> Settings:
+    return Settings(
+        data_dir=data_dir,
+        database_url=database_url,
+        auth_jwt_secret=SecretStr(SECRET),
+        embedder="hashing",
+        vector_store="memory",
+        # The fuzzer is one user sending bursts: the limiter must not hide the routes.
+        rate_limit_per_second=10_000.0,
+        rate_limit_burst=10_000,
+    )
+
+
+def served_document() -> dict[str, Any]:
+    """The document as the app builds it (building the app opens no connection)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite+aiosqlite:///{tmp}/document.db"
+        return create_app(settings_for(Path(tmp) / "data", url)).openapi_schema.to_schema()
+
+
+schema = schemathesis.openapi.from_dict(served_document())
+schema.config.generation.update(
+    modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE],
+    max_examples=MAX_EXAMPLES,
+    deterministic=True,
+)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"], scope="module")
+def api(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    database_urls: dict[str, str],
+) -> Iterator[asgi.ASGIClient]:
+    data_dir = tmp_path_factory.mktemp("fuzz") / "data"
+    app = create_app(settings_for(data_dir, database_urls[str(request.param)]))
+    with asgi.get_client(app) as client:
+        yield client
+    asgi.shutdown_lifespans()
+
+
+@schema.parametrize()
+@settings(
+    max_examples=MAX_EXAMPLES,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    derandomize=True,
+    database=None,
+)
+def test_every_operation_answers_as_documented_and_never_5xx(
+    case: Any, api: asgi.ASGIClient
+) -> None:
+    case.call_and_validate(
+        session=api,
+        base_url=api.base_url,
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        checks=CHECKS,
+    )
+
+
+def test_the_document_declares_problem_responses_and_bearer_security(tmp_path: Path) -> None:
+    app = create_app(
+        Settings(
+            data_dir=tmp_path / "data",
+            database_url=f"sqlite+aiosqlite:///{tmp_path / 'x.db'}",
+            auth_jwt_secret=SecretStr(SECRET),
+            embedder="hashing",
+            vector_store="memory",
+        )
+    )
+    document = app.openapi_schema.to_schema()
+    assert document["components"]["securitySchemes"]["BearerToken"]["scheme"] == "bearer"
+    item = document["paths"]["/api/v1/memory/items/{item_id}"]["patch"]
+    assert {"400", "401", "404", "409", "413", "422", "429", "503"} <= item["responses"].keys()
+    problem = item["responses"]["404"]["content"]["application/problem+json"]["schema"]
+    assert problem == {"$ref": "#/components/schemas/Problem"}
+    assert item["security"] == [{"BearerToken": []}]
+    assert "security" not in document["paths"]["/healthz"]["get"]
+    admin = document["paths"]["/api/v1/admin/jobs"]["get"]
+    assert "403" in admin["responses"]
+    memory_type = document["components"]["schemas"]["MemoryType"]
+    assert sorted(memory_type["enum"]) == ["constraint", "fact", "preference"]
+    assert sorted(document["components"]["schemas"]["Role"]["enum"]) == [
+        "assistant",
+        "system",
+        "tool",
+        "user",
+    ]
+    context = document["components"]["schemas"]["ContextIn"]["properties"]["render_mode"]
+    assert sorted(context["enum"]) == ["flat", "typed", "typed_v2"]
+    for name in ("JobStatus", "MemoryStatus"):
+        assert document["components"]["schemas"][name]["enum"]
