@@ -18,6 +18,7 @@ from entrypoints.http.errors import EXCEPTION_HANDLERS
 from entrypoints.http.idempotency import IdempotencyMiddleware
 from entrypoints.http.rate_limit import RateLimitMiddleware, TokenBuckets
 from entrypoints.http.routes.admin import AdminController
+from entrypoints.http.routes.api_keys import ApiKeyController
 from entrypoints.http.routes.health import healthz, readyz
 from entrypoints.http.routes.items import ItemController
 from entrypoints.http.routes.jobs import JobController
@@ -72,6 +73,7 @@ def create_app(settings: Settings, *, infra: Infrastructure | None = None) -> Li
             context,
             JobController,
             AdminController,
+            ApiKeyController,
             SnapshotController,
         ],
         dependencies=DEPENDENCIES,

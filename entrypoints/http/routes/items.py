@@ -68,7 +68,9 @@ class ItemController(Controller):
     async def create(
         self, data: JSONBody[ItemIn], container: ContainerDep, principal: PrincipalDep
     ) -> ItemOut:
-        command = CreateItems(user_id=principal.user_id, items=[new_item(data)])
+        command = CreateItems(
+            user_id=principal.user_id, items=[new_item(data)], operator=principal.operator
+        )
         (item,) = await container.create_items()(command)
         return ItemOut.of(item)
 
@@ -77,7 +79,10 @@ class ItemController(Controller):
         self, data: JSONBody[BatchIn], container: ContainerDep, principal: PrincipalDep
     ) -> ItemsOut:
         command = CreateItems(
-            user_id=principal.user_id, items=[new_item(i) for i in data.items], batch=True
+            user_id=principal.user_id,
+            items=[new_item(i) for i in data.items],
+            batch=True,
+            operator=principal.operator,
         )
         items = await container.create_items()(command)
         return ItemsOut(items=[ItemOut.of(item) for item in items])
@@ -127,6 +132,7 @@ class ItemController(Controller):
             item_id=checked_id(item_id),
             changes=changes_of(data),
             reason=data.reason,
+            operator=principal.operator,
         )
         return ItemOut.of(await container.patch_item()(command))
 
@@ -142,6 +148,7 @@ class ItemController(Controller):
             user_id=principal.user_id,
             item_id=checked_id(item_id),
             reason=data.reason if data else None,
+            operator=principal.operator,
         )
         return ItemOut.of(await container.delete_item()(command))
 
@@ -157,6 +164,7 @@ class ItemController(Controller):
             user_id=principal.user_id,
             item_id=checked_id(item_id),
             reason=data.reason if data else None,
+            operator=principal.operator,
         )
         return ItemOut.of(await container.restore_item()(command))
 

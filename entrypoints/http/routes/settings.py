@@ -27,5 +27,6 @@ class SettingsController(Controller):
             memory_enabled=data.memory_enabled,
             implicit_memory_enabled=data.implicit_memory_enabled,
             sensitive_memory_enabled=data.sensitive_memory_enabled,
+            operator=principal.operator,
         )
         return SettingsOut.of(await container.change_settings()(command))
