@@ -64,6 +64,15 @@ def serve(
     uvicorn.run(app_, host=settings.host, port=settings.port, log_level=settings.log_level)
 
 
+@app.command()
+def mcp() -> None:
+    """Serve the MCP tools over stdio for a running server (MEMVAULT_URL, MEMVAULT_API_KEY
+    or MEMVAULT_TOKEN, MEMVAULT_USER for service keys)."""
+    from entrypoints.mcp_stdio import run
+
+    run()
+
+
 @db.command("upgrade")
 def db_upgrade() -> None:
     """Apply every migration (the embedded SQLite file is created if missing)."""

@@ -16,6 +16,7 @@ from entrypoints.http.auth import JWTAuthMiddleware
 from entrypoints.http.deps import DEPENDENCIES
 from entrypoints.http.errors import EXCEPTION_HANDLERS
 from entrypoints.http.idempotency import IdempotencyMiddleware
+from entrypoints.http.mcp_mount import McpMount
 from entrypoints.http.rate_limit import RateLimitMiddleware, TokenBuckets
 from entrypoints.http.routes.admin import AdminController
 from entrypoints.http.routes.api_keys import ApiKeyController
@@ -36,6 +37,7 @@ def create_app(settings: Settings, *, infra: Infrastructure | None = None) -> Li
     same process also runs the relay, the consumer, the sweepers and the job worker."""
     secret = settings.jwt_secret(create=True)
     infrastructure = infra or build_infrastructure(settings)
+    mcp = McpMount()
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -50,7 +52,8 @@ def create_app(settings: Settings, *, infra: Infrastructure | None = None) -> Li
             await loops.resume_pending_work()
             loops.start()
         try:
-            yield
+            async with mcp.running():
+                yield
         finally:
             if loops is not None:
                 await loops.stop()
@@ -75,6 +78,7 @@ def create_app(settings: Settings, *, infra: Infrastructure | None = None) -> Li
             AdminController,
             ApiKeyController,
             SnapshotController,
+            mcp.route(),
         ],
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
