@@ -61,7 +61,12 @@ class ApiKeyController(Controller):
     tags = ("operators",)
     guards = (admin_guard,)
 
-    @post("/", status_code=201, summary="Make an API key (its secret is shown once)")
+    @post(
+        "/",
+        status_code=201,
+        operation_id="create_api_key",
+        summary="Make an API key (its secret is shown once)",
+    )
     async def create_key(self, data: JSONBody[KeyIn], container: ContainerDep) -> NewKeyOut:
         expires = data.expires_in_seconds
         new = await container.create_key()(
@@ -73,14 +78,24 @@ class ApiKeyController(Controller):
         )
         return NewKeyOut(**msgspec.structs.asdict(KeyOut.of(new.key)), key=new.secret)
 
-    @get("/", summary="Every API key, newest first (never a secret)")
+    @get("/", operation_id="list_api_keys", summary="Every API key, newest first (never a secret)")
     async def list_keys(self, container: ContainerDep) -> KeyListOut:
         return KeyListOut(items=[KeyOut.of(k) for k in await container.list_keys()()])
 
-    @post("/{key_id:int}/revoke", status_code=200, summary="Revoke an API key (idempotent)")
+    @post(
+        "/{key_id:int}/revoke",
+        operation_id="revoke_api_key",
+        status_code=200,
+        summary="Revoke an API key (idempotent)",
+    )
     async def revoke_key(self, key_id: FromPath[int], container: ContainerDep) -> KeyOut:
         return KeyOut.of(await container.revoke_key()(checked_id(key_id, "API key")))
 
-    @delete("/{key_id:int}", status_code=200, summary="Revoke an API key (same as /revoke)")
+    @delete(
+        "/{key_id:int}",
+        operation_id="delete_api_key",
+        status_code=200,
+        summary="Revoke an API key (same as /revoke)",
+    )
     async def delete_key(self, key_id: FromPath[int], container: ContainerDep) -> KeyOut:
         return KeyOut.of(await container.revoke_key()(checked_id(key_id, "API key")))
