@@ -46,12 +46,17 @@ class KeyScope:
 
     @classmethod
     def parse(cls, text: str) -> KeyScope:
-        """``service``, ``admin`` or ``user:<id>`` (an id of 1-128 characters)."""
-        value = text.strip()
-        if value in (ScopeKind.SERVICE, ScopeKind.ADMIN):
-            return cls(kind=ScopeKind(value))
-        kind, sep, user_id = value.partition(":")
-        if kind == ScopeKind.USER and sep and 1 <= len(user_id) <= MAX_USER_ID:
+        """``service``, ``admin`` or ``user:<id>`` (an id of 1-128 characters, kept
+        byte for byte: ids are compared exactly)."""
+        if text.strip() in (ScopeKind.SERVICE, ScopeKind.ADMIN):
+            return cls(kind=ScopeKind(text.strip()))
+        kind, sep, user_id = text.partition(":")
+        if (
+            kind.strip() == ScopeKind.USER
+            and sep
+            and user_id.strip()
+            and len(user_id) <= MAX_USER_ID
+        ):
             return cls(kind=ScopeKind.USER, user_id=user_id)
         raise InvalidValue(
             "a key's scope is service, admin or user:<id> (an id of 1-128 characters)",

@@ -24,7 +24,14 @@ def test_scopes_parse_and_print_back(text: str, kind: ScopeKind, user: str | Non
     assert str(scope) == text
 
 
-@pytest.mark.parametrize("text", ["", "user", "user:", "user:" + "x" * 129, "root", "Service"])
+def test_a_user_scope_keeps_the_id_byte_for_byte():
+    assert KeyScope.parse("user: Bob ").user_id == " Bob "
+    assert str(KeyScope.parse("user: Bob ")) == "user: Bob "
+
+
+@pytest.mark.parametrize(
+    "text", ["", "user", "user:", "user:   ", "user:" + "x" * 129, "root", "Service"]
+)
 def test_other_scopes_are_refused(text: str):
     with pytest.raises(InvalidValue):
         KeyScope.parse(text)
