@@ -6,7 +6,8 @@ COPY application application
 COPY adapters adapters
 COPY entrypoints entrypoints
 COPY alembic alembic
-RUN pip install --no-cache-dir -e .
+COPY clients/python clients/python
+RUN pip install --no-cache-dir -e . -e clients/python
 ENV MEMVAULT_HOST=0.0.0.0 MEMVAULT_DATA_DIR=/data
 EXPOSE 8000
 CMD ["memvault", "serve"]

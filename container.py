@@ -43,6 +43,7 @@ from adapters.job_queue.dramatiq_queue import (
     register_job_actor,
 )
 from adapters.metrics import process_metrics
+from adapters.sqlalchemy.api_keys import SqlApiKeyRepository
 from adapters.sqlalchemy.engine import create_engine
 from adapters.sqlalchemy.health import DatabaseProbe
 from adapters.sqlalchemy.idempotency import SqlIdempotencyStore
@@ -51,6 +52,10 @@ from adapters.sqlalchemy.unit_of_work import SqlUnitOfWorkFactory
 from adapters.system_clock import SystemClock
 from adapters.vector_store.memory import MemoryVectorStore
 from application.agent.snapshots import GetSnapshotUseCase, PutSnapshotUseCase
+from application.api_keys.authenticate_key import AuthenticateKeyUseCase
+from application.api_keys.create_key import CreateKeyUseCase
+from application.api_keys.list_keys import ListKeysUseCase
+from application.api_keys.revoke_key import RevokeKeyUseCase
 from application.config import JobPolicy, OutboxPolicy
 from application.extraction.deterministic_judge import DeterministicJudge
 from application.extraction.write_memories import DecisionPolicy, MemoryWriter
@@ -597,6 +602,12 @@ class Container(containers.DeclarativeContainer):
         ),
     )
     readiness = providers.Factory(CheckReadinessUseCase, probes)
+
+    api_keys = providers.Singleton(SqlApiKeyRepository, engine)
+    create_key = providers.Factory(CreateKeyUseCase, api_keys, clock)
+    list_keys = providers.Factory(ListKeysUseCase, api_keys)
+    revoke_key = providers.Factory(RevokeKeyUseCase, api_keys, clock)
+    authenticate_key = providers.Factory(AuthenticateKeyUseCase, api_keys, clock)
 
 
 def build_infrastructure(settings: Settings) -> Infrastructure:

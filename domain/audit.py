@@ -25,12 +25,28 @@ class OperatorType(StrEnum):
     SYSTEM = "system"
     USER = "user"
     ADMIN = "admin"
+    SERVICE = "service"
+    """A backend acting for the user with a ``service`` API key (named in ``operator_id``)."""
 
     @classmethod
     def parse(cls, value: str | None) -> OperatorType:
-        """``system`` and ``admin`` (any case) are kept; anything else is ``user``."""
+        """``system``, ``admin`` and ``service`` (any case) are kept; anything else is
+        ``user``."""
         text = (value or "").strip().lower()
-        return cls(text) if text in (cls.SYSTEM, cls.ADMIN) else cls.USER
+        return cls(text) if text in (cls.SYSTEM, cls.ADMIN, cls.SERVICE) else cls.USER
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Operator:
+    """Who makes a change: the user themselves (``id`` their user id), or an API key
+    acting for them (``id`` the key's name)."""
+
+    type: OperatorType
+    id: str | None = None
+
+    @classmethod
+    def user(cls, user_id: str) -> Operator:
+        return cls(type=OperatorType.USER, id=user_id)
 
 
 class AuditTarget(StrEnum):

@@ -13,6 +13,7 @@ from sqlalchemy.engine import make_url
 
 from container import Settings, migrate
 from entrypoints.cli_jobs import jobs
+from entrypoints.cli_keys import keys
 from entrypoints.http.auth import issue_token
 from entrypoints.logging import configure_logging
 
@@ -20,6 +21,7 @@ app = typer.Typer(help="memvault: long-term memory for AI agents.", no_args_is_h
 db = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db, name="db")
 app.add_typer(jobs, name="jobs")
+app.add_typer(keys, name="keys")
 console = Console()
 err = Console(stderr=True)
 
@@ -60,6 +62,15 @@ def serve(
         f'Then:         curl -H "Authorization: Bearer $TOKEN" {base}/api/v1/memory/items'
     )
     uvicorn.run(app_, host=settings.host, port=settings.port, log_level=settings.log_level)
+
+
+@app.command()
+def mcp() -> None:
+    """Serve the MCP tools over stdio for a running server (MEMVAULT_URL, MEMVAULT_API_KEY
+    or MEMVAULT_TOKEN, MEMVAULT_USER for service keys)."""
+    from entrypoints.mcp_stdio import run
+
+    run()
 
 
 @db.command("upgrade")

@@ -21,7 +21,7 @@ from sqlalchemy import (
     true,
 )
 
-from adapters.sqlalchemy.types import Id, LongText, UTCDateTime
+from adapters.sqlalchemy.types import ExactString, Id, LongText, UTCDateTime
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -234,3 +234,19 @@ memory_postings = Table(
 )
 """The lexical index (product §6): one row per item and term, rewritten in the item's own
 transaction so every API process sees the same index."""
+
+memvault_api_keys = Table(
+    "memvault_api_keys",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", ExactString(64), nullable=False),
+    Column("prefix", ExactString(16), nullable=False),
+    Column("secret_hash", ExactString(64), nullable=False),
+    Column("scope", ExactString(140), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime),
+    Column("revoked_at", UTCDateTime),
+    Column("last_used_at", UTCDateTime),
+    UniqueConstraint("secret_hash", name="uq_memvault_api_keys_secret_hash"),
+)
+"""API keys (stored as the SHA-256 of the secret, never the secret itself)."""

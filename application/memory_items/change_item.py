@@ -12,7 +12,7 @@ from application.ports.clock import Clock
 from application.ports.indexer import ItemIndexer
 from application.ports.metrics import Metric, Metrics
 from application.ports.repositories import UnitOfWorkFactory
-from domain.audit import AuditOperation, OperatorType
+from domain.audit import AuditOperation, Operator
 from domain.memory import ItemChanges, MemoryItem
 
 
@@ -22,6 +22,8 @@ class PatchItem:
     item_id: int
     changes: ItemChanges
     reason: str | None = None
+    operator: Operator | None = None
+    """Who is audited as making the change; ``None``: the user themselves."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -29,6 +31,8 @@ class SetItemStatus:
     user_id: str
     item_id: int
     reason: str | None = None
+    operator: Operator | None = None
+    """Who is audited as making the change; ``None``: the user themselves."""
 
 
 class _ItemChange:
@@ -62,8 +66,10 @@ class _ItemChange:
         item_id: int,
         reason: str | None,
         mutate: Callable[[MemoryItem, datetime], bool],
+        operator: Operator | None,
     ) -> MemoryItem:
         now = self._clock.now()
+        operator = operator or Operator.user(user_id)
         async with self._uow() as uow:
             item = await load_item(uow, user_id, item_id)
             before = item.snapshot()
@@ -74,8 +80,8 @@ class _ItemChange:
                     uow,
                     item=item,
                     operation=self.operation,
-                    operator=OperatorType.USER,
-                    operator_id=user_id,
+                    operator=operator.type,
+                    operator_id=operator.id,
                     reason=reason,
                     default_reason=self.default_reason,
                     before=before,
@@ -101,7 +107,9 @@ class PatchItemUseCase(_ItemChange):
             item.edit(command.changes, now=now)
             return True
 
-        return await self._change(command.user_id, command.item_id, command.reason, edit)
+        return await self._change(
+            command.user_id, command.item_id, command.reason, edit, command.operator
+        )
 
 
 class DeleteItemUseCase(_ItemChange):
@@ -116,6 +124,7 @@ class DeleteItemUseCase(_ItemChange):
             command.item_id,
             command.reason,
             lambda item, now: item.delete(now=now),
+            command.operator,
         )
 
 
@@ -132,4 +141,5 @@ class RestoreItemUseCase(_ItemChange):
             command.item_id,
             command.reason,
             lambda item, now: item.restore(now=now),
+            command.operator,
         )

@@ -11,7 +11,7 @@ from application.ports.clock import Clock
 from application.ports.indexer import ItemIndexer
 from application.ports.metrics import Metric, Metrics
 from application.ports.repositories import UnitOfWork, UnitOfWorkFactory
-from domain.audit import AuditOperation, OperatorType
+from domain.audit import AuditOperation, Operator
 from domain.errors import DomainError, InvalidValue
 from domain.memory import MemoryItem, Scope
 
@@ -41,6 +41,8 @@ class CreateItems:
     items: Sequence[NewItem]
     batch: bool = False
     """Errors then name the offending element (``items[3].content``)."""
+    operator: Operator | None = None
+    """Who is audited as making the change; ``None``: the user themselves."""
 
 
 class CreateItemsUseCase:
@@ -64,9 +66,10 @@ class CreateItemsUseCase:
             raise InvalidValue(f"a batch holds 1 to {MAX_BATCH} items", field="items")
         now = self._clock.now()
         items = [self._checked(command, index, now) for index in range(len(command.items))]
+        operator = command.operator or Operator.user(command.user_id)
         async with self._uow() as uow:
             for item, new in zip(items, command.items, strict=True):
-                await self._store(uow, item, new.reason, now)
+                await self._store(uow, item, new.reason, now, operator)
             await uow.commit()
         await self._indexer.items_changed(items)
         if self._metrics is not None:
@@ -103,14 +106,16 @@ class CreateItemsUseCase:
         )
 
     @staticmethod
-    async def _store(uow: UnitOfWork, item: MemoryItem, reason: str | None, now: datetime) -> None:
+    async def _store(
+        uow: UnitOfWork, item: MemoryItem, reason: str | None, now: datetime, operator: Operator
+    ) -> None:
         await uow.items.add(item)
         await audit_item(
             uow,
             item=item,
             operation=AuditOperation.CREATE,
-            operator=OperatorType.USER,
-            operator_id=item.user_id,
+            operator=operator.type,
+            operator_id=operator.id,
             reason=reason,
             default_reason=DEFAULT_REASON,
             before=None,

@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 
 from application.ports.clock import Clock
 from application.ports.repositories import UnitOfWorkFactory
-from domain.audit import AuditEntry, AuditOperation, AuditTarget, OperatorType
+from domain.audit import AuditEntry, AuditOperation, AuditTarget, Operator
 from domain.settings import MemorySettings
 
 
@@ -18,6 +18,8 @@ class ChangeSettings:
     memory_enabled: bool | None = None
     implicit_memory_enabled: bool | None = None
     sensitive_memory_enabled: bool | None = None
+    operator: Operator | None = None
+    """Who is audited as making the change; ``None``: the user themselves."""
 
 
 class GetSettingsUseCase:
@@ -36,6 +38,7 @@ class ChangeSettingsUseCase:
 
     async def __call__(self, command: ChangeSettings) -> MemorySettings:
         now = self._clock.now()
+        operator = command.operator or Operator.user(command.user_id)
         changes = {
             name: value
             for name in ("memory_enabled", "implicit_memory_enabled", "sensitive_memory_enabled")
@@ -52,8 +55,8 @@ class ChangeSettingsUseCase:
                     target_id=command.user_id,
                     user_id=command.user_id,
                     operation=AuditOperation.UPDATE,
-                    operator_type=OperatorType.USER,
-                    operator_id=command.user_id,
+                    operator_type=operator.type,
+                    operator_id=operator.id,
                     reason=None,
                     default_reason="用户修改记忆设置",
                     before=current.snapshot() if current else None,

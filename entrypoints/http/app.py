@@ -18,9 +18,11 @@ from entrypoints.http.body_guard import BodyGuardMiddleware
 from entrypoints.http.deps import DEPENDENCIES
 from entrypoints.http.errors import EXCEPTION_HANDLERS
 from entrypoints.http.idempotency import IdempotencyMiddleware
+from entrypoints.http.mcp_mount import McpMount
 from entrypoints.http.openapi import document_problems
 from entrypoints.http.rate_limit import RateLimitMiddleware, TokenBuckets
 from entrypoints.http.routes.admin import AdminController
+from entrypoints.http.routes.api_keys import ApiKeyController
 from entrypoints.http.routes.health import healthz, readyz
 from entrypoints.http.routes.items import ItemController
 from entrypoints.http.routes.jobs import JobController
@@ -38,6 +40,7 @@ def create_app(settings: Settings, *, infra: Infrastructure | None = None) -> Li
     same process also runs the relay, the consumer, the sweepers and the job worker."""
     secret = settings.jwt_secret(create=True)
     infrastructure = infra or build_infrastructure(settings)
+    mcp = McpMount()
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -52,7 +55,8 @@ def create_app(settings: Settings, *, infra: Infrastructure | None = None) -> Li
             await loops.resume_pending_work()
             loops.start()
         try:
-            yield
+            async with mcp.running():
+                yield
         finally:
             if loops is not None:
                 await loops.stop()
@@ -75,7 +79,9 @@ def create_app(settings: Settings, *, infra: Infrastructure | None = None) -> Li
             context,
             JobController,
             AdminController,
+            ApiKeyController,
             SnapshotController,
+            mcp.route(),
         ],
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,

@@ -1,4 +1,5 @@
-"""Bearer JWT authentication (product §3): ``sub`` is the user, ``scope`` may hold admin."""
+"""Bearer authentication: a JWT (``sub`` is the user, ``scope`` may hold admin) or an
+API key (``mv_...``, see ``entrypoints/http/api_keys.py``)."""
 
 from __future__ import annotations
 
@@ -12,14 +13,25 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 from litestar.types import ASGIApp
 
+from domain.api_keys import looks_like_key
+from domain.audit import Operator
+
 PUBLIC_PATHS = ["^/healthz", "^/readyz", "^/metrics", "^/schema", "^/ui"]
 MAX_USER_ID = 128
 
 
 @dataclass(frozen=True, slots=True)
 class Principal:
+    """Who calls: the user whose data the request reaches, and who is audited for it."""
+
     user_id: str
     is_admin: bool = False
+    acting: Operator | None = None
+    """An API key acting for ``user_id``; ``None``: the user themselves (a JWT)."""
+
+    @property
+    def operator(self) -> Operator:
+        return self.acting or Operator.user(self.user_id)
 
 
 def issue_token(
@@ -57,6 +69,11 @@ class JWTAuthMiddleware(AbstractAuthenticationMiddleware):
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise NotAuthorizedException("send Authorization: Bearer <token>")
+        if looks_like_key(token.strip()):
+            from entrypoints.http.api_keys import principal_from_key
+
+            principal = await principal_from_key(connection, token.strip())
+            return AuthenticationResult(user=principal, auth=None)
         principal = principal_from_token(token.strip(), self._secret)
         return AuthenticationResult(user=principal, auth=token)
 

@@ -34,7 +34,7 @@ class AdminController(Controller):
     tags = ("operators",)
     guards = (admin_guard,)
 
-    @get("/jobs", summary="Jobs of every user (e.g. ?status=dead)")
+    @get("/jobs", operation_id="admin_list_jobs", summary="Jobs of every user (e.g. ?status=dead)")
     async def list_jobs(
         self,
         container: ContainerDep,
@@ -49,7 +49,12 @@ class AdminController(Controller):
             items=[JobOut.of(j, operator=True) for j in page.items], next_cursor=page.next_cursor
         )
 
-    @post("/jobs/{job_id:int}/retry", status_code=200, summary="Send a failed or dead job again")
+    @post(
+        "/jobs/{job_id:int}/retry",
+        operation_id="admin_retry_job",
+        status_code=200,
+        summary="Send a failed or dead job again",
+    )
     async def retry_job(
         self,
         job_id: FromPath[int],
@@ -64,7 +69,7 @@ class AdminController(Controller):
         )
         return JobOut.of(job, operator=True)
 
-    @get("/outbox", summary="Outbox rows (e.g. ?status=dead)")
+    @get("/outbox", operation_id="admin_list_outbox", summary="Outbox rows (e.g. ?status=dead)")
     async def list_outbox(
         self,
         container: ContainerDep,
@@ -75,7 +80,12 @@ class AdminController(Controller):
         rows, next_cursor = await container.list_outbox()(status=status, limit=limit, cursor=cursor)
         return OutboxPageOut(items=[OutboxOut.of(r) for r in rows], next_cursor=next_cursor)
 
-    @post("/outbox/{outbox_id:int}/retry", status_code=200, summary="Send a dead row again")
+    @post(
+        "/outbox/{outbox_id:int}/retry",
+        operation_id="admin_retry_outbox",
+        status_code=200,
+        summary="Send a dead row again",
+    )
     async def retry_outbox(
         self,
         outbox_id: FromPath[int],
@@ -90,14 +100,23 @@ class AdminController(Controller):
         )
         return OutboxOut.of(row)
 
-    @get("/dead-events", summary="Events from the bus that could not be handled")
+    @get(
+        "/dead-events",
+        operation_id="admin_list_dead_events",
+        summary="Events from the bus that could not be handled",
+    )
     async def dead_events(
         self, container: ContainerDep, limit: FromQuery[int | None] = None, cursor: Cursor = None
     ) -> DeadEventPageOut:
         events, next_cursor = await container.list_dead_events()(limit=limit, cursor=cursor)
         return DeadEventPageOut(items=[DeadEventOut.of(e) for e in events], next_cursor=next_cursor)
 
-    @post("/dedup", status_code=200, summary="Archive duplicated memories (dry run by default)")
+    @post(
+        "/dedup",
+        operation_id="admin_dedup",
+        status_code=200,
+        summary="Archive duplicated memories (dry run by default)",
+    )
     async def dedup(
         self, data: JSONBody[DedupIn], container: ContainerDep, principal: PrincipalDep
     ) -> DedupOut:
@@ -120,7 +139,12 @@ class AdminController(Controller):
             dry_run=report.dry_run,
         )
 
-    @post("/reindex", status_code=200, summary="Rebuild the vector store from the database")
+    @post(
+        "/reindex",
+        operation_id="admin_reindex",
+        status_code=200,
+        summary="Rebuild the vector store from the database",
+    )
     async def reindex(self, container: ContainerDep) -> ReindexOut:
         report = await container.reindex()()
         return ReindexOut(

@@ -10,12 +10,17 @@ from entrypoints.http.deps import ContainerDep
 from entrypoints.http.errors import problem
 
 
-@get("/healthz", summary="The process is up", tags=["service"])
+@get("/healthz", operation_id="healthz", summary="The process is up", tags=["service"])
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@get("/readyz", summary="Every dependency answers (503 names those that do not)", tags=["service"])
+@get(
+    "/readyz",
+    operation_id="readyz",
+    summary="Every dependency answers (503 names those that do not)",
+    tags=["service"],
+)
 async def readyz(container: ContainerDep) -> Response[dict[str, Any]]:
     checks = await container.readiness()()
     failing = {name: why for name, why in checks.items() if why}

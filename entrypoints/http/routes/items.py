@@ -66,15 +66,19 @@ class ItemController(Controller):
     path = "/api/v1/memory/items"
     tags = ("memory items",)
 
-    @post("/", summary="Create a memory item")
+    @post("/", operation_id="create_memory", summary="Create a memory item")
     async def create(
         self, data: JSONBody[ItemIn], container: ContainerDep, principal: PrincipalDep
     ) -> ItemOut:
-        command = CreateItems(user_id=principal.user_id, items=[new_item(data)])
+        command = CreateItems(
+            user_id=principal.user_id, items=[new_item(data)], operator=principal.operator
+        )
         (item,) = await container.create_items()(command)
         return ItemOut.of(item)
 
-    @post("/batch", summary="Create up to 500 items, all or nothing")
+    @post(
+        "/batch", operation_id="create_memories", summary="Create up to 500 items, all or nothing"
+    )
     async def create_batch(
         self, data: JSONBody[BatchIn], container: ContainerDep, principal: PrincipalDep
     ) -> ItemsOut:
@@ -82,11 +86,12 @@ class ItemController(Controller):
             user_id=principal.user_id,
             items=[new_item(i, f"items[{n}].") for n, i in enumerate(data.items)],
             batch=True,
+            operator=principal.operator,
         )
         items = await container.create_items()(command)
         return ItemsOut(items=[ItemOut.of(item) for item in items])
 
-    @get("/", summary="List the caller's items, a page at a time")
+    @get("/", operation_id="list_memories", summary="List the caller's items, a page at a time")
     async def list_items(
         self,
         container: ContainerDep,
@@ -113,14 +118,18 @@ class ItemController(Controller):
         )
         return ItemPageOut(items=[ItemOut.of(i) for i in page.items], next_cursor=page.next_cursor)
 
-    @get("/{item_id:int}", summary="One item")
+    @get("/{item_id:int}", operation_id="get_memory", summary="One item")
     async def get_item(
         self, item_id: FromPath[int], container: ContainerDep, principal: PrincipalDep
     ) -> ItemOut:
         item = await container.get_item()(principal.user_id, checked_id(item_id))
         return ItemOut.of(item)
 
-    @patch("/{item_id:int}", summary="Edit an item (a deleted item is a 409)")
+    @patch(
+        "/{item_id:int}",
+        operation_id="update_memory",
+        summary="Edit an item (a deleted item is a 409)",
+    )
     async def patch_item(
         self,
         item_id: FromPath[int],
@@ -133,10 +142,16 @@ class ItemController(Controller):
             item_id=checked_id(item_id),
             changes=changes_of(data),
             reason=data.reason,
+            operator=principal.operator,
         )
         return ItemOut.of(await container.patch_item()(command))
 
-    @delete("/{item_id:int}", status_code=200, summary="Soft-delete an item (idempotent)")
+    @delete(
+        "/{item_id:int}",
+        operation_id="delete_memory",
+        status_code=200,
+        summary="Soft-delete an item (idempotent)",
+    )
     async def delete_item(
         self,
         item_id: FromPath[int],
@@ -148,10 +163,16 @@ class ItemController(Controller):
             user_id=principal.user_id,
             item_id=checked_id(item_id),
             reason=data.reason if data else None,
+            operator=principal.operator,
         )
         return ItemOut.of(await container.delete_item()(command))
 
-    @post("/{item_id:int}/restore", status_code=200, summary="Restore an item (idempotent)")
+    @post(
+        "/{item_id:int}/restore",
+        operation_id="restore_memory",
+        status_code=200,
+        summary="Restore an item (idempotent)",
+    )
     async def restore_item(
         self,
         item_id: FromPath[int],
@@ -163,10 +184,15 @@ class ItemController(Controller):
             user_id=principal.user_id,
             item_id=checked_id(item_id),
             reason=data.reason if data else None,
+            operator=principal.operator,
         )
         return ItemOut.of(await container.restore_item()(command))
 
-    @get("/{item_id:int}/history", summary="The item's audit entries, oldest first")
+    @get(
+        "/{item_id:int}/history",
+        operation_id="memory_history",
+        summary="The item's audit entries, oldest first",
+    )
     async def history(
         self, item_id: FromPath[int], container: ContainerDep, principal: PrincipalDep
     ) -> HistoryOut:

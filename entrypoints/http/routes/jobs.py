@@ -19,7 +19,7 @@ class JobController(Controller):
     path = "/api/v1/memory/jobs"
     tags = ("jobs",)
 
-    @get("/", summary="The caller's jobs")
+    @get("/", operation_id="list_jobs", summary="The caller's jobs")
     async def list_jobs(
         self,
         container: ContainerDep,
@@ -44,7 +44,7 @@ class JobController(Controller):
         )
         return JobPageOut(items=[JobOut.of(j) for j in page.items], next_cursor=page.next_cursor)
 
-    @get("/{job_id:int}", summary="One of the caller's jobs")
+    @get("/{job_id:int}", operation_id="get_job", summary="One of the caller's jobs")
     async def get_job(
         self, job_id: FromPath[int], container: ContainerDep, principal: PrincipalDep
     ) -> JobOut:

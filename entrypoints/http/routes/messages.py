@@ -12,6 +12,7 @@ from entrypoints.http.schemas import MessageOut, MessagesIn, MessagesOut, as_utc
 
 @post(
     "/api/v1/memory/messages",
+    operation_id="ingest_messages",
     status_code=202,
     summary="Store chat turns; each user turn with text is queued for extraction",
     tags=("ingestion",),

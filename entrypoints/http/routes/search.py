@@ -11,7 +11,13 @@ from entrypoints.http.deps import ContainerDep, PrincipalDep
 from entrypoints.http.schemas import ContextIn, ContextOut, SearchIn, SearchOut, scored
 
 
-@post("/api/v1/memory/search", status_code=200, summary="Ranked memories", tags=("retrieval",))
+@post(
+    "/api/v1/memory/search",
+    operation_id="search_memories",
+    status_code=200,
+    summary="Ranked memories",
+    tags=("retrieval",),
+)
 async def search(
     data: JSONBody[SearchIn], container: ContainerDep, principal: PrincipalDep
 ) -> SearchOut:
@@ -30,6 +36,7 @@ async def search(
 
 @post(
     "/api/v1/memory/context",
+    operation_id="build_context",
     status_code=200,
     summary="The memory block to pin into the agent's prompt",
     tags=("retrieval",),

@@ -14,11 +14,19 @@ class SettingsController(Controller):
     path = "/api/v1/memory/settings"
     tags = ("settings",)
 
-    @get("/", summary="The caller's memory settings (defaults when never set)")
+    @get(
+        "/",
+        operation_id="get_settings",
+        summary="The caller's memory settings (defaults when never set)",
+    )
     async def read(self, container: ContainerDep, principal: PrincipalDep) -> SettingsOut:
         return SettingsOut.of(await container.get_settings()(principal.user_id))
 
-    @put("/", summary="Change the caller's memory settings; omitted flags keep their value")
+    @put(
+        "/",
+        operation_id="update_settings",
+        summary="Change the caller's memory settings; omitted flags keep their value",
+    )
     async def write(
         self, data: JSONBody[SettingsIn], container: ContainerDep, principal: PrincipalDep
     ) -> SettingsOut:
@@ -27,5 +35,6 @@ class SettingsController(Controller):
             memory_enabled=data.memory_enabled,
             implicit_memory_enabled=data.implicit_memory_enabled,
             sensitive_memory_enabled=data.sensitive_memory_enabled,
+            operator=principal.operator,
         )
         return SettingsOut.of(await container.change_settings()(command))

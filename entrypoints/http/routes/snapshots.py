@@ -21,7 +21,12 @@ class SnapshotController(Controller):
     path = "/api/v1/agent/snapshots"
     tags = ("agent state",)
 
-    @put("/{conversation_id:str}", status_code=202, summary="Save (through the outbox)")
+    @put(
+        "/{conversation_id:str}",
+        operation_id="put_snapshot",
+        status_code=202,
+        summary="Save (through the outbox)",
+    )
     async def save(
         self,
         conversation_id: ConversationId,
@@ -39,7 +44,11 @@ class SnapshotController(Controller):
         )
         return Response({"status": "accepted"}, status_code=202)
 
-    @get("/{conversation_id:str}", summary="The latest snapshot of the conversation")
+    @get(
+        "/{conversation_id:str}",
+        operation_id="get_snapshot",
+        summary="The latest snapshot of the conversation",
+    )
     async def read(
         self, conversation_id: ConversationId, container: ContainerDep, principal: PrincipalDep
     ) -> SnapshotOut:

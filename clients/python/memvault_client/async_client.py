@@ -1,0 +1,255 @@
+"""The asynchronous client (the same methods as :class:`memvault_client.Client`)."""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import time
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from typing import Any, TypeVar
+
+import httpx
+
+from memvault_client import _core
+from memvault_client._core import Call, Credentials, RetryPolicy
+from memvault_client.errors import JobTimeout
+from memvault_client.models import (
+    AcceptedMessage,
+    AuditEntry,
+    Context,
+    Job,
+    Memory,
+    SearchResult,
+    Settings,
+)
+
+T = TypeVar("T")
+Types = str | Iterable[str] | None
+
+
+class AsyncClient:
+    """memvault over HTTP. ``api_key`` (``mv_...``) or ``token`` (a JWT) authenticates;
+    ``user_id`` names the user a ``service`` key acts for (each call may override it).
+
+    Mutations carry an automatic ``Idempotency-Key``; 429, 503 and connection errors are
+    retried (honouring ``Retry-After``); other errors raise :class:`MemvaultError`.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        api_key: str | None = None,
+        token: str | None = None,
+        user_id: str | None = None,
+        timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+        http: httpx.AsyncClient | None = None,
+    ) -> None:
+        self._credentials = Credentials(api_key=api_key, token=token, user_id=user_id)
+        self._retry = retry or RetryPolicy()
+        self._http = http or httpx.AsyncClient(base_url=base_url.rstrip("/"), timeout=timeout)
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def _send(self, call: Call[T]) -> T:
+        headers = self._credentials.headers(call)
+        last = self._retry.attempts - 1
+        for attempt in range(self._retry.attempts):
+            try:
+                response = await self._http.request(
+                    call.method, call.path, json=call.json, params=call.params, headers=headers
+                )
+            except httpx.TransportError:
+                if attempt == last:
+                    raise
+                await asyncio.sleep(self._retry.delay(attempt, None))
+                continue
+            if attempt < last and _core.should_retry(response):
+                await asyncio.sleep(self._retry.delay(attempt, response.headers.get("retry-after")))
+                continue
+            return _core.read(call, response)
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    # Memory items ----------------------------------------------------------------------
+
+    async def add(
+        self, content: str, *, memory_type: str = "fact", user_id: str | None = None, **fields: Any
+    ) -> Memory:
+        """Store one memory. ``fields``: title, conversation_id, assistant_id, run_id,
+        confidence, importance, sensitivity_level, is_explicit, ttl_at, reason, ..."""
+        body = {"content": content, "memory_type": memory_type, **fields}
+        return await self._send(_core.add(user_id, body))
+
+    async def add_many(
+        self, items: Sequence[Mapping[str, Any]], *, user_id: str | None = None
+    ) -> builtins.list[Memory]:
+        """Store up to 500 memories, all or nothing (each a dict of ``add``'s fields)."""
+        return await self._send(_core.add_many(user_id, items))
+
+    async def get(self, item_id: int, *, user_id: str | None = None) -> Memory:
+        return await self._send(_core.get(user_id, item_id))
+
+    async def list(
+        self,
+        *,
+        status: Types = None,
+        memory_type: Types = None,
+        conversation_id: str | None = None,
+        page_size: int | None = None,
+        user_id: str | None = None,
+    ) -> AsyncIterator[Memory]:
+        """Every matching memory, fetched a page at a time as the iterator advances."""
+        cursor: str | None = None
+        while True:
+            items, cursor = await self._send(
+                _core.page(
+                    user_id,
+                    status=status,
+                    memory_type=memory_type,
+                    conversation_id=conversation_id,
+                    page_size=page_size,
+                    cursor=cursor,
+                )
+            )
+            for item in items:
+                yield item
+            if cursor is None:
+                return
+
+    async def update(self, item_id: int, *, user_id: str | None = None, **changes: Any) -> Memory:
+        """Change fields of a memory (content, title, memory_type, importance, ...)."""
+        return await self._send(_core.update(user_id, item_id, changes))
+
+    async def delete(
+        self, item_id: int, *, reason: str | None = None, user_id: str | None = None
+    ) -> Memory:
+        """Soft-delete (idempotent); :meth:`restore` brings it back."""
+        return await self._send(_core.delete(user_id, item_id, reason))
+
+    async def restore(
+        self, item_id: int, *, reason: str | None = None, user_id: str | None = None
+    ) -> Memory:
+        return await self._send(_core.restore(user_id, item_id, reason))
+
+    async def history(
+        self, item_id: int, *, user_id: str | None = None
+    ) -> builtins.list[AuditEntry]:
+        """The memory's audit entries, oldest first."""
+        return await self._send(_core.history(user_id, item_id))
+
+    # Retrieval and ingestion -----------------------------------------------------------
+
+    async def search(
+        self, query: str, *, user_id: str | None = None, **options: Any
+    ) -> SearchResult:
+        """Ranked memories. ``options``: limit, memory_types, assistant_id, run_id, ..."""
+        return await self._send(_core.search(user_id, {"query": query, **options}))
+
+    async def context(self, query: str, *, user_id: str | None = None, **options: Any) -> Context:
+        """The rendered memory block for a prompt. ``options``: conversation_id,
+        assistant_id, run_id, limit, render_mode, max_tokens, language, ..."""
+        return await self._send(_core.context(user_id, {"query": query, **options}))
+
+    async def ingest_messages(
+        self,
+        conversation_id: str,
+        messages: Sequence[Mapping[str, Any]],
+        *,
+        assistant_id: str | None = None,
+        run_id: str | None = None,
+        user_id: str | None = None,
+    ) -> builtins.list[AcceptedMessage]:
+        """Store chat turns (``{"role", "content", "message_id"?, "occurred_at"?}``);
+        memories are extracted in the background (see :meth:`wait_for_job`)."""
+        return await self._send(
+            _core.ingest(
+                user_id, conversation_id, messages, assistant_id=assistant_id, run_id=run_id
+            )
+        )
+
+    # Settings and jobs -----------------------------------------------------------------
+
+    async def settings(self, *, user_id: str | None = None) -> Settings:
+        return await self._send(_core.settings(user_id, None))
+
+    async def update_settings(
+        self,
+        *,
+        memory_enabled: bool | None = None,
+        implicit_memory_enabled: bool | None = None,
+        sensitive_memory_enabled: bool | None = None,
+        user_id: str | None = None,
+    ) -> Settings:
+        """Change the user's switches; those left ``None`` keep their value."""
+        changes = {
+            "memory_enabled": memory_enabled,
+            "implicit_memory_enabled": implicit_memory_enabled,
+            "sensitive_memory_enabled": sensitive_memory_enabled,
+        }
+        return await self._send(_core.settings(user_id, changes))
+
+    async def job(self, job_id: int, *, user_id: str | None = None) -> Job:
+        return await self._send(_core.job(user_id, job_id))
+
+    async def jobs(
+        self,
+        *,
+        status: Types = None,
+        conversation_id: str | None = None,
+        message_id: str | None = None,
+        job_key: str | None = None,
+        page_size: int | None = None,
+        user_id: str | None = None,
+    ) -> AsyncIterator[Job]:
+        """The user's extraction jobs, newest first, a page at a time."""
+        cursor: str | None = None
+        while True:
+            jobs, cursor = await self._send(
+                _core.job_page(
+                    user_id,
+                    status=status,
+                    conversation_id=conversation_id,
+                    message_id=message_id,
+                    job_key=job_key,
+                    page_size=page_size,
+                    cursor=cursor,
+                )
+            )
+            for found in jobs:
+                yield found
+            if cursor is None:
+                return
+
+    async def wait_for_job(
+        self,
+        job: str | int,
+        *,
+        timeout: float = 60.0,
+        interval: float = 0.2,
+        user_id: str | None = None,
+    ) -> Job:
+        """Poll until the job (a ``job_key`` from :meth:`ingest_messages`, or a job id)
+        succeeds or is dead; :class:`JobTimeout` after ``timeout`` seconds. A job key
+        may name a job that does not exist yet (it is made in the background)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = await self._find_job(job, user_id)
+            if found is not None and found.finished:
+                return found
+            if time.monotonic() >= deadline:
+                raise JobTimeout(f"job {job} did not finish in {timeout} s")
+            await asyncio.sleep(interval)
+
+    async def _find_job(self, job: str | int, user_id: str | None) -> Job | None:
+        if isinstance(job, int):
+            return await self.job(job, user_id=user_id)
+        found, _ = await self._send(_core.job_page(user_id, job_key=job, page_size=1))
+        return found[0] if found else None
