@@ -170,6 +170,17 @@ class Settings(BaseSettings):
     embedded_worker_threads: int = Field(default=2, ge=1)
     log_level: str = "info"
 
+    # Operations: log format, metrics port of the relay and worker, shared rate limit.
+    log_format: Literal["console", "json"] = "console"
+    """``json``: one JSON object per log line (memvault, uvicorn and Dramatiq alike)."""
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    """Where ``memvault relay`` and ``memvault worker`` serve Prometheus ``/metrics``;
+    unset means no metrics server (the API always serves ``/metrics`` on its own port)."""
+    metrics_host: str = "0.0.0.0"  # noqa: S104 (a container's metrics are scraped from outside)
+    rate_limit_storage: Literal["auto", "memory", "redis"] = "auto"
+    """``redis`` shares the per-user rate limit between API processes; ``auto`` uses Redis
+    when ``MEMVAULT_REDIS_URL`` is set and the process is in scale mode."""
+
     @property
     def effective_database_url(self) -> str:
         if self.database_url:
