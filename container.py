@@ -42,7 +42,7 @@ from adapters.job_queue.dramatiq_queue import (
     build_broker,
     register_job_actor,
 )
-from adapters.metrics import process_metrics
+from adapters.metrics import TimedEmbedder, TimedSearch, process_metrics
 from adapters.sqlalchemy.engine import create_engine
 from adapters.sqlalchemy.health import DatabaseProbe
 from adapters.sqlalchemy.idempotency import SqlIdempotencyStore
@@ -87,7 +87,7 @@ from application.ports.relation_judge import RelationJudge
 from application.ports.vector_store import VectorStore
 from application.readiness import CheckReadinessUseCase
 from application.search.build_context import BuildContextUseCase
-from application.search.search_memories import RetrievalWeights, SearchMemoriesUseCase
+from application.search.search_memories import RetrievalWeights
 from application.settings.settings import ChangeSettingsUseCase, GetSettingsUseCase
 from domain.retry import ExponentialBackoff, QuadraticBackoff
 
@@ -432,11 +432,14 @@ class Infrastructure(containers.DeclarativeContainer):
 
     embedder = providers.Singleton(
         CachingEmbedder,
-        providers.Selector(
-            settings.provided.embedder,
-            local=providers.Singleton(LocalEmbedder, settings.provided.local_embedding_model),
-            hashing=providers.Singleton(HashingEmbedder, settings.provided.hashing_dimension),
-            openai=providers.Singleton(_openai_embedder, settings, loop_closables),
+        providers.Singleton(
+            TimedEmbedder,
+            providers.Selector(
+                settings.provided.embedder,
+                local=providers.Singleton(LocalEmbedder, settings.provided.local_embedding_model),
+                hashing=providers.Singleton(HashingEmbedder, settings.provided.hashing_dimension),
+                openai=providers.Singleton(_openai_embedder, settings, loop_closables),
+            ),
         ),
     )
     closables: providers.Singleton[list[object]] = providers.Singleton(list)
@@ -563,7 +566,7 @@ class Container(containers.DeclarativeContainer):
     get_snapshot = providers.Factory(GetSnapshotUseCase, uow)
 
     search = providers.Factory(
-        SearchMemoriesUseCase,
+        TimedSearch,
         uow,
         clock,
         infra.embedder,

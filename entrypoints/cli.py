@@ -105,6 +105,7 @@ def worker() -> None:
     import os
     import sys
 
+    from entrypoints.metrics_server import prepare_worker_metrics
     from entrypoints.worker import dramatiq_argv
 
     settings = Settings()
@@ -115,7 +116,8 @@ def worker() -> None:
         )
         raise typer.Exit(2)
     refuse_embedded_store(settings, "worker")
-    argv = [sys.executable, "-m", "dramatiq", *dramatiq_argv(settings)]
+    metrics = prepare_worker_metrics(settings)
+    argv = [sys.executable, "-m", "dramatiq", *dramatiq_argv(settings), *metrics]
     console.print(f"starting {settings.worker_processes} worker process(es): {' '.join(argv[2:])}")
     os.execv(sys.executable, argv)  # noqa: S606 (fixed argv, no shell)
 
