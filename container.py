@@ -89,6 +89,8 @@ from application.readiness import CheckReadinessUseCase
 from application.search.build_context import BuildContextUseCase
 from application.search.search_memories import RetrievalWeights
 from application.settings.settings import ChangeSettingsUseCase, GetSettingsUseCase
+from application.transfer.export_memories import ExportMemoriesUseCase
+from application.transfer.import_memories import ImportMemoriesUseCase
 from domain.retry import ExponentialBackoff, QuadraticBackoff
 
 if TYPE_CHECKING:
@@ -588,6 +590,9 @@ class Container(containers.DeclarativeContainer):
     reindex = providers.Factory(
         ReindexUseCase, uow, clock, indexer, infra.vector_store, infra.embedder
     )
+
+    export_memories = providers.Factory(ExportMemoriesUseCase, uow)
+    import_memories = providers.Factory(ImportMemoriesUseCase, uow, clock, indexer)
 
     redis_probe = providers.Singleton(RedisProbe, redis)
     probes = providers.Dict(

@@ -13,6 +13,7 @@ from sqlalchemy.engine import make_url
 
 from container import Settings, migrate
 from entrypoints.cli_jobs import jobs
+from entrypoints.cli_transfer import export_memories, import_memories
 from entrypoints.http.auth import issue_token
 from entrypoints.logging import configure_logging
 
@@ -20,6 +21,8 @@ app = typer.Typer(help="memvault: long-term memory for AI agents.", no_args_is_h
 db = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db, name="db")
 app.add_typer(jobs, name="jobs")
+app.command("export")(export_memories)
+app.command("import")(import_memories)
 console = Console()
 err = Console(stderr=True)
 

@@ -25,6 +25,7 @@ from entrypoints.http.routes.messages import post_messages
 from entrypoints.http.routes.search import context, search
 from entrypoints.http.routes.settings import SettingsController
 from entrypoints.http.routes.snapshots import SnapshotController
+from entrypoints.http.routes.transfer import TransferController, export_own
 from entrypoints.pipeline import PipelineLoops
 
 API_VERSION = "0.1.0"
@@ -73,6 +74,8 @@ def create_app(settings: Settings, *, infra: Infrastructure | None = None) -> Li
             JobController,
             AdminController,
             SnapshotController,
+            export_own,
+            TransferController,
         ],
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
