@@ -49,7 +49,7 @@ def serve(
     from entrypoints.http.app import create_app
 
     settings = Settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     if migrate_first:
         migrate(settings)
     secret_configured = settings.auth_jwt_secret is not None
@@ -62,7 +62,13 @@ def serve(
     console.print(
         f'Then:         curl -H "Authorization: Bearer $TOKEN" {base}/api/v1/memory/items'
     )
-    uvicorn.run(app_, host=settings.host, port=settings.port, log_level=settings.log_level)
+    uvicorn.run(
+        app_,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        log_config=None,  # uvicorn's records go through configure_logging's handler
+    )
 
 
 @db.command("upgrade")
@@ -133,7 +139,7 @@ def relay() -> None:
     from entrypoints.pipeline import run_relay
 
     settings = Settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     if settings.event_bus == "memory" or settings.broker == "memory":
         err.print(
             "memvault relay needs MEMVAULT_EVENT_BUS=redis or kafka and MEMVAULT_BROKER=redis "

@@ -17,6 +17,7 @@ from entrypoints.http.deps import DEPENDENCIES
 from entrypoints.http.errors import EXCEPTION_HANDLERS
 from entrypoints.http.idempotency import IdempotencyMiddleware
 from entrypoints.http.rate_limit import RateLimitMiddleware, TokenBuckets
+from entrypoints.http.request_id import RequestIdMiddleware
 from entrypoints.http.routes.admin import AdminController
 from entrypoints.http.routes.health import healthz, readyz
 from entrypoints.http.routes.items import ItemController
@@ -80,6 +81,7 @@ def create_app(settings: Settings, *, infra: Infrastructure | None = None) -> Li
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[
+            RequestIdMiddleware,
             metrics.middleware,
             DefineMiddleware(JWTAuthMiddleware, secret=secret),
             DefineMiddleware(RateLimitMiddleware, buckets=buckets),
@@ -93,4 +95,5 @@ def create_app(settings: Settings, *, infra: Infrastructure | None = None) -> Li
             path="/schema",
         ),
         debug=False,
+        logging_config=None,  # entrypoints/logging.py configures logging, once per process
     )

@@ -3,6 +3,7 @@ HTTP from separate processes after a chat turn went through the whole pipeline."
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -98,3 +99,25 @@ def test_worker_and_relay_serve_their_own_metrics_over_http(stack: ScaleStack) -
     relay = scrape("relay")
     assert sample(relay, "memvault_outbox_published_total") >= 1
     assert "memvault_jobs{" in relay  # the queue depth the sweeper measures
+
+
+def test_a_request_id_reaches_the_worker_logs_and_audit_entries_in_scale_mode(
+    stack: ScaleStack,
+) -> None:
+    user, request_id = f"traced-{uuid.uuid4().hex[:8]}", f"req-{uuid.uuid4().hex}"
+    job = finished_job(stack, user, **{"X-Request-Id": request_id})
+
+    logged = [
+        json.loads(line)
+        for line in stack.logs["worker"].read_text().splitlines()
+        if line.startswith("{")
+    ]
+    traced = {(r["event"], r.get("job_id")) for r in logged if r.get("request_id") == request_id}
+    assert {("job_claimed", job["id"]), ("job_succeeded", job["id"])} <= traced
+    items = httpx.get(f"{stack.base_url}/api/v1/memory/items", headers=headers(user)).json()
+    assert items["items"]
+    for item in items["items"]:
+        history = httpx.get(
+            f"{stack.base_url}/api/v1/memory/items/{item['id']}/history", headers=headers(user)
+        ).json()["items"]
+        assert [entry["operator_id"] for entry in history] == [request_id]
