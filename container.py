@@ -83,6 +83,7 @@ from application.outbox.consume import ConsumeEventsUseCase, HandleEventUseCase
 from application.outbox.relay import RelayOutboxUseCase
 from application.ports.embedder import Embedder
 from application.ports.extractor import Extractor
+from application.ports.rate_limiter import RateLimiter
 from application.ports.relation_judge import RelationJudge
 from application.ports.vector_store import VectorStore
 from application.readiness import CheckReadinessUseCase
@@ -188,6 +189,13 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'memvault.db').resolve()}"
+
+    @property
+    def shared_rate_limit(self) -> bool:
+        """Whether the per-user rate limit is counted in Redis for every API process."""
+        if self.rate_limit_storage == "auto":
+            return self.redis_url is not None and not self.embedded
+        return self.rate_limit_storage == "redis"
 
     @property
     def embedded(self) -> bool:
@@ -361,6 +369,20 @@ def _redis(settings: Settings) -> Redis:
     return Redis.from_url(_require(settings.redis_url, "MEMVAULT_REDIS_URL"))
 
 
+def _rate_limiter(settings: Settings) -> RateLimiter | None:
+    """The Redis-backed limiter shared by every API process, or ``None`` (in-process)."""
+    if not settings.shared_rate_limit:
+        return None
+    from adapters.rate_limit import RedisRateLimiter
+
+    return RedisRateLimiter(
+        _require(settings.redis_url, "MEMVAULT_REDIS_URL"),
+        rate=settings.rate_limit_per_second,
+        burst=settings.rate_limit_burst,
+        namespace=f"{settings.broker_namespace}-rate-limit",
+    )
+
+
 def _kafka(settings: Settings) -> KafkaSettings:
     return KafkaSettings(
         bootstrap_servers=_require(settings.kafka_bootstrap, "MEMVAULT_KAFKA_BOOTSTRAP"),
@@ -375,6 +397,12 @@ T = TypeVar("T")
 
 def _tracked(closables: list[object], resource: T) -> T:
     closables.append(resource)
+    return resource
+
+
+def _tracked_optional(closables: list[object], resource: T | None) -> T | None:
+    if resource is not None:
+        closables.append(resource)
     return resource
 
 
@@ -472,6 +500,9 @@ class Container(containers.DeclarativeContainer):
     closables: providers.Singleton[list[object]] = providers.Singleton(list)
     """Clients this loop opened, closed by :func:`shutdown` (newest first)."""
     redis = providers.Singleton(_tracked, closables, providers.Factory(_redis, settings))
+    rate_limiter = providers.Singleton(
+        _tracked_optional, closables, providers.Factory(_rate_limiter, settings)
+    )
 
     publisher_choice = providers.Selector(
         settings.provided.event_bus,

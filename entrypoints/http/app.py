@@ -43,6 +43,7 @@ def create_app(settings: Settings, *, infra: Infrastructure | None = None) -> Li
         container = infrastructure.loops().current()
         app.state.container = container
         app.state.infra = infrastructure
+        app.state.rate_limiter = container.rate_limiter()  # None: in-process buckets
         worker = EmbeddedWorker(infrastructure) if settings.broker == "memory" else None
         loops = PipelineLoops(container, settings) if settings.event_bus == "memory" else None
         if worker is not None:
