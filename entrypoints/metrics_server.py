@@ -9,7 +9,6 @@ environment before they start), and one extra Dramatiq fork process serves their
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 import threading
 from pathlib import Path
@@ -41,8 +40,9 @@ def prepare_worker_metrics(settings: Settings) -> list[str]:
     if settings.metrics_port is None:
         return []
     directory = Path(os.environ.get(MULTIPROC_ENV) or tempfile.mkdtemp(prefix="memvault-prom-"))
-    shutil.rmtree(directory, ignore_errors=True)  # samples of a previous run are stale
-    directory.mkdir(parents=True)
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):  # samples of a previous run (prometheus-client's files)
+        stale.unlink(missing_ok=True)
     os.environ[MULTIPROC_ENV] = str(directory)
     return ["--fork-function", f"{__name__}:serve_worker_metrics"]
 
