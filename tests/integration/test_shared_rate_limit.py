@@ -93,3 +93,13 @@ def test_scale_mode_with_redis_shares_the_limit_by_default() -> None:
     assert scale.shared_rate_limit
     assert not Settings(redis_url=REDIS_URL).shared_rate_limit  # embedded: one process
     assert not Settings(broker="redis", event_bus="redis", redis_url=None).shared_rate_limit
+
+
+async def test_requests_go_through_when_the_shared_limit_cannot_be_reached(
+    tmp_path: Path, database_urls: dict[str, str], user_id: str, namespace: str
+) -> None:
+    settings = settings_for(tmp_path, database_urls["sqlite"], "redis", namespace)
+    settings = settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0"})
+    async with AsyncTestClient(create_app(settings)) as client:
+        codes = [(await client.get(ITEMS, headers=bearer(user_id))).status_code for _ in range(3)]
+    assert codes == [200, 200, 200]
