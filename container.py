@@ -183,6 +183,8 @@ class Settings(BaseSettings):
     rate_limit_storage: Literal["auto", "memory", "redis"] = "auto"
     """``redis`` shares the per-user rate limit between API processes; ``auto`` uses Redis
     when ``MEMVAULT_REDIS_URL`` is set and the process is in scale mode."""
+    otel_enabled: bool = False
+    """OpenTelemetry spans for HTTP requests (the ``otel`` extra; off by default)."""
 
     @property
     def effective_database_url(self) -> str:

@@ -27,6 +27,7 @@ from entrypoints.http.routes.search import context, search
 from entrypoints.http.routes.settings import SettingsController
 from entrypoints.http.routes.snapshots import SnapshotController
 from entrypoints.http.routes.transfer import TransferController, export_own
+from entrypoints.http.tracing import tracing_plugins
 from entrypoints.pipeline import PipelineLoops
 
 API_VERSION = "0.1.0"
@@ -96,5 +97,6 @@ def create_app(settings: Settings, *, infra: Infrastructure | None = None) -> Li
             path="/schema",
         ),
         debug=False,
+        plugins=tracing_plugins(settings),
         logging_config=None,  # entrypoints/logging.py configures logging, once per process
     )
