@@ -101,19 +101,23 @@ def test_worker_and_relay_serve_their_own_metrics_over_http(stack: ScaleStack) -
     assert "memvault_jobs{" in relay  # the queue depth the sweeper measures
 
 
-def test_a_request_id_reaches_the_worker_logs_and_audit_entries_in_scale_mode(
+def traced(stack: ScaleStack, process: str, request_id: str) -> set[tuple[str, int | None]]:
+    """(event, job id) of the process's JSON log lines bound to ``request_id``."""
+    lines = stack.logs[process].read_text().splitlines()
+    logged = [json.loads(line) for line in lines if line.startswith("{")]
+    return {(r["event"], r.get("job_id")) for r in logged if r.get("request_id") == request_id}
+
+
+def test_a_request_id_reaches_the_relay_and_worker_logs_and_audit_entries_in_scale_mode(
     stack: ScaleStack,
 ) -> None:
     user, request_id = f"traced-{uuid.uuid4().hex[:8]}", f"req-{uuid.uuid4().hex}"
     job = finished_job(stack, user, **{"X-Request-Id": request_id})
 
-    logged = [
-        json.loads(line)
-        for line in stack.logs["worker"].read_text().splitlines()
-        if line.startswith("{")
-    ]
-    traced = {(r["event"], r.get("job_id")) for r in logged if r.get("request_id") == request_id}
-    assert {("job_claimed", job["id"]), ("job_succeeded", job["id"])} <= traced
+    assert {("job_claimed", job["id"]), ("job_succeeded", job["id"])} <= traced(
+        stack, "worker", request_id
+    )
+    assert ("job_created", job["id"]) in traced(stack, "relay", request_id)
     items = httpx.get(f"{stack.base_url}/api/v1/memory/items", headers=headers(user)).json()
     assert items["items"]
     for item in items["items"]:
