@@ -47,7 +47,7 @@ def export_memories(
             task = progress.add_task("exporting memories", total=None)
             base = server_url(settings)
             if base is not None:
-                params: dict[str, Any] = {"history": history}
+                params: dict[str, Any] = {"history": "true" if history else "false"}
                 if user is not None:
                     params["user_id"] = user
                 with httpx.stream(

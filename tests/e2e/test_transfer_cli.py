@@ -55,7 +55,7 @@ def test_export_and_import_go_through_a_running_server(tmp_path: Path) -> None:
             )
             assert created.status_code == 201, created.text
 
-        exported = memvault(env, "export", "--user", "alice", "-o", str(file))
+        exported = memvault(env, "export", "--user", "alice", "--history", "-o", str(file))
         again = memvault(env, "import", str(file))
         moved.write_text(
             "".join(
@@ -72,6 +72,7 @@ def test_export_and_import_go_through_a_running_server(tmp_path: Path) -> None:
 
     assert exported.returncode == 0, exported.stderr
     assert len(file.read_text().splitlines()) == 3
+    assert all(len(json.loads(line)["history"]) == 1 for line in file.read_text().splitlines())
     assert again.returncode == 0, again.stderr
     assert "skipped" in again.stdout
     assert "│ 3" in again.stdout.split("skipped", 1)[1].splitlines()[0]
