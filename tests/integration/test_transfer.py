@@ -347,11 +347,16 @@ async def test_operators_export_and_import_over_http(
         bad = await client.post(
             "/api/v1/admin/import", content=moved + "\n{oops", headers=bearer("op", admin=True)
         )
+        binary = await client.post(
+            "/api/v1/admin/import", content=b"\xff\xfe", headers=bearer("op", admin=True)
+        )
 
     assert imported.status_code == 200, imported.text
     assert imported.json() == {"lines": 4, "inserted": 4, "skipped": 0, "renumbered": 4}
     assert bad.status_code == 400
     assert "line 5: not JSON" in bad.json()["detail"]
+    assert binary.status_code == 400
+    assert "not UTF-8" in binary.json()["detail"]
 
 
 # --- CLI ---------------------------------------------------------------------------------

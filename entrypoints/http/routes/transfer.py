@@ -18,6 +18,7 @@ from application.transfer.import_memories import ImportMemories
 from application.transfer.lines import ExportedMemory, encode
 from container import Container
 from domain.audit import OperatorType
+from domain.errors import InvalidValue
 from entrypoints.http.auth import admin_guard
 from entrypoints.http.deps import ContainerDep, PrincipalDep
 
@@ -93,7 +94,10 @@ class TransferController(Controller):
         container: ContainerDep,
         principal: PrincipalDep,
     ) -> ImportReportOut:
-        body = (await request.body()).decode("utf-8", errors="replace")
+        try:
+            body = (await request.body()).decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise InvalidValue(f"the body is not UTF-8 text: {error}", field="body") from error
         report = await container.import_memories()(
             ImportMemories(
                 lines=body.splitlines(),
