@@ -1,4 +1,6 @@
-FROM python:3.11-slim
+# One image for every memvault process (migrate, api, relay, worker): built once by the
+# compose file's `migrate` service and run by the others under the same tag.
+FROM python:3.11-slim AS build
 WORKDIR /app
 COPY pyproject.toml README.md alembic.ini container.py ./
 COPY domain domain
@@ -7,7 +9,22 @@ COPY adapters adapters
 COPY entrypoints entrypoints
 COPY alembic alembic
 COPY clients/python clients/python
-RUN pip install --no-cache-dir -e . -e clients/python
-ENV MEMVAULT_HOST=0.0.0.0 MEMVAULT_DATA_DIR=/data
-EXPOSE 8000
+# alembic.ini and alembic/ are found beside the source, so the tree is installed in
+# place (editable, at the same /app path in both stages) into a copied virtualenv.
+RUN python -m venv /opt/venv && /opt/venv/bin/pip install --no-cache-dir -e . -e clients/python
+
+FROM python:3.11-slim
+RUN groupadd --system --gid 10001 memvault \
+    && useradd --system --uid 10001 --gid memvault --home-dir /app memvault \
+    && mkdir -p /data && chown memvault:memvault /data
+COPY --from=build /app /app
+COPY --from=build /opt/venv /opt/venv
+WORKDIR /app
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    MEMVAULT_HOST=0.0.0.0 \
+    MEMVAULT_DATA_DIR=/data
+USER memvault
+VOLUME ["/data"]
+EXPOSE 8000 9100
 CMD ["memvault", "serve"]

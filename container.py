@@ -42,7 +42,7 @@ from adapters.job_queue.dramatiq_queue import (
     build_broker,
     register_job_actor,
 )
-from adapters.metrics import process_metrics
+from adapters.metrics import TimedEmbedder, TimedSearch, process_metrics
 from adapters.sqlalchemy.api_keys import SqlApiKeyRepository
 from adapters.sqlalchemy.engine import create_engine
 from adapters.sqlalchemy.health import DatabaseProbe
@@ -88,12 +88,15 @@ from application.outbox.consume import ConsumeEventsUseCase, HandleEventUseCase
 from application.outbox.relay import RelayOutboxUseCase
 from application.ports.embedder import Embedder
 from application.ports.extractor import Extractor
+from application.ports.rate_limiter import RateLimiter
 from application.ports.relation_judge import RelationJudge
 from application.ports.vector_store import VectorStore
 from application.readiness import CheckReadinessUseCase
 from application.search.build_context import BuildContextUseCase
-from application.search.search_memories import RetrievalWeights, SearchMemoriesUseCase
+from application.search.search_memories import RetrievalWeights
 from application.settings.settings import ChangeSettingsUseCase, GetSettingsUseCase
+from application.transfer.export_memories import ExportMemoriesUseCase
+from application.transfer.import_memories import ImportMemoriesUseCase
 from domain.retry import ExponentialBackoff, QuadraticBackoff
 
 if TYPE_CHECKING:
@@ -175,11 +178,31 @@ class Settings(BaseSettings):
     embedded_worker_threads: int = Field(default=2, ge=1)
     log_level: str = "info"
 
+    # Operations: log format, metrics port of the relay and worker, shared rate limit.
+    log_format: Literal["console", "json"] = "console"
+    """``json``: one JSON object per log line (memvault, uvicorn and Dramatiq alike)."""
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    """Where ``memvault relay`` and ``memvault worker`` serve Prometheus ``/metrics``;
+    unset means no metrics server (the API always serves ``/metrics`` on its own port)."""
+    metrics_host: str = "0.0.0.0"  # noqa: S104 (a container's metrics are scraped from outside)
+    rate_limit_storage: Literal["auto", "memory", "redis"] = "auto"
+    """``redis`` shares the per-user rate limit between API processes; ``auto`` uses Redis
+    when ``MEMVAULT_REDIS_URL`` is set and the process is in scale mode."""
+    otel_enabled: bool = False
+    """OpenTelemetry spans for HTTP requests (the ``otel`` extra; off by default)."""
+
     @property
     def effective_database_url(self) -> str:
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'memvault.db').resolve()}"
+
+    @property
+    def shared_rate_limit(self) -> bool:
+        """Whether the per-user rate limit is counted in Redis for every API process."""
+        if self.rate_limit_storage == "auto":
+            return self.redis_url is not None and not self.embedded
+        return self.rate_limit_storage == "redis"
 
     @property
     def embedded(self) -> bool:
@@ -353,6 +376,20 @@ def _redis(settings: Settings) -> Redis:
     return Redis.from_url(_require(settings.redis_url, "MEMVAULT_REDIS_URL"))
 
 
+def _rate_limiter(settings: Settings) -> RateLimiter | None:
+    """The Redis-backed limiter shared by every API process, or ``None`` (in-process)."""
+    if not settings.shared_rate_limit:
+        return None
+    from adapters.rate_limit import RedisRateLimiter
+
+    return RedisRateLimiter(
+        _require(settings.redis_url, "MEMVAULT_REDIS_URL"),
+        rate=settings.rate_limit_per_second,
+        burst=settings.rate_limit_burst,
+        namespace=f"{settings.broker_namespace}-rate-limit",
+    )
+
+
 def _kafka(settings: Settings) -> KafkaSettings:
     return KafkaSettings(
         bootstrap_servers=_require(settings.kafka_bootstrap, "MEMVAULT_KAFKA_BOOTSTRAP"),
@@ -367,6 +404,12 @@ T = TypeVar("T")
 
 def _tracked(closables: list[object], resource: T) -> T:
     closables.append(resource)
+    return resource
+
+
+def _tracked_optional(closables: list[object], resource: T | None) -> T | None:
+    if resource is not None:
+        closables.append(resource)
     return resource
 
 
@@ -426,11 +469,14 @@ class Infrastructure(containers.DeclarativeContainer):
 
     embedder = providers.Singleton(
         CachingEmbedder,
-        providers.Selector(
-            settings.provided.embedder,
-            local=providers.Singleton(LocalEmbedder, settings.provided.local_embedding_model),
-            hashing=providers.Singleton(HashingEmbedder, settings.provided.hashing_dimension),
-            openai=providers.Singleton(_openai_embedder, settings, loop_closables),
+        providers.Singleton(
+            TimedEmbedder,
+            providers.Selector(
+                settings.provided.embedder,
+                local=providers.Singleton(LocalEmbedder, settings.provided.local_embedding_model),
+                hashing=providers.Singleton(HashingEmbedder, settings.provided.hashing_dimension),
+                openai=providers.Singleton(_openai_embedder, settings, loop_closables),
+            ),
         ),
     )
     closables: providers.Singleton[list[object]] = providers.Singleton(list)
@@ -461,6 +507,9 @@ class Container(containers.DeclarativeContainer):
     closables: providers.Singleton[list[object]] = providers.Singleton(list)
     """Clients this loop opened, closed by :func:`shutdown` (newest first)."""
     redis = providers.Singleton(_tracked, closables, providers.Factory(_redis, settings))
+    rate_limiter = providers.Singleton(
+        _tracked_optional, closables, providers.Factory(_rate_limiter, settings)
+    )
 
     publisher_choice = providers.Selector(
         settings.provided.event_bus,
@@ -557,7 +606,7 @@ class Container(containers.DeclarativeContainer):
     get_snapshot = providers.Factory(GetSnapshotUseCase, uow)
 
     search = providers.Factory(
-        SearchMemoriesUseCase,
+        TimedSearch,
         uow,
         clock,
         infra.embedder,
@@ -579,6 +628,9 @@ class Container(containers.DeclarativeContainer):
     reindex = providers.Factory(
         ReindexUseCase, uow, clock, indexer, infra.vector_store, infra.embedder
     )
+
+    export_memories = providers.Factory(ExportMemoriesUseCase, uow)
+    import_memories = providers.Factory(ImportMemoriesUseCase, uow, clock, indexer)
 
     redis_probe = providers.Singleton(RedisProbe, redis)
     probes = providers.Dict(

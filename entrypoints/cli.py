@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 from container import Settings, migrate
 from entrypoints.cli_jobs import jobs
 from entrypoints.cli_keys import keys
+from entrypoints.cli_transfer import export_memories, import_memories
 from entrypoints.http.auth import issue_token
 from entrypoints.logging import configure_logging
 
@@ -22,6 +23,8 @@ db = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db, name="db")
 app.add_typer(jobs, name="jobs")
 app.add_typer(keys, name="keys")
+app.command("export")(export_memories)
+app.command("import")(import_memories)
 console = Console()
 err = Console(stderr=True)
 
@@ -48,7 +51,7 @@ def serve(
     from entrypoints.http.app import create_app
 
     settings = Settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     if migrate_first:
         migrate(settings)
     secret_configured = settings.auth_jwt_secret is not None
@@ -61,7 +64,13 @@ def serve(
     console.print(
         f'Then:         curl -H "Authorization: Bearer $TOKEN" {base}/api/v1/memory/items'
     )
-    uvicorn.run(app_, host=settings.host, port=settings.port, log_level=settings.log_level)
+    uvicorn.run(
+        app_,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        log_config=None,  # uvicorn's records go through configure_logging's handler
+    )
 
 
 @app.command()
@@ -116,6 +125,7 @@ def worker() -> None:
     import os
     import sys
 
+    from entrypoints.metrics_server import prepare_worker_metrics
     from entrypoints.worker import dramatiq_argv
 
     settings = Settings()
@@ -126,7 +136,8 @@ def worker() -> None:
         )
         raise typer.Exit(2)
     refuse_embedded_store(settings, "worker")
-    argv = [sys.executable, "-m", "dramatiq", *dramatiq_argv(settings)]
+    metrics = prepare_worker_metrics(settings)
+    argv = [sys.executable, "-m", "dramatiq", *dramatiq_argv(settings), *metrics]
     console.print(f"starting {settings.worker_processes} worker process(es): {' '.join(argv[2:])}")
     os.execv(sys.executable, argv)  # noqa: S606 (fixed argv, no shell)
 
@@ -139,7 +150,7 @@ def relay() -> None:
     from entrypoints.pipeline import run_relay
 
     settings = Settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     if settings.event_bus == "memory" or settings.broker == "memory":
         err.print(
             "memvault relay needs MEMVAULT_EVENT_BUS=redis or kafka and MEMVAULT_BROKER=redis "

@@ -82,7 +82,9 @@ async def run_relay(settings: Settings) -> None:
     import signal
 
     from container import build_infrastructure, close_infrastructure
+    from entrypoints.metrics_server import serve_process_metrics
 
+    serve_process_metrics(settings)
     infra = build_infrastructure(settings)
     container = infra.loops().current()
     loops = PipelineLoops(container, settings)

@@ -15,7 +15,7 @@ from entrypoints.logging import configure_logging
 
 def setup() -> None:
     settings = Settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     if settings.broker == "memory":
         raise SystemExit(
             "memvault worker needs MEMVAULT_BROKER=redis or rabbitmq; the in-process broker "

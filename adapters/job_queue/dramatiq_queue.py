@@ -8,6 +8,7 @@ Async actors run on the AsyncIO middleware's event loop thread, one per process.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -15,6 +16,7 @@ import dramatiq
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import AsyncIO, Middleware
 
+from adapters.metrics import observe_job
 from application.ports.job_queue import JobQueue
 
 ACTOR_NAME = "process_extraction_job"
@@ -77,7 +79,12 @@ def register_job_actor(
     are retried by the database's schedule (the use case re-enqueues with a delay)."""
 
     async def process_extraction_job(job_id: int) -> None:
-        await handler(int(job_id))
+        started = time.perf_counter()
+        outcome: object = "error"
+        try:
+            outcome = await handler(int(job_id))
+        finally:
+            observe_job(time.perf_counter() - started, outcome)
 
     actor: dramatiq.Actor[Any, Any] = dramatiq.actor(  # type: ignore[call-overload]
         process_extraction_job,

@@ -19,6 +19,7 @@ from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
 
 from adapters.llm.json_answer import AnswerFormatError, parse_json_object
 from adapters.loop_local import LoopLocal
+from adapters.metrics import observe_llm
 
 _log = structlog.get_logger(__name__)
 
@@ -99,15 +100,19 @@ class LLMClient:
     async def _create(
         self, messages: list[ChatCompletionMessageParam], *, max_tokens: int, temperature: float
     ) -> ChatCompletion:
+        started = time.perf_counter()
+        ok = False
         try:
             # The SDK's timeout is per network operation; this one bounds the whole call.
             async with asyncio.timeout(self._timeout):
-                return await self._clients.get().chat.completions.create(
+                completion = await self._clients.get().chat.completions.create(
                     model=self._model,
                     messages=messages,
                     max_tokens=max_tokens,
                     temperature=temperature,
                 )
+            ok = True
+            return completion
         except (TimeoutError, openai.APITimeoutError) as error:
             raise LLMError(f"LLM call timed out after {self._timeout:g} s") from error
         except openai.APIStatusError as error:
@@ -124,6 +129,8 @@ class LLMClient:
             raise LLMError(
                 f"LLM call failed: {type(error).__name__}: {_short(str(error))}"
             ) from error
+        finally:
+            observe_llm(time.perf_counter() - started, ok=ok)
 
     def _answer_text(self, completion: ChatCompletion) -> str:
         choices = getattr(completion, "choices", None)

@@ -16,6 +16,7 @@ from adapters.sqlalchemy.jobs import SqlJobRepository
 from adapters.sqlalchemy.outbox import SqlOutboxRepository
 from adapters.sqlalchemy.settings import SqlSettingsRepository
 from adapters.sqlalchemy.snapshots import SqlSnapshotRepository
+from adapters.sqlalchemy.transfer import SqlMemoryTransferRepository
 from application.ports.repositories import UnitOfWork
 
 
@@ -41,6 +42,7 @@ class SqlUnitOfWork(UnitOfWork):
         self.events = SqlEventLogRepository(self._conn)
         self.jobs = SqlJobRepository(self._conn)
         self.snapshots = SqlSnapshotRepository(self._conn)
+        self.transfer = SqlMemoryTransferRepository(self._conn)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -60,6 +60,8 @@ class WriteResult:
 
     changed: list[MemoryItem] = field(default_factory=list)
     actions: list[Action] = field(default_factory=list)
+    request_id: str | None = None
+    """The request that caused the job: the ``operator_id`` of its audit entries."""
 
     @property
     def memory_ids(self) -> tuple[int, ...]:
@@ -208,7 +210,7 @@ class MemoryWriter:
     ) -> WriteResult:
         """Apply the decisions in ``uow``'s transaction, one SAVEPOINT per fact. A target
         that is no longer active makes that fact fail alone."""
-        result = WriteResult()
+        result = WriteResult(request_id=payload.trace_id)
         for fact, decision in decided:
             try:
                 async with uow.savepoint():
@@ -403,6 +405,7 @@ class MemoryWriter:
             item=item,
             operation=operation,
             operator=OperatorType.SYSTEM,
+            operator_id=result.request_id,
             reason=f"{prefix}: {reason}",
             default_reason=prefix,
             before=before,

@@ -13,6 +13,7 @@ from application.config import OutboxPolicy
 from application.events import SERVICE_NAME, wrapper
 from application.ports.clock import Clock
 from application.ports.repositories import UnitOfWorkFactory
+from application.request_context import REQUEST_ID
 from domain.conversation import ChatMessage, Role
 from domain.errors import InvalidValue
 from domain.jobs import MAX_SOURCE_TEXT, ExtractPayload, extract_job_key
@@ -127,6 +128,7 @@ class IngestMessagesUseCase:
             assistant_id=command.assistant_id,
             run_id=command.run_id,
             source_message_id=turn.message_id,
+            trace_id=REQUEST_ID.get(),
         )
         return OutboxMessage(
             event_type=EventType.MEMORY_EXTRACT_REQUESTED.value,

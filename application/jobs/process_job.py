@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import AsyncIterator
 from datetime import datetime
 from enum import StrEnum
@@ -50,6 +51,16 @@ COUNTED = frozenset({JobOutcome.SUCCEEDED, JobOutcome.FAILED, JobOutcome.DEAD})
 
 class LeaseLost(Exception):
     pass
+
+
+def trace_of(payload_json: str) -> str | None:
+    """The id of the request that caused the job, for its log lines (``None`` when the
+    payload has none or cannot be read: parsing it properly reports that)."""
+    try:
+        trace = json.loads(payload_json).get("trace_id")
+    except (ValueError, AttributeError):
+        return None
+    return trace if isinstance(trace, str) and trace else None
 
 
 class ProcessJobUseCase:
@@ -95,6 +106,13 @@ class ProcessJobUseCase:
             return JobOutcome.BUSY
         if job is None:
             return JobOutcome.SKIPPED
+        request_id = trace_of(job.payload_json)
+        if request_id is None:
+            return await self._attempt(job_id, job)
+        with structlog.contextvars.bound_contextvars(request_id=request_id):
+            return await self._attempt(job_id, job)
+
+    async def _attempt(self, job_id: int, job: ExtractionJob) -> JobOutcome:
         log.info("job_claimed", job_id=job_id, user_id=job.user_id, attempt=job.retry_count + 1)
         if self._metrics is not None and job.retry_count > 0:
             self._metrics.count(Metric.JOB_RETRY_TOTAL, job_type=job.job_type.value)

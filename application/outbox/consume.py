@@ -106,8 +106,10 @@ class HandleEventUseCase:
             return Handled(dead=True)
 
     async def _apply(self, event: Envelope, now: datetime) -> Handled:
+        trace = None
         if event.event_type is EventType.MEMORY_EXTRACT_REQUESTED:
             payload = ExtractPayload.from_mapping(event.payload)
+            trace = payload.trace_id
             job = ExtractionJob(
                 user_id=payload.user_id,
                 conversation_id=payload.conversation_id,
@@ -134,6 +136,9 @@ class HandleEventUseCase:
             # was handled (an operator retried it), and must not stay ``published``.
             await self._mark_local_row(uow, event, now)
             await uow.commit()
+        if job_ids:
+            # request_id: the HTTP request whose message this job extracts from
+            log.info("job_created", job_id=job_ids[0], event_id=event.event_id, request_id=trace)
         return Handled(job_ids=job_ids, duplicate=not fresh)
 
     @staticmethod

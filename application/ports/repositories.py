@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
+from application.ports.transfer import MemoryTransferRepository
 from domain.audit import AuditEntry, AuditTarget
 from domain.conversation import AgentSnapshot, ChatMessage
 from domain.jobs import ExtractionJob, JobStatus
@@ -302,6 +303,7 @@ class UnitOfWork(Protocol):
     events: EventLogRepository
     jobs: JobRepository
     snapshots: SnapshotRepository
+    transfer: MemoryTransferRepository
 
     async def __aenter__(self) -> UnitOfWork: ...
 

@@ -21,6 +21,7 @@ from entrypoints.http.idempotency import IdempotencyMiddleware
 from entrypoints.http.mcp_mount import McpMount
 from entrypoints.http.openapi import document_problems
 from entrypoints.http.rate_limit import RateLimitMiddleware, TokenBuckets
+from entrypoints.http.request_id import RequestIdMiddleware
 from entrypoints.http.routes.admin import AdminController
 from entrypoints.http.routes.api_keys import ApiKeyController
 from entrypoints.http.routes.health import healthz, readyz
@@ -30,6 +31,8 @@ from entrypoints.http.routes.messages import post_messages
 from entrypoints.http.routes.search import context, search
 from entrypoints.http.routes.settings import SettingsController
 from entrypoints.http.routes.snapshots import SnapshotController
+from entrypoints.http.routes.transfer import TransferController, export_own
+from entrypoints.http.tracing import tracing_plugins
 from entrypoints.pipeline import PipelineLoops
 
 API_VERSION = "0.1.0"
@@ -47,6 +50,7 @@ def create_app(settings: Settings, *, infra: Infrastructure | None = None) -> Li
         container = infrastructure.loops().current()
         app.state.container = container
         app.state.infra = infrastructure
+        app.state.rate_limiter = container.rate_limiter()  # None: in-process buckets
         worker = EmbeddedWorker(infrastructure) if settings.broker == "memory" else None
         loops = PipelineLoops(container, settings) if settings.event_bus == "memory" else None
         if worker is not None:
@@ -82,10 +86,13 @@ def create_app(settings: Settings, *, infra: Infrastructure | None = None) -> Li
             ApiKeyController,
             SnapshotController,
             mcp.route(),
+            export_own,
+            TransferController,
         ],
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[
+            RequestIdMiddleware,
             metrics.middleware,
             DefineMiddleware(JWTAuthMiddleware, secret=secret),
             DefineMiddleware(RateLimitMiddleware, buckets=buckets),
@@ -101,6 +108,8 @@ def create_app(settings: Settings, *, infra: Infrastructure | None = None) -> Li
             path="/schema",
         ),
         debug=False,
+        plugins=tracing_plugins(settings),
+        logging_config=None,  # entrypoints/logging.py configures logging, once per process
     )
     document_problems(app.openapi_schema, PUBLIC_PATHS)
     return app

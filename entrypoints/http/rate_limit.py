@@ -1,7 +1,9 @@
-"""Per-user token buckets (product §4: 20 requests/s, bursts of 40, then 429).
+"""Per-user rate limit (20 requests/s, bursts of 40, then 429 with ``Retry-After``).
 
-Buckets live in the API process: with N API processes a user gets up to N times the
-rate. Public endpoints (no user) are not limited.
+In-process token buckets by default; with several API processes (scale mode with
+Redis, ``MEMVAULT_RATE_LIMIT_STORAGE``) the container's shared limiter counts in Redis
+instead, so N processes still allow one user the configured rate, not N times it.
+Public endpoints (no user) are not limited.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Receive, Scope, Send
 
+from application.ports.rate_limiter import RateLimiter
 from entrypoints.http.asgi import send_problem
 from entrypoints.http.auth import Principal
 
@@ -48,21 +51,41 @@ class TokenBuckets:
         return (1 - bucket.tokens) / self.rate
 
 
+class InProcessLimiter(RateLimiter):
+    """The token buckets behind the rate limiter port."""
+
+    def __init__(self, buckets: TokenBuckets) -> None:
+        self._buckets = buckets
+
+    @property
+    def rate(self) -> float:
+        return self._buckets.rate
+
+    async def acquire(self, key: str) -> float:
+        return self._buckets.take(key)
+
+
 class RateLimitMiddleware:
+    """Uses the limiter the app's startup put in ``app.state.rate_limiter`` (the shared
+    one) when there is one, else the in-process buckets."""
+
     def __init__(self, app: ASGIApp, buckets: TokenBuckets) -> None:
         self.app = app
         self.buckets = buckets
+        self.local = InProcessLimiter(buckets)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         user = scope.get("user")
         if scope["type"] == ScopeType.HTTP and isinstance(user, Principal):
-            wait = self.buckets.take(user.user_id)
+            shared = getattr(scope["app"].state, "rate_limiter", None)
+            limiter: RateLimiter = shared or self.local
+            wait = await limiter.acquire(user.user_id)
             if wait > 0:
                 retry_after = str(max(1, math.ceil(wait)))
                 await send_problem(
                     send,
                     429,
-                    f"rate limit of {self.buckets.rate:g} requests/s exceeded",
+                    f"rate limit of {limiter.rate:g} requests/s exceeded",
                     code="RateLimited",
                     headers=[("Retry-After", retry_after)],
                 )

@@ -125,8 +125,11 @@ def _forget_redis_keys(env: dict[str, str]) -> None:
 
 
 @contextmanager
-def scale_stack(tmp: Path, settings: dict[str, str]) -> Iterator[ScaleStack]:
-    """Start the three processes with ``settings`` (``MEMVAULT_*`` names) added."""
+def scale_stack(
+    tmp: Path, settings: dict[str, str], per_process: dict[str, dict[str, str]] | None = None
+) -> Iterator[ScaleStack]:
+    """Start the three processes with ``settings`` (``MEMVAULT_*`` names) added, and
+    ``per_process[name]`` on top for that process only (e.g. its metrics port)."""
     _checked_redis().close()
     run = uuid.uuid4().hex[:12]
     port = free_port()
@@ -158,7 +161,8 @@ def scale_stack(tmp: Path, settings: dict[str, str]) -> Iterator[ScaleStack]:
         processes: dict[str, subprocess.Popen[bytes]] = {}
         try:
             for name, args in COMMANDS.items():
-                processes[name] = _start(args, env, logs[name])
+                own = env | (per_process or {}).get(name, {})
+                processes[name] = _start(args, own, logs[name])
             _wait_ready(stack, processes)
             yield stack
         finally:

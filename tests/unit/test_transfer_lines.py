@@ -1,0 +1,58 @@
+"""The export line format: whatever memory is encoded decodes to the same memory."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from application.transfer.lines import ExportedMemory, decode, encode
+from domain.memory import MemoryItem, MemoryStatus, MemoryType, Scope
+
+FIELDS = [name for name in MemoryItem.__dataclass_fields__ if name not in ("vector_status",)]
+ids = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=128).filter(
+    str.strip
+)
+times = st.datetimes(
+    min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
+)
+scores = st.floats(min_value=0, max_value=1, allow_nan=False)
+
+
+@st.composite
+def items(draw: st.DrawFn) -> MemoryItem:
+    created = draw(times)
+    return MemoryItem(
+        id=draw(st.integers(min_value=1, max_value=2**63 - 1)),
+        user_id=draw(ids),
+        scope=Scope(
+            conversation_id=draw(st.none() | ids),
+            assistant_id=draw(st.none() | ids),
+            run_id=draw(st.none() | ids),
+        ),
+        memory_type=draw(st.sampled_from(MemoryType)),
+        title=draw(ids.map(lambda text: text[:128])),
+        content=draw(ids),
+        confidence=draw(scores),
+        importance=draw(scores),
+        sensitivity_level=draw(st.integers(0, 2)),
+        source_message_id=draw(st.none() | ids),
+        source_event_id=draw(st.none() | ids),
+        is_explicit=draw(st.booleans()),
+        status=draw(st.sampled_from(MemoryStatus)),
+        ttl_at=draw(st.none() | times),
+        last_access_at=draw(st.none() | times),
+        created_at=created,
+        updated_at=created + timedelta(seconds=draw(st.integers(0, 10**6))),
+    )
+
+
+@given(items())
+def test_every_memory_survives_encoding_and_decoding(item: MemoryItem) -> None:
+    line = encode(ExportedMemory(item=item))
+    assert "\n" not in line
+    decoded = decode(line).item
+    assert {name: getattr(decoded, name) for name in FIELDS} == {
+        name: getattr(item, name) for name in FIELDS
+    }
