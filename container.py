@@ -15,6 +15,7 @@ import asyncio
 import os
 import secrets
 import socket
+import tempfile
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -95,6 +96,8 @@ if TYPE_CHECKING:
     from adapters.llm.client import LLMClient
 
 JWT_SECRET_FILE = "jwt-secret"
+SECRET_VARIABLE = "MEMVAULT_AUTH_JWT_SECRET"
+MIN_SECRET_BYTES = 32
 JOB_QUEUE_NAME = QUEUE_NAME
 
 
@@ -182,22 +185,79 @@ class Settings(BaseSettings):
         return self.event_bus == "memory" or self.broker == "memory"
 
     def jwt_secret(self, *, create: bool = False) -> str:
-        """The configured secret, else the one kept in the data dir (made when ``create``)."""
+        """The configured secret, else the one kept in the data dir (made when ``create``).
+
+        Raises :class:`WeakSecret` for a secret under :data:`MIN_SECRET_BYTES` bytes (an
+        empty one included): HS256 keys that short can be brute-forced offline.
+        """
         if self.auth_jwt_secret is not None:
-            return self.auth_jwt_secret.get_secret_value()
+            return strong_secret(self.auth_jwt_secret.get_secret_value(), SECRET_VARIABLE)
         path = self.data_dir / JWT_SECRET_FILE
         if path.exists():
-            return path.read_text().strip()
+            return strong_secret(path.read_text().strip(), str(path))
         if not create:
             raise LookupError(
-                f"no JWT secret: set MEMVAULT_AUTH_JWT_SECRET or run `memvault serve` once "
+                f"no JWT secret: set {SECRET_VARIABLE} or run `memvault serve` once "
                 f"to create {path}"
             )
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        private_directory(self.data_dir)
         secret = secrets.token_urlsafe(48)
-        path.write_text(secret)
-        path.chmod(0o600)
+        write_private_file(path, secret)
         return secret
+
+    def check_secret(self) -> None:
+        """Refuse (:class:`WeakSecret`) a configured secret that is too short; an unset one
+        is made by ``serve`` when needed."""
+        if self.auth_jwt_secret is not None:
+            self.jwt_secret()
+
+    def prepare_embedded_files(self) -> None:
+        """Create the data directory (0700) and, for the embedded default, the SQLite file
+        (0600) before SQLite does: its WAL and journal files copy the file's mode."""
+        private_directory(self.data_dir)
+        if self.database_url is None:
+            database = self.data_dir / "memvault.db"
+            os.close(os.open(database, os.O_CREAT | os.O_WRONLY, 0o600))
+
+
+class WeakSecret(ValueError):
+    """The JWT secret is too short to sign tokens safely."""
+
+
+def strong_secret(secret: str, source: str) -> str:
+    size = len(secret.encode())
+    if size >= MIN_SECRET_BYTES:
+        return secret
+    found = "is empty" if size == 0 else f"has {size} bytes"
+    raise WeakSecret(
+        f"the JWT secret from {source} {found}; it needs at least {MIN_SECRET_BYTES} bytes. "
+        f"Set {SECRET_VARIABLE} to a long random value (python -c "
+        f"'import secrets; print(secrets.token_urlsafe(48))'), or unset it to let memvault "
+        f"keep a generated one in the data directory."
+    )
+
+
+def private_directory(path: Path) -> None:
+    """Make ``path`` (and missing parents) if absent; a directory made here is 0700."""
+    if not path.is_dir():
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path.chmod(0o700)
+
+
+def write_private_file(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically, readable by the owner only: the content
+    goes to a temporary file created 0600 in the same directory, then replaces ``path``,
+    so a crash never leaves an empty or world-readable file behind."""
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(descriptor, "w") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 def job_policy(settings: Settings) -> JobPolicy:
@@ -238,7 +298,8 @@ def _secret(value: SecretStr | None) -> str | None:
 def _qdrant_edge(settings: Settings) -> VectorStore:
     from adapters.vector_store.qdrant_edge import QdrantEdgeVectorStore
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_directory(settings.data_dir)
+    private_directory(settings.data_dir / "vectors")
     return QdrantEdgeVectorStore(settings.data_dir / "vectors")
 
 
@@ -334,7 +395,7 @@ def worker_name() -> str:
 
 def _engine(settings: Settings) -> AsyncEngine:
     if settings.database_url is None:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        settings.prepare_embedded_files()
     return create_engine(settings.effective_database_url, pool_size=settings.db_pool_size)
 
 
@@ -627,5 +688,5 @@ async def close_infrastructure(infra: Infrastructure) -> None:
 def migrate(settings: Settings) -> None:
     """Bring the configured database to the newest schema (synchronous)."""
     if settings.database_url is None:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        settings.prepare_embedded_files()
     upgrade(settings.effective_database_url)

@@ -7,11 +7,11 @@ from datetime import timedelta
 from typing import Annotated
 
 import typer
+from pydantic import SecretStr
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.engine import make_url
 
-from container import Settings, migrate
+from container import Settings, WeakSecret, migrate
 from entrypoints.cli_jobs import jobs
 from entrypoints.http.auth import issue_token
 from entrypoints.logging import configure_logging
@@ -46,6 +46,7 @@ def serve(
     from entrypoints.http.app import create_app
 
     settings = Settings()
+    refuse_weak_secret(settings)
     configure_logging(settings.log_level)
     if migrate_first:
         migrate(settings)
@@ -80,12 +81,22 @@ def token(
     if not 1 <= len(user) <= 128:
         raise typer.BadParameter("a user id has 1 to 128 characters")
     settings = Settings()
+    refuse_weak_secret(settings)
     try:
         secret = settings.jwt_secret(create=True)
     except OSError as error:
         err.print(f"cannot read or create the JWT secret: {error}")
         raise typer.Exit(1) from error
     typer.echo(issue_token(secret, user, admin=admin, ttl=parse_duration(ttl)))
+
+
+def refuse_weak_secret(settings: Settings) -> None:
+    """A configured JWT secret under 32 bytes stops every command that serves or signs."""
+    try:
+        settings.check_secret()
+    except WeakSecret as error:
+        err.print(f"memvault refuses to start: {error}")
+        raise typer.Exit(2) from error
 
 
 def refuse_embedded_store(settings: Settings, command: str) -> None:
@@ -108,6 +119,7 @@ def worker() -> None:
     from entrypoints.worker import dramatiq_argv
 
     settings = Settings()
+    refuse_weak_secret(settings)
     if settings.broker == "memory":
         err.print(
             "memvault worker needs MEMVAULT_BROKER=redis (or rabbitmq): with the in-process "
@@ -128,6 +140,7 @@ def relay() -> None:
     from entrypoints.pipeline import run_relay
 
     settings = Settings()
+    refuse_weak_secret(settings)
     configure_logging(settings.log_level)
     if settings.event_bus == "memory" or settings.broker == "memory":
         err.print(
@@ -206,8 +219,29 @@ config = typer.Typer(help="Configuration.", no_args_is_help=True)
 app.add_typer(config, name="config")
 
 
+CREDENTIAL_IN_URL = re.compile(
+    r"(?P<head>(?:[a-z][a-z0-9+.-]*://|,)[^:/@\s,]*:)[^@/\s,]*(?=@)", re.I
+)
+CREDENTIAL_IN_QUERY = re.compile(
+    r"(?P<head>[?&](?:password|passwd|pwd|token|api_key|apikey|key|secret)=)[^&\s]*", re.I
+)
+MASK = "********"
+
+
 def masked_url(url: str) -> str:
-    return make_url(url).render_as_string(hide_password=True)
+    """``url`` with every credential replaced: the password of each ``user:password@``
+    (several URLs in one value included) and password-, token- or key-like parameters."""
+    url = CREDENTIAL_IN_URL.sub(lambda match: match["head"] + MASK, url)
+    return CREDENTIAL_IN_QUERY.sub(lambda match: match["head"] + MASK, url)
+
+
+def shown_value(value: object) -> str:
+    """How ``config show`` prints one setting: secrets masked whole, URLs' credentials."""
+    if value is None:
+        return "(unset)"
+    if isinstance(value, SecretStr):
+        return MASK
+    return masked_url(str(value))
 
 
 @config.command("show")
@@ -215,13 +249,8 @@ def config_show() -> None:
     """Print the effective configuration, secrets masked."""
     settings = Settings()
     table = Table("variable", "value")
-    for name, value in settings.model_dump().items():
-        shown = "(unset)" if value is None else str(value)
-        if name.endswith(("_secret", "_key")) and value is not None:
-            shown = "********"
-        if name == "database_url" and value is not None:
-            shown = masked_url(value)
-        table.add_row(f"MEMVAULT_{name.upper()}", shown)
+    for name in type(settings).model_fields:
+        table.add_row(f"MEMVAULT_{name.upper()}", shown_value(getattr(settings, name)))
     table.add_row("(effective database)", masked_url(settings.effective_database_url))
     console.print(table)
 

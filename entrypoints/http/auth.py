@@ -33,8 +33,12 @@ def issue_token(
 
 
 def principal_from_token(token: str, secret: str) -> Principal:
+    """The caller a valid token names. A token must carry ``sub`` and ``exp``: one that
+    never expires would stay valid for as long as the secret does."""
     try:
-        claims = jwt.decode(token, secret, algorithms=["HS256"], options={"require": ["sub"]})
+        claims = jwt.decode(
+            token, secret, algorithms=["HS256"], options={"require": ["sub", "exp"]}
+        )
     except jwt.ExpiredSignatureError as error:
         raise NotAuthorizedException("the token has expired") from error
     except jwt.PyJWTError as error:
