@@ -1,6 +1,7 @@
 FROM python:3.11-slim
 WORKDIR /app
-COPY pyproject.toml README.md alembic.ini container.py ./
+COPY pyproject.toml README.md alembic.ini ./
+COPY container container
 COPY domain domain
 COPY application application
 COPY adapters adapters

@@ -11,7 +11,7 @@ from pydantic import SecretStr
 from rich.console import Console
 from rich.table import Table
 
-from container import Settings, WeakSecret, migrate
+from container import Command, Settings, migrate, refusal
 from entrypoints.cli_jobs import jobs
 from entrypoints.http.auth import issue_token
 from entrypoints.logging import configure_logging
@@ -46,7 +46,7 @@ def serve(
     from entrypoints.http.app import create_app
 
     settings = Settings()
-    refuse_weak_secret(settings)
+    refuse_to_start(settings, "serve")
     configure_logging(settings.log_level)
     if migrate_first:
         migrate(settings)
@@ -81,7 +81,7 @@ def token(
     if not 1 <= len(user) <= 128:
         raise typer.BadParameter("a user id has 1 to 128 characters")
     settings = Settings()
-    refuse_weak_secret(settings)
+    refuse_to_start(settings, "token")
     try:
         secret = settings.jwt_secret(create=True)
     except OSError as error:
@@ -90,23 +90,11 @@ def token(
     typer.echo(issue_token(secret, user, admin=admin, ttl=parse_duration(ttl)))
 
 
-def refuse_weak_secret(settings: Settings) -> None:
-    """A configured JWT secret under 32 bytes stops every command that serves or signs."""
-    try:
-        settings.check_secret()
-    except WeakSecret as error:
-        err.print(f"memvault refuses to start: {error}")
-        raise typer.Exit(2) from error
-
-
-def refuse_embedded_store(settings: Settings, command: str) -> None:
-    """The embedded Qdrant engine belongs to one process: scale mode needs a server."""
-    if settings.vector_store == "qdrant-edge":
-        err.print(
-            f"memvault {command} runs beside other processes, and the embedded vector store "
-            "(qdrant-edge) allows one process only: set MEMVAULT_VECTOR_STORE=milvus or "
-            "qdrant (with MEMVAULT_MILVUS_URI / MEMVAULT_QDRANT_URL)."
-        )
+def refuse_to_start(settings: Settings, command: Command) -> None:
+    """Stop ``command`` with the reason :func:`container.refusal` gives, if any."""
+    reason = refusal(settings, command)
+    if reason is not None:
+        err.print(f"memvault refuses to start: {reason}")
         raise typer.Exit(2)
 
 
@@ -119,14 +107,7 @@ def worker() -> None:
     from entrypoints.worker import dramatiq_argv
 
     settings = Settings()
-    refuse_weak_secret(settings)
-    if settings.broker == "memory":
-        err.print(
-            "memvault worker needs MEMVAULT_BROKER=redis (or rabbitmq): with the in-process "
-            "broker the jobs run inside `memvault serve`."
-        )
-        raise typer.Exit(2)
-    refuse_embedded_store(settings, "worker")
+    refuse_to_start(settings, "worker")
     argv = [sys.executable, "-m", "dramatiq", *dramatiq_argv(settings)]
     console.print(f"starting {settings.worker_processes} worker process(es): {' '.join(argv[2:])}")
     os.execv(sys.executable, argv)  # noqa: S606 (fixed argv, no shell)
@@ -140,15 +121,8 @@ def relay() -> None:
     from entrypoints.pipeline import run_relay
 
     settings = Settings()
-    refuse_weak_secret(settings)
+    refuse_to_start(settings, "relay")
     configure_logging(settings.log_level)
-    if settings.event_bus == "memory" or settings.broker == "memory":
-        err.print(
-            "memvault relay needs MEMVAULT_EVENT_BUS=redis or kafka and MEMVAULT_BROKER=redis "
-            "or rabbitmq: with in-process backends the relay runs inside `memvault serve`."
-        )
-        raise typer.Exit(2)
-    refuse_embedded_store(settings, "relay")
     asyncio.run(run_relay(settings))
 
 

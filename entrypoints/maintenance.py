@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from container import Container, Settings, build_infrastructure, close_infrastructure
+from container import Container, Settings, running
 from entrypoints.http.auth import issue_token
 
 T = TypeVar("T")
@@ -46,11 +46,7 @@ def run_directly(settings: Settings, work: Callable[[Container], Awaitable[T]]) 
     """Run ``work`` on this process's own container, closing everything afterwards."""
 
     async def main() -> T:
-        infra = build_infrastructure(settings)
-        try:
-            return await work(infra.loops().current())
-        finally:
-            await infra.loops().close_current()
-            await close_infrastructure(infra)
+        async with running(settings) as container:
+            return await work(container)
 
     return asyncio.run(main())

@@ -10,7 +10,7 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
-from container import Infrastructure, Settings, build_infrastructure, close_infrastructure
+from container import Infrastructure, Settings, build_infrastructure, running
 from entrypoints.embedded_worker import EmbeddedWorker
 from entrypoints.http.auth import JWTAuthMiddleware
 from entrypoints.http.deps import DEPENDENCIES
@@ -38,25 +38,23 @@ def create_app(settings: Settings, *, infra: Infrastructure | None = None) -> Li
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        container = infrastructure.loops().current()
-        app.state.container = container
-        app.state.infra = infrastructure
-        worker = EmbeddedWorker(infrastructure) if settings.broker == "memory" else None
-        loops = PipelineLoops(container, settings) if settings.event_bus == "memory" else None
-        if worker is not None:
-            worker.start()
-        if loops is not None:
-            await loops.resume_pending_work()
-            loops.start()
-        try:
-            yield
-        finally:
-            if loops is not None:
-                await loops.stop()
+        async with running(settings, infra=infrastructure) as container:
+            app.state.container = container
+            app.state.infra = infrastructure
+            worker = EmbeddedWorker(infrastructure) if settings.broker == "memory" else None
+            loops = PipelineLoops(container, settings) if settings.event_bus == "memory" else None
             if worker is not None:
-                worker.stop()
-            await infrastructure.loops().close_current()
-            await close_infrastructure(infrastructure)
+                worker.start()
+            if loops is not None:
+                await loops.resume_pending_work()
+                loops.start()
+            try:
+                yield
+            finally:
+                if loops is not None:
+                    await loops.stop()
+                if worker is not None:
+                    worker.stop()
 
     metrics = PrometheusConfig(app_name="memvault", prefix="memvault", group_path=True)
     buckets = TokenBuckets(rate=settings.rate_limit_per_second, burst=settings.rate_limit_burst)
