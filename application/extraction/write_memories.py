@@ -13,20 +13,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 
 import structlog
 
-from application.memory_items.common import audit_item
 from application.ports.embedder import Embedder, Vector
+from application.ports.memory_writer import FactWriter, WriteResult
 from application.ports.metrics import Metric, Metrics
-from application.ports.relation_judge import Comparison, Judgement, Relation, RelationJudge
+from application.ports.relation_judge import Comparison, RelationJudge
 from application.ports.repositories import ScopeQuery, UnitOfWork
 from application.ports.vector_store import VectorFilter, VectorStore
-from application.search.search_memories import document_item_id
+from application.shared.audit import audit_item
+from application.shared.documents import document_item_id
 from domain.audit import AuditOperation, OperatorType
+from domain.decisions import Action, Candidate, Decision, Judgement, Relation, aggregate
 from domain.facts import Fact
 from domain.jobs import ExtractPayload
 from domain.memory import MemoryItem, MemoryStatus, Scope
@@ -41,37 +42,10 @@ AUDIT_PREFIX = {
 }
 
 
-class Action(StrEnum):
-    ADD = "ADD"
-    UPDATE = "UPDATE"
-    DELETE = "DELETE"
-    NONE = "NONE"
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DecisionPolicy:
     candidate_top_k: int = 5
     candidate_min_score: float = 0.6
-
-
-@dataclass(slots=True, kw_only=True)
-class WriteResult:
-    """What the transaction changed: items to re-index after commit."""
-
-    changed: list[MemoryItem] = field(default_factory=list)
-    actions: list[Action] = field(default_factory=list)
-
-    @property
-    def memory_ids(self) -> tuple[int, ...]:
-        ids = [i.id for i in self.changed if i.id is not None and i.status is MemoryStatus.ACTIVE]
-        return tuple(dict.fromkeys(ids))
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Candidate:
-    item: MemoryItem
-    score: float
-    similarity: float | None
 
 
 def new_item(
@@ -107,53 +81,7 @@ def cosine(a: Vector, b: Vector) -> float:
     return dot / norm if norm else 0.0
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Decision:
-    action: Action
-    target: Candidate | None = None
-    judgement: Judgement | None = None
-    reason: str = ""
-
-
-def aggregate(judged: Sequence[tuple[Candidate, Judgement]]) -> Decision:
-    """Priority duplicate > update > conflict > unrelated (reference §6.6 step 4)."""
-    if not judged:
-        return Decision(action=Action.ADD, reason="无相关旧记忆，直接新增")
-    for candidate, judgement in judged:
-        if judgement.relation is Relation.DUPLICATE:
-            return Decision(
-                action=Action.NONE,
-                target=candidate,
-                judgement=judgement,
-                reason=f"存在完全重复的旧记忆(id={candidate.item.id})，跳过写入: "
-                f"{judgement.reason}",
-            )
-    updates = [(c, j) for c, j in judged if j.relation is Relation.UPDATE]
-    if updates:
-        best = updates[0]
-        for candidate, judgement in updates[1:]:
-            if candidate.score > best[0].score:
-                best = (candidate, judgement)
-        return Decision(
-            action=Action.UPDATE,
-            target=best[0],
-            judgement=best[1],
-            reason=f"更新旧记忆(id={best[0].item.id}): "
-            f"{best[1].reason or '新事实是对旧记忆的修正或补充'}",
-        )
-    for candidate, judgement in judged:
-        if judgement.relation is Relation.CONFLICT:
-            return Decision(
-                action=Action.DELETE,
-                target=candidate,
-                judgement=judgement,
-                reason=f"旧记忆(id={candidate.item.id})与新事实冲突，删除后新增: "
-                f"{judgement.reason}",
-            )
-    return Decision(action=Action.ADD, reason="与候选旧记忆均无关，直接新增")
-
-
-class MemoryWriter:
+class MemoryWriter(FactWriter):
     def __init__(
         self,
         embedder: Embedder,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 DEFAULT_CHUNK_SIZE = 400
 DEFAULT_CHUNK_OVERLAP = 80
-DOCUMENT_PREFIX = "memory:"
 
 
 def normalize_window(size: int, overlap: int) -> tuple[int, int]:
@@ -49,11 +48,6 @@ def chunk_text(
             break
         start += step
     return chunks
-
-
-def document_id(memory_id: int) -> str:
-    """The vector-store document id of a memory item: ``memory:{id}``."""
-    return f"{DOCUMENT_PREFIX}{memory_id}"
 
 
 def chunk_id(document_id: str, order: int, total: int) -> str:

@@ -17,12 +17,13 @@ from datetime import timedelta
 
 import structlog
 
-from application.indexing.chunking import chunk_id, chunk_text, document_id
+from application.indexing.chunking import chunk_id, chunk_text
 from application.ports.clock import Clock
 from application.ports.embedder import Embedder
 from application.ports.indexer import ItemIndexer
 from application.ports.repositories import UnitOfWork, UnitOfWorkFactory, VectorState
 from application.ports.vector_store import VectorRecord, VectorStore
+from application.shared.documents import document_id
 from domain.memory import MemoryItem, VectorStatus
 
 log = structlog.get_logger(__name__)

@@ -20,11 +20,11 @@ from enum import StrEnum
 import structlog
 
 from application.config import JobPolicy
-from application.extraction.write_memories import MemoryWriter, WriteResult
 from application.ports.clock import Clock
 from application.ports.extractor import ExtractionRequest, Extractor
 from application.ports.indexer import ItemIndexer
 from application.ports.job_queue import JobQueue
+from application.ports.memory_writer import FactWriter, WriteResult
 from application.ports.metrics import Metric, Metrics
 from application.ports.repositories import ClaimOutcome, UnitOfWorkFactory
 from domain.errors import InvalidValue
@@ -58,7 +58,7 @@ class ProcessJobUseCase:
         uow: UnitOfWorkFactory,
         clock: Clock,
         extractor: Extractor,
-        writer: MemoryWriter,
+        writer: FactWriter,
         indexer: ItemIndexer,
         queue: JobQueue,
         policy: JobPolicy,

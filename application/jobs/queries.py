@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from application.memory_items.list_items import page_limit
 from application.ports.clock import Clock
 from application.ports.job_queue import JobQueue
 from application.ports.repositories import JobQuery, UnitOfWorkFactory
+from application.shared.paging import page_limit, parse_id_cursor
 from domain.audit import AuditEntry, AuditOperation, AuditTarget, OperatorType
 from domain.errors import InvalidValue, JobNotFound
 from domain.jobs import ExtractionJob, JobStatus
@@ -39,14 +39,6 @@ def parse_job_statuses(values: Sequence[str]) -> frozenset[JobStatus]:
     except ValueError as error:
         allowed = ", ".join(s.value for s in JobStatus)
         raise InvalidValue(f"status must be one of {allowed}", field="status") from error
-
-
-def parse_id_cursor(cursor: str | None) -> int | None:
-    if not cursor:
-        return None
-    if not cursor.isdigit() or not 0 < int(cursor) < 2**63:
-        raise InvalidValue("cursor is not valid", field="cursor")
-    return int(cursor)
 
 
 class ListJobsUseCase:

@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import groupby
 
-from application.memory_items.common import audit_item
 from application.ports.clock import Clock
 from application.ports.indexer import ItemIndexer
 from application.ports.metrics import Metric, Metrics
 from application.ports.repositories import UnitOfWorkFactory
+from application.shared.audit import audit_item
 from domain.audit import AuditOperation, OperatorType
 from domain.memory import MemoryItem
 

@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar
 
-from application.memory_items.common import audit_item, load_item
+from application.memory_items.common import load_item
 from application.ports.clock import Clock
 from application.ports.indexer import ItemIndexer
 from application.ports.metrics import Metric, Metrics
 from application.ports.repositories import UnitOfWorkFactory
+from application.shared.audit import audit_item
 from domain.audit import AuditOperation, OperatorType
 from domain.memory import ItemChanges, MemoryItem
 

@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from application.memory_items.common import audit_item
 from application.ports.clock import Clock
 from application.ports.indexer import ItemIndexer
 from application.ports.metrics import Metric, Metrics
 from application.ports.repositories import UnitOfWork, UnitOfWorkFactory
+from application.shared.audit import audit_item
 from domain.audit import AuditOperation, OperatorType
 from domain.errors import DomainError, InvalidValue
 from domain.memory import MemoryItem, Scope

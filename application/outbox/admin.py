@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from application.jobs.queries import parse_id_cursor
-from application.memory_items.list_items import page_limit
 from application.ports.clock import Clock
 from application.ports.repositories import DeadEvent, UnitOfWorkFactory
+from application.shared.paging import page_limit, parse_id_cursor
 from domain.audit import AuditEntry, AuditOperation, AuditTarget, OperatorType
 from domain.errors import InvalidValue, NotFound
 from domain.outbox import OutboxMessage, OutboxStatus

@@ -16,14 +16,14 @@ from dataclasses import dataclass
 
 import structlog
 
-from application.indexing.chunking import DOCUMENT_PREFIX
-from application.memory_items.list_items import page_limit
 from application.ports.clock import Clock
 from application.ports.embedder import Embedder, Vector
 from application.ports.metrics import Metric, Metrics
 from application.ports.repositories import ScopeQuery, UnitOfWorkFactory
 from application.ports.vector_store import VectorFilter, VectorHit, VectorStore, VectorStoreError
 from application.search.bm25 import bm25_ranking
+from application.shared.documents import document_item_id
+from application.shared.paging import page_limit
 from domain.errors import InvalidValue
 from domain.lexical import terms
 from domain.memory import MemoryItem, MemoryType
@@ -72,13 +72,6 @@ class SearchQuery:
 class SearchResult:
     hits: list[Scored]
     degraded: bool
-
-
-def document_item_id(document_id: str) -> int | None:
-    if not document_id.startswith(DOCUMENT_PREFIX):
-        return None
-    tail = document_id[len(DOCUMENT_PREFIX) :].split("#", 1)[0]
-    return int(tail) if tail.isdigit() else None
 
 
 def in_scope(item: MemoryItem, scope: ScopeQuery) -> bool:

@@ -19,11 +19,11 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import delete, insert
 
 from adapters.sqlalchemy.tables import memory_postings
-from application.indexing.chunking import document_id
 from application.ports.embedder import Embedder, Vector
 from application.ports.vector_store import (
     VectorRecord,
 )
+from application.shared.documents import document_id
 from container import Container, Infrastructure, Settings
 from domain.lexical import term_counts
 from entrypoints.http.app import create_app

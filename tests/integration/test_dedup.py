@@ -20,11 +20,11 @@ from litestar.testing import AsyncTestClient
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
-from application.indexing.chunking import document_id
 from application.maintenance.dedup import DEFAULT_REASON, Dedup, DedupReport
 from application.memory_items.change_item import SetItemStatus
 from application.ports.repositories import ItemQuery
 from application.ports.vector_store import VectorStore
+from application.shared.documents import document_id
 from container import Container, Infrastructure, Settings, build_infrastructure
 from domain.audit import AuditEntry, AuditTarget, OperatorType
 from domain.memory import MemoryItem, MemoryStatus, MemoryType, VectorStatus

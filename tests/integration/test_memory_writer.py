@@ -20,12 +20,8 @@ from adapters.sqlalchemy.items import SqlMemoryItemRepository
 from adapters.sqlalchemy.unit_of_work import SqlUnitOfWork, SqlUnitOfWorkFactory
 from adapters.vector_store.memory import MemoryVectorStore
 from application.extraction.deterministic_judge import DeterministicJudge
-from application.extraction.write_memories import (
-    Action,
-    DecisionPolicy,
-    MemoryWriter,
-    WriteResult,
-)
+from application.extraction.write_memories import DecisionPolicy, MemoryWriter
+from application.ports.memory_writer import WriteResult
 from application.ports.relation_judge import (
     Comparison,
     JudgeError,
@@ -35,6 +31,7 @@ from application.ports.relation_judge import (
 )
 from application.ports.repositories import ItemQuery, UnitOfWorkFactory
 from domain.audit import AuditEntry, AuditTarget
+from domain.decisions import Action
 from domain.facts import CandidateFact, Fact, normalize_fact
 from domain.jobs import ExtractPayload
 from domain.memory import MemoryItem, MemoryStatus, MemoryType, VectorStatus

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from application.extraction.deterministic_judge import DeterministicJudge
-from application.extraction.write_memories import Action, Candidate, Decision, aggregate
 from application.ports.relation_judge import Comparison, Judgement, Relation
+from domain.decisions import Action, Candidate, Decision, aggregate
 from domain.memory import MemoryItem, MemoryType
 
 THRESHOLD = 0.9
