@@ -1,4 +1,4 @@
-"""Audit entries: who changed what, why, with the record before and after (reference §8)."""
+"""Audit entries: who changed what, why, with the record before and after."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ class AuditTarget(StrEnum):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AuditEntry:
-    """One audited change. ``reason`` is cut to 255 characters (product §5, item 8)."""
+    """One audited change. ``reason`` is cut to 255 characters."""
 
     id: int | None = None
     target_type: AuditTarget

@@ -56,7 +56,7 @@ class Decision:
 
 
 def aggregate(judged: Sequence[tuple[Candidate, Judgement]]) -> Decision:
-    """Priority duplicate > update > conflict > unrelated (reference §6.6 step 4)."""
+    """Priority duplicate > update > conflict > unrelated."""
     if not judged:
         return Decision(action=Action.ADD, reason="无相关旧记忆，直接新增")
     for candidate, judgement in judged:

@@ -1,6 +1,6 @@
 """Likes and dislikes: which subject a statement is about, and which way it leans.
 
-The offline decision step (product §5, improvement 9) treats two memories about the same
+The offline decision step (docs/adr/0004) treats two memories about the same
 subject with opposite polarity as a conflict: "I love sushi" then "I don't like sushi
 anymore" deletes the old one and adds the new. This module reads that from text alone.
 

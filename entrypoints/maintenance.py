@@ -1,5 +1,6 @@
 """Maintenance commands against a running server (its admin API) or, when none answers,
-directly on the data (product §2): the embedded vector store allows one process only."""
+directly on the data (docs/architecture.md, "Two ways to run"): the embedded vector store
+allows one process only."""
 
 from __future__ import annotations
 

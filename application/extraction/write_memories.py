@@ -1,4 +1,4 @@
-"""Decide and apply, per fact, inside the job's transaction (reference §6.6, product §5).
+"""Decide and apply, per fact, inside the job's transaction (docs/behaviour.md, "Decisions").
 
 For each fact: an exact hash match is NONE; otherwise candidates are recalled (vector
 top-k of the same type above a minimum score, joined with the user's most recent items
@@ -51,7 +51,7 @@ class DecisionPolicy:
 def new_item(
     fact: Fact, payload: ExtractPayload, *, source_event_id: str | None, now: datetime
 ) -> MemoryItem:
-    """The row for an extracted fact (reference §6.2 step 8)."""
+    """The row for an extracted fact."""
     return MemoryItem(
         user_id=payload.user_id,
         scope=Scope(
@@ -207,7 +207,7 @@ class MemoryWriter(FactWriter):
                     similarity=candidate.similarity,
                 )
             )
-        except Exception as error:  # a failed comparison counts as unrelated (§6.6)
+        except Exception as error:  # a failed comparison counts as unrelated
             log.warning("judge_failed", memory_id=candidate.item.id, error=str(error))
             return None
         if judgement.relation is Relation.UPDATE and not judgement.updated_content.strip():
@@ -323,7 +323,7 @@ class MemoryWriter(FactWriter):
         now: datetime,
         result: WriteResult,
     ) -> None:
-        """Audit a system change (reason prefixed as the reference does, §8) and keep the
+        """Audit a system change (reason prefixed as upstream does) and keep the
         item for re-indexing after commit."""
         prefix = AUDIT_PREFIX[operation]
         await audit_item(

@@ -1,6 +1,6 @@
 """Chunking of memory text and the ids of the resulting vector records.
 
-Rules follow the reference pipeline (upstream §14.3): a sliding window over Unicode
+Rules follow the upstream pipeline (docs/behaviour.md, "Vectors"): a sliding window over Unicode
 code points, each chunk trimmed and empty ones skipped, stopping after the chunk that
 reaches the end of the text. Ids differ on purpose: a single-chunk document keeps the
 plain document id (``memory:{id}``) and only multi-chunk documents get ``#{order}``.

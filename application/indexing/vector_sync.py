@@ -1,4 +1,4 @@
-"""Vector sync (reference §11, product §5 improvement 7).
+"""Vector sync (docs/behaviour.md, "Vectors"; docs/adr/0006).
 
 After commit, an active and unexpired item's document is replaced: every old chunk is
 deleted by document id, then the current text is chunked, embedded and upserted. Any

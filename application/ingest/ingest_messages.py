@@ -1,4 +1,4 @@
-"""Chat ingestion (product §4 ``POST /messages``, §5): turns and their outbox events,
+"""Chat ingestion (docs/behaviour.md, "Ingestion and the outbox"): turns and their outbox events,
 in one transaction. Nothing is published here: the relay delivers after commit."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Process one extraction job (reference §6.2 with product §5 improvements 1-6).
+"""Process one extraction job (docs/behaviour.md, "Extraction jobs"; docs/adr/0001).
 
 1. Claim by compare-and-set (with a lease); a user with a job in flight puts ours back.
 2. Parse the payload: unparseable is dead at once.

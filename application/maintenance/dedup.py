@@ -1,4 +1,4 @@
-"""Offline dedup cleanup (reference §12): archive active items that repeat another one
+"""Offline dedup cleanup (docs/behaviour.md, "Dedup"): archive active items that repeat another one
 of the same user, type and content hash. Dry run by default."""
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ class DedupReport:
 
 
 def keeper_order(items: Sequence[MemoryItem]) -> list[MemoryItem]:
-    """The first is kept (reference §12 step 3): a copy more than 24 h newer wins;
+    """The first is kept: a copy more than 24 h newer wins;
     otherwise higher confidence, then importance, then newer, then higher id."""
 
     def moment(item: MemoryItem) -> datetime:

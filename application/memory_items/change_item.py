@@ -1,4 +1,5 @@
-"""Patch, delete and restore (reference §7.4, §7.5): lock, change, audit, commit, index."""
+"""Patch, delete and restore (docs/behaviour.md, "Memory items"): lock, change, audit,
+commit, index."""
 
 from __future__ import annotations
 

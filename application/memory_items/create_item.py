@@ -1,4 +1,4 @@
-"""Manual create (reference §7.3): insert, audit, commit; index after commit."""
+"""Manual create: insert, audit, commit; index after commit."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""List a user's items (reference §7.2) a page at a time."""
+"""List a user's items a page at a time."""
 
 from __future__ import annotations
 

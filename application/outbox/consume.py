@@ -1,4 +1,4 @@
-"""The event consumer (reference §5.3-§5.4, product §5).
+"""The event consumer (docs/behaviour.md, "The consumer"; docs/adr/0002).
 
 For each event from the bus, in one transaction: record its id in the inbox (a second
 delivery creates nothing), create the job (idempotent on its key) or upsert the snapshot,

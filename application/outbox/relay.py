@@ -1,4 +1,5 @@
-"""The outbox relay (reference §4.2, §5.3): claim due rows, publish, mark published.
+"""The outbox relay (docs/behaviour.md, "Ingestion and the outbox"): claim due rows,
+publish, mark published.
 
 A failed publish sends the rows back to ``pending`` with n² backoff (``dead`` after
 ``max_retry``). A published row that no consumer has marked consumed after

@@ -1,4 +1,4 @@
-"""The metrics port: counters and gauges named as the reference does (§13)."""
+"""The metrics port: counters and gauges named as upstream does (docs/behaviour.md, "Metrics")."""
 
 from __future__ import annotations
 

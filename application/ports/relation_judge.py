@@ -1,4 +1,5 @@
-"""The relation judge port: how a new fact relates to one existing memory (reference §6.6)."""
+"""The relation judge port: how a new fact relates to one existing memory
+(docs/behaviour.md, "Decisions")."""
 
 from __future__ import annotations
 

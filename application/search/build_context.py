@@ -1,4 +1,5 @@
-"""``/context``: retrieval for the agent's next turn, rendered (reference §9.5, product §6)."""
+"""``/context``: retrieval for the agent's next turn, rendered (docs/behaviour.md, "Search
+and ranking")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Hybrid search (reference §9.3 with product §6).
+"""Hybrid search (docs/behaviour.md, "Search and ranking").
 
 Candidates come from the vector store (dense) and from the lexical index in the
 database (BM25), fused by reciprocal rank. Every candidate is then re-read from the

@@ -1,4 +1,5 @@
-"""Bearer JWT authentication (product §3): ``sub`` is the user, ``scope`` may hold admin."""
+"""Bearer JWT authentication (docs/behaviour.md, "Identity"): ``sub`` is the user, ``scope``
+may hold admin."""
 
 from __future__ import annotations
 

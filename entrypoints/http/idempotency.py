@@ -1,4 +1,4 @@
-"""``Idempotency-Key`` on mutating requests (product §4).
+"""``Idempotency-Key`` on mutating requests (docs/behaviour.md, "HTTP edges").
 
 The same key from the same user within 24 h replays the first response; the same key
 with a different request is 422; a key whose first request is still running is 409.

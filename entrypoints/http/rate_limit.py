@@ -1,4 +1,4 @@
-"""Per-user token buckets (product §4: 20 requests/s, bursts of 40, then 429).
+"""Per-user token buckets (20 requests/s, bursts of 40, then 429).
 
 Buckets live in the API process: with N API processes a user gets up to N times the
 rate. Public endpoints (no user) are not limited.

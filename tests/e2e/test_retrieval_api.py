@@ -1,5 +1,5 @@
-"""``/search`` and ``/context`` over HTTP (product §4, §6): what may come back, and what
-happens when the vector side fails.
+"""``/search`` and ``/context`` over HTTP (docs/behaviour.md, "Search and ranking"): what
+may come back, and what happens when the vector side fails.
 
 The app runs with the hashing embedder and the in-memory vector store. Stale vectors and
 postings are planted on purpose, so the tests show that the database decides what is

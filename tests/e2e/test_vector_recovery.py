@@ -1,5 +1,5 @@
-"""The embedded server's vectors recover from crashes and from a lost store (product §2,
-§5 improvement 7): real ``memvault serve`` and ``memvault reindex`` processes on a data
+"""The embedded server's vectors recover from crashes and from a lost store (docs/adr/0006):
+real ``memvault serve`` and ``memvault reindex`` processes on a data
 directory with the embedded Qdrant engine and the hashing embedder.
 
 Searches use a query that only the vector path can answer, ranked by relevance alone

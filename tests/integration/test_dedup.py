@@ -1,6 +1,6 @@
-"""Offline dedup cleanup (reference §12): active items repeating another one of the same
-user, type and content hash are archived, all but one, through the use case, the admin
-endpoint and ``memvault dedup``.
+"""Offline dedup cleanup (docs/behaviour.md, "Dedup"): active items repeating another one of
+the same user, type and content hash are archived, all but one, through the use case, the
+admin endpoint and ``memvault dedup``.
 
 Duplicates are planted straight through the repository (the write path would never
 make them) and indexed, so that the archived items' vectors can be seen to go.

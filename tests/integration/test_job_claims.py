@@ -1,4 +1,4 @@
-"""Job claims under concurrency, on every dialect (product §5 improvements 1-3).
+"""Job claims under concurrency, on every dialect (docs/adr/0001).
 
 Concurrency here is real: each contender has its own connection and transaction.
 PostgreSQL and MariaDB serialise claims of one user on the user's lock row and let

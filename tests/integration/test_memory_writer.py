@@ -1,4 +1,4 @@
-"""The decision step applied inside a real transaction (reference §6.6 step 5, product §5).
+"""The decision step applied inside a real transaction (docs/behaviour.md, "Decisions").
 
 The writer gets a scripted judge, so each test chooses how the fact relates to each old
 memory; the assertions read what was committed. One fact's failure is rolled back to

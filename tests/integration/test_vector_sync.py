@@ -1,4 +1,4 @@
-"""Vector sync through the real use cases (reference §11, product §5 improvement 7).
+"""Vector sync through the real use cases (docs/behaviour.md, "Vectors").
 
 After every kind of change (create, batch create, a content edit that changes the
 number of chunks, delete, restore, dedup archive, TTL expiry, a crash between commit

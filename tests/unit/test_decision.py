@@ -1,5 +1,5 @@
 """The deterministic half of the decision step: aggregating the judgements of one fact
-(reference §6.6 step 4) and the offline relation judge (product §5, improvement 9)."""
+(docs/behaviour.md, "Decisions") and the offline relation judge (docs/adr/0004)."""
 
 from __future__ import annotations
 

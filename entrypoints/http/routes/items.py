@@ -1,4 +1,4 @@
-"""``/api/v1/memory/items``: the caller's memory items (product §4)."""
+"""``/api/v1/memory/items``: the caller's memory items."""
 
 from __future__ import annotations
 

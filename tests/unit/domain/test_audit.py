@@ -1,4 +1,4 @@
-"""Audit entries (§8) and operator normalisation (§3)."""
+"""Audit entries and operator normalisation."""
 
 from __future__ import annotations
 
