@@ -85,3 +85,33 @@ class AuditEntry:
             after=after,
             created_at=now,
         )
+
+    @classmethod
+    def operator_retried(
+        cls,
+        *,
+        target_type: AuditTarget,
+        target_id: int,
+        user_id: str,
+        operator_id: str | None,
+        reason: str | None,
+        before: tuple[str, int],
+        after: tuple[str, int],
+        now: datetime,
+    ) -> AuditEntry:
+        """An operator sent a job or an outbox row again; ``before`` and ``after`` are its
+        (status, retry count)."""
+        noun = "outbox row" if target_type is AuditTarget.OUTBOX else target_type.value
+        return cls.record(
+            target_type=target_type,
+            target_id=target_id,
+            user_id=user_id,
+            operation=AuditOperation.RETRY,
+            operator_type=OperatorType.ADMIN,
+            operator_id=operator_id,
+            reason=reason,
+            default_reason=f"operator retried the {noun}",
+            before={"status": before[0], "retry_count": before[1]},
+            after={"status": after[0], "retry_count": after[1]},
+            now=now,
+        )

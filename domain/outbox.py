@@ -63,6 +63,15 @@ class OutboxMessage:
             self.status = OutboxStatus.PENDING
             self.next_retry_at = now + backoff.delay(attempt)
 
+    def bury(self, reason: str, *, now: datetime) -> None:
+        """Dead at once: a pending row that can never be published (a broken payload)."""
+        if self.status is not OutboxStatus.PENDING:
+            raise InvalidTransition(f"cannot bury an outbox row that is {self.status.value}")
+        self.status = OutboxStatus.DEAD
+        self.last_error = truncate_utf8(reason, MAX_ERROR_BYTES)
+        self.next_retry_at = None
+        self.updated_at = now
+
     def replay(self, *, now: datetime) -> None:
         """An operator sends a dead row again, with a fresh retry budget."""
         if self.status is not OutboxStatus.DEAD:

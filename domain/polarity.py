@@ -188,18 +188,6 @@ def read_stance(content: str) -> Stance | None:
     return None
 
 
-def subject_and_polarity(content: str) -> tuple[str, int] | None:
-    """``(subject key, +1 | -1)`` for a like/dislike statement, else ``None``."""
-    stance = read_stance(content)
-    return None if stance is None else (stance.key, stance.polarity)
-
-
-def contradicts(new: str, old: str) -> bool:
-    """Same subject, opposite polarity: the newer statement replaces the older one."""
-    a, b = read_stance(new), read_stance(old)
-    return a is not None and b is not None and a.key == b.key and a.polarity != b.polarity
-
-
 def _stance_from(match: re.Match[str]) -> Stance | None:
     groups = match.groupdict()
     polarity = DISLIKE if groups.get("dislike") else LIKE

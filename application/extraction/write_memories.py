@@ -1,4 +1,5 @@
-"""Decide and apply, per fact, inside the job's transaction (docs/behaviour.md, "Decisions").
+"""Decide per fact in a read-only unit of work, then apply in the job's transaction
+(docs/behaviour.md, "Decisions"; docs/adr/0007).
 
 For each fact: an exact hash match is NONE; otherwise candidates are recalled (vector
 top-k of the same type above a minimum score, joined with the user's most recent items
@@ -20,7 +21,7 @@ import structlog
 
 from application.ports.embedder import Embedder, Vector
 from application.ports.memory_writer import FactWriter, WriteResult
-from application.ports.metrics import Metric, Metrics
+from application.ports.metrics import NO_METRICS, Metric, Metrics
 from application.ports.relation_judge import Comparison, RelationJudge
 from application.ports.repositories import ScopeQuery, UnitOfWork
 from application.ports.vector_store import VectorFilter, VectorStore
@@ -40,6 +41,18 @@ AUDIT_PREFIX = {
     AuditOperation.UPDATE: "决策层更新",
     AuditOperation.DELETE: "决策层删除",
 }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Change:
+    """Where one fact's decision is applied: the write transaction, the job's payload
+    and time, and the result that collects every changed item."""
+
+    uow: UnitOfWork
+    payload: ExtractPayload
+    source_event_id: str | None
+    now: datetime
+    result: WriteResult
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -89,26 +102,13 @@ class MemoryWriter(FactWriter):
         judge: RelationJudge,
         policy: DecisionPolicy,
         *,
-        metrics: Metrics | None = None,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
         self._metrics = metrics
         self._embedder = embedder
         self._store = store
         self._judge = judge
         self._policy = policy
-
-    async def write(
-        self,
-        uow: UnitOfWork,
-        facts: Sequence[Fact],
-        payload: ExtractPayload,
-        *,
-        source_event_id: str | None,
-        now: datetime,
-    ) -> WriteResult:
-        """Decide and apply in one unit of work (see :meth:`decide` and :meth:`apply`)."""
-        decided = await self.decide(uow, facts, payload, now=now)
-        return await self.apply(uow, decided, payload, source_event_id=source_event_id, now=now)
 
     async def decide(
         self, uow: UnitOfWork, facts: Sequence[Fact], payload: ExtractPayload, *, now: datetime
@@ -122,7 +122,7 @@ class MemoryWriter(FactWriter):
                 decided.append((fact, await self._decide(uow, fact, payload.user_id, now)))
             except Exception as error:  # one fact's failure never spoils the others
                 log.warning("fact_skipped", fact_type=fact.memory_type, error=str(error))
-                self._count(Metric.DECISION_TOTAL, action="unknown", status="error")
+                self._metrics.count(Metric.DECISION_TOTAL, action="unknown", status="error")
         return decided
 
     async def apply(
@@ -138,17 +138,18 @@ class MemoryWriter(FactWriter):
         that is no longer active makes that fact fail alone."""
         result = WriteResult()
         for fact, decision in decided:
+            change = Change(
+                uow=uow, payload=payload, source_event_id=source_event_id, now=now, result=result
+            )
             try:
                 async with uow.savepoint():
-                    action = await self._apply(
-                        uow, fact, decision, payload, source_event_id, now, result
-                    )
+                    action = await self._apply(change, fact, decision)
             except Exception as error:  # one fact's failure never spoils the others
                 log.warning("fact_skipped", fact_type=fact.memory_type, error=str(error))
-                self._count(Metric.DECISION_TOTAL, action="unknown", status="error")
+                self._metrics.count(Metric.DECISION_TOTAL, action="unknown", status="error")
                 continue
             result.actions.append(action)
-            self._count(Metric.DECISION_TOTAL, action=action.value, status="ok")
+            self._metrics.count(Metric.DECISION_TOTAL, action=action.value, status="ok")
         return result
 
     async def _decide(self, uow: UnitOfWork, fact: Fact, user_id: str, now: datetime) -> Decision:
@@ -165,36 +166,22 @@ class MemoryWriter(FactWriter):
         log.info("decision", action=decision.action.value, candidates=len(candidates))
         return decision
 
-    async def _apply(
-        self,
-        uow: UnitOfWork,
-        fact: Fact,
-        decision: Decision,
-        payload: ExtractPayload,
-        source_event_id: str | None,
-        now: datetime,
-        result: WriteResult,
-    ) -> Action:
+    async def _apply(self, change: Change, fact: Fact, decision: Decision) -> Action:
         if decision.action is Action.NONE:
             return Action.NONE
-        if await uow.items.find_by_hash(payload.user_id, fact.memory_type, fact.content_hash):
+        user_id = change.payload.user_id
+        if await change.uow.items.find_by_hash(user_id, fact.memory_type, fact.content_hash):
             return Action.NONE
         target, judgement = decision.target, decision.judgement
         if decision.action is Action.UPDATE and target and judgement:
-            await self._update(uow, fact, target, judgement, decision.reason, now, result)
+            await self._update(change, fact, target, judgement, decision.reason)
             return Action.UPDATE
         if decision.action is Action.DELETE and target:
-            await self._delete(uow, target, decision.reason, now, result)
-            await self._add(
-                uow, fact, payload, source_event_id, "冲突旧记忆已删除，写入新事实", now, result
-            )
+            await self._delete(change, target, decision.reason)
+            await self._add(change, fact, "冲突旧记忆已删除，写入新事实")
             return Action.DELETE
-        await self._add(uow, fact, payload, source_event_id, decision.reason, now, result)
+        await self._add(change, fact, decision.reason)
         return Action.ADD
-
-    def _count(self, metric: Metric, **labels: str) -> None:
-        if self._metrics is not None:
-            self._metrics.count(metric, **labels)
 
     async def _judge_one(self, fact: Fact, candidate: Candidate) -> Judgement | None:
         try:
@@ -236,7 +223,7 @@ class MemoryWriter(FactWriter):
                     scores.setdefault(item_id, hit.score)
         except Exception as error:  # recall falls back to the database alone
             log.warning("decision_recall_degraded", error=str(error))
-            self._count(Metric.DECISION_FALLBACK_TOTAL, mode="rag_to_mysql")
+            self._metrics.count(Metric.DECISION_FALLBACK_TOTAL, mode="rag_to_mysql")
         by_id = {
             item.id: item
             for item in await uow.items.get_many(user_id, list(scores)[:top_k])
@@ -268,66 +255,48 @@ class MemoryWriter(FactWriter):
             return [None] * len(items)
         return [cosine(fact_vector, vector) for vector in vectors]
 
-    async def _add(
-        self,
-        uow: UnitOfWork,
-        fact: Fact,
-        payload: ExtractPayload,
-        source_event_id: str | None,
-        reason: str,
-        now: datetime,
-        result: WriteResult,
-    ) -> None:
-        item = new_item(fact, payload, source_event_id=source_event_id, now=now)
-        await uow.items.add(item)
-        await self._record(uow, item, AuditOperation.CREATE, reason, None, now, result)
+    async def _add(self, change: Change, fact: Fact, reason: str) -> None:
+        item = new_item(
+            fact, change.payload, source_event_id=change.source_event_id, now=change.now
+        )
+        await change.uow.items.add(item)
+        await self._record(change, item, AuditOperation.CREATE, reason, None)
 
     async def _update(
-        self,
-        uow: UnitOfWork,
-        fact: Fact,
-        target: Candidate,
-        judgement: Judgement,
-        reason: str,
-        now: datetime,
-        result: WriteResult,
+        self, change: Change, fact: Fact, target: Candidate, judgement: Judgement, reason: str
     ) -> None:
-        item = await self._locked(uow, target)
+        item = await self._locked(change.uow, target)
         before = item.snapshot()
         item.replace_text(
             title=judgement.updated_title or fact.title,
             content=judgement.updated_content or fact.content,
             confidence=fact.confidence,
             importance=fact.importance,
-            now=now,
+            now=change.now,
         )
-        await uow.items.update(item)
-        await self._record(uow, item, AuditOperation.UPDATE, reason, before, now, result)
+        await change.uow.items.update(item)
+        await self._record(change, item, AuditOperation.UPDATE, reason, before)
 
-    async def _delete(
-        self, uow: UnitOfWork, target: Candidate, reason: str, now: datetime, result: WriteResult
-    ) -> None:
-        item = await self._locked(uow, target)
+    async def _delete(self, change: Change, target: Candidate, reason: str) -> None:
+        item = await self._locked(change.uow, target)
         before = item.snapshot()
-        item.delete(now=now)
-        await uow.items.update(item)
-        await self._record(uow, item, AuditOperation.DELETE, reason, before, now, result)
+        item.delete(now=change.now)
+        await change.uow.items.update(item)
+        await self._record(change, item, AuditOperation.DELETE, reason, before)
 
     @staticmethod
     async def _record(
-        uow: UnitOfWork,
+        change: Change,
         item: MemoryItem,
         operation: AuditOperation,
         reason: str,
         before: dict[str, object] | None,
-        now: datetime,
-        result: WriteResult,
     ) -> None:
-        """Audit a system change (reason prefixed as upstream does) and keep the
-        item for re-indexing after commit."""
+        """Audit a system change (reason prefixed as upstream does) and keep the item for
+        re-indexing after commit."""
         prefix = AUDIT_PREFIX[operation]
         await audit_item(
-            uow,
+            change.uow,
             item=item,
             operation=operation,
             operator=OperatorType.SYSTEM,
@@ -335,9 +304,9 @@ class MemoryWriter(FactWriter):
             default_reason=prefix,
             before=before,
             after=None if operation is AuditOperation.DELETE else item.snapshot(),
-            now=now,
+            now=change.now,
         )
-        result.changed.append(item)
+        change.result.changed.append(item)
 
     @staticmethod
     async def _locked(uow: UnitOfWork, target: Candidate) -> MemoryItem:

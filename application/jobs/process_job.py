@@ -25,7 +25,7 @@ from application.ports.extractor import ExtractionRequest, Extractor
 from application.ports.indexer import ItemIndexer
 from application.ports.job_queue import JobQueue
 from application.ports.memory_writer import FactWriter, WriteResult
-from application.ports.metrics import Metric, Metrics
+from application.ports.metrics import NO_METRICS, Metric, Metrics
 from application.ports.repositories import ClaimOutcome, UnitOfWorkFactory
 from domain.errors import InvalidValue
 from domain.facts import Fact, filter_facts, normalize_facts
@@ -64,7 +64,7 @@ class ProcessJobUseCase:
         policy: JobPolicy,
         worker: str,
         *,
-        metrics: Metrics | None = None,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
         self._uow = uow
         self._clock = clock
@@ -78,7 +78,7 @@ class ProcessJobUseCase:
 
     async def __call__(self, job_id: int) -> JobOutcome:
         outcome = await self._process(job_id)
-        if self._metrics is not None and outcome in COUNTED:
+        if outcome in COUNTED:
             self._metrics.count(Metric.JOB_TOTAL, status=outcome.value)
         return outcome
 
@@ -96,7 +96,7 @@ class ProcessJobUseCase:
         if job is None:
             return JobOutcome.SKIPPED
         log.info("job_claimed", job_id=job_id, user_id=job.user_id, attempt=job.retry_count + 1)
-        if self._metrics is not None and job.retry_count > 0:
+        if job.retry_count > 0:
             self._metrics.count(Metric.JOB_RETRY_TOTAL, job_type=job.job_type.value)
         try:
             payload = ExtractPayload.from_json(job.payload_json)

@@ -10,7 +10,7 @@ from itertools import groupby
 
 from application.ports.clock import Clock
 from application.ports.indexer import ItemIndexer
-from application.ports.metrics import Metric, Metrics
+from application.ports.metrics import NO_METRICS, Metric, Metrics
 from application.ports.repositories import UnitOfWorkFactory
 from application.shared.audit import audit_item
 from domain.audit import AuditOperation, OperatorType
@@ -68,7 +68,7 @@ class DedupUseCase:
         clock: Clock,
         indexer: ItemIndexer,
         *,
-        metrics: Metrics | None = None,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
         self._metrics = metrics
         self._uow = uow
@@ -91,13 +91,12 @@ class DedupUseCase:
             archived = extra if command.dry_run else await self._archive(extra, command)
             report.archived_count += len(archived)
             report.archived_ids += [i.id for i in archived if i.id is not None]
-        if self._metrics is not None:
-            self._metrics.count(Metric.CLEANUP_RUN_TOTAL, operation="dedup", status="ok")
-            self._metrics.count(
-                Metric.CLEANUP_ARCHIVED_TOTAL,
-                report.archived_count,
-                dry_run=str(command.dry_run).lower(),
-            )
+        self._metrics.count(Metric.CLEANUP_RUN_TOTAL, operation="dedup", status="ok")
+        self._metrics.count(
+            Metric.CLEANUP_ARCHIVED_TOTAL,
+            report.archived_count,
+            dry_run=str(command.dry_run).lower(),
+        )
         return report
 
     async def _archive(self, items: list[MemoryItem], command: Dedup) -> list[MemoryItem]:

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from application.ports.clock import Clock
 from application.ports.indexer import ItemIndexer
-from application.ports.metrics import Metric, Metrics
+from application.ports.metrics import NO_METRICS, Metric, Metrics
 from application.ports.repositories import UnitOfWork, UnitOfWorkFactory
 from application.shared.audit import audit_item
 from domain.audit import AuditOperation, OperatorType
@@ -52,7 +52,7 @@ class CreateItemsUseCase:
         clock: Clock,
         indexer: ItemIndexer,
         *,
-        metrics: Metrics | None = None,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
         self._metrics = metrics
         self._uow = uow
@@ -69,8 +69,7 @@ class CreateItemsUseCase:
                 await self._store(uow, item, new.reason, now)
             await uow.commit()
         await self._indexer.items_changed(items)
-        if self._metrics is not None:
-            self._metrics.count(Metric.MANAGE_TOTAL, len(items), operation="create", status="ok")
+        self._metrics.count(Metric.MANAGE_TOTAL, len(items), operation="create", status="ok")
         return items
 
     def _checked(self, command: CreateItems, index: int, now: datetime) -> MemoryItem:

@@ -20,7 +20,7 @@ from application.events import Envelope, PoisonEvent, parse_envelope
 from application.ports.clock import Clock
 from application.ports.event_bus import EventConsumer, ReceivedEvent
 from application.ports.job_queue import JobQueue
-from application.ports.metrics import Metric, Metrics
+from application.ports.metrics import NO_METRICS, Metric, Metrics
 from application.ports.repositories import DeadEvent, UnitOfWork, UnitOfWorkFactory
 from domain.conversation import AgentSnapshot
 from domain.errors import InvalidValue
@@ -69,7 +69,7 @@ class HandleEventUseCase:
         policy: JobPolicy,
         topic: str,
         *,
-        metrics: Metrics | None = None,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
         self._metrics = metrics
         self._uow = uow
@@ -136,8 +136,7 @@ class HandleEventUseCase:
 
     async def _bury(self, raw: bytes, reason: str, now: datetime) -> None:
         log.warning("dead_event", reason=reason, size=len(raw))
-        if self._metrics is not None:
-            self._metrics.count(Metric.DEAD_EVENT_TOTAL)
+        self._metrics.count(Metric.DEAD_EVENT_TOTAL)
         event_id = event_type = None
         try:
             body = json.loads(raw)

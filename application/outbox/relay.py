@@ -15,7 +15,7 @@ from application.config import OutboxPolicy
 from application.events import PoisonEvent, envelope
 from application.ports.clock import Clock
 from application.ports.event_bus import EventBusError, EventPublisher, OutgoingEvent
-from application.ports.metrics import Metric, Metrics
+from application.ports.metrics import NO_METRICS, Metric, Metrics
 from application.ports.repositories import UnitOfWorkFactory
 from domain.outbox import OutboxMessage, OutboxStatus
 
@@ -30,7 +30,7 @@ class RelayOutboxUseCase:
         publisher: EventPublisher,
         policy: OutboxPolicy,
         *,
-        metrics: Metrics | None = None,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
         self._uow = uow
         self._clock = clock
@@ -61,8 +61,7 @@ class RelayOutboxUseCase:
         except EventBusError as error:
             log.warning("outbox_publish_failed", rows=len(ready), error=str(error))
             await self._retry_later([row for row, _ in ready], f"publish failed: {error}")
-            if self._metrics is not None:
-                self._metrics.count(Metric.OUTBOX_FAILED_TOTAL, len(ready))
+            self._metrics.count(Metric.OUTBOX_FAILED_TOTAL, len(ready))
             return 0
         now = self._clock.now()
         async with self._uow() as uow:
@@ -72,8 +71,7 @@ class RelayOutboxUseCase:
                 republish_at=now + self._policy.republish_after,
             )
             await uow.commit()
-        if self._metrics is not None:
-            self._metrics.count(Metric.OUTBOX_PUBLISHED_TOTAL, len(ready))
+        self._metrics.count(Metric.OUTBOX_PUBLISHED_TOTAL, len(ready))
         return len(ready)
 
     async def _retry_later(self, rows: list[OutboxMessage], reason: str) -> None:
@@ -92,9 +90,6 @@ class RelayOutboxUseCase:
         async with self._uow() as uow:
             current = await uow.outbox.get(row.id or 0, for_update=True)
             if current is not None and current.status is OutboxStatus.PENDING:
-                current.status = OutboxStatus.DEAD
-                current.last_error = reason
-                current.next_retry_at = None
-                current.updated_at = self._clock.now()
+                current.bury(reason, now=self._clock.now())
                 await uow.outbox.save(current)
             await uow.commit()

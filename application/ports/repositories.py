@@ -319,6 +319,3 @@ class UnitOfWorkFactory(Protocol):
         """A new unit of work. ``read_only`` promises no writes, so it takes no write
         lock where the database has a single writer (SQLite)."""
         ...
-
-
-Ids = Sequence[int]

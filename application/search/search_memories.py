@@ -18,7 +18,7 @@ import structlog
 
 from application.ports.clock import Clock
 from application.ports.embedder import Embedder, Vector
-from application.ports.metrics import Metric, Metrics
+from application.ports.metrics import NO_METRICS, Metric, Metrics
 from application.ports.repositories import ScopeQuery, UnitOfWorkFactory
 from application.ports.vector_store import VectorFilter, VectorHit, VectorStore, VectorStoreError
 from application.search.bm25 import bm25_ranking
@@ -98,7 +98,7 @@ class SearchMemoriesUseCase:
         store: VectorStore,
         weights: RetrievalWeights,
         *,
-        metrics: Metrics | None = None,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
         self._metrics = metrics
         self._uow = uow
@@ -221,11 +221,10 @@ class SearchMemoriesUseCase:
             chosen = apply_budget(ranked, limit=limit)
             await uow.items.touch([e.item.id for e in chosen if e.item.id], now=scope.now)
             await uow.commit()
-        if self._metrics is not None:
-            self._metrics.count(Metric.RETRIEVE_HIT_TOTAL, len(chosen), read_mode=mode)
-            self._metrics.count(
-                Metric.RETRIEVE_DEDUP_DROP_TOTAL, len(allowed) - len(visible), read_mode=mode
-            )
-            if degraded:
-                self._metrics.count(Metric.RAG_FALLBACK_TOTAL, read_mode=mode)
+        self._metrics.count(Metric.RETRIEVE_HIT_TOTAL, len(chosen), read_mode=mode)
+        self._metrics.count(
+            Metric.RETRIEVE_DEDUP_DROP_TOTAL, len(allowed) - len(visible), read_mode=mode
+        )
+        if degraded:
+            self._metrics.count(Metric.RAG_FALLBACK_TOTAL, read_mode=mode)
         return SearchResult(hits=chosen, degraded=degraded)

@@ -135,8 +135,10 @@ async def write(
     uow: UnitOfWorkFactory, judge: RelationJudge, user_id: str, *facts: Fact
 ) -> WriteResult:
     writer = MemoryWriter(HashingEmbedder(64), MemoryVectorStore(), judge, DecisionPolicy())
+    async with uow(read_only=True) as reader:
+        decided = await writer.decide(reader, facts, payload(user_id), now=NOW)
     async with uow() as tx:
-        result = await writer.write(tx, facts, payload(user_id), source_event_id="evt-1", now=NOW)
+        result = await writer.apply(tx, decided, payload(user_id), source_event_id="evt-1", now=NOW)
         await tx.commit()
     return result
 
@@ -302,7 +304,7 @@ async def test_audit_reasons_are_cut_to_255_characters(
 async def test_one_failing_fact_is_rolled_back_alone_and_the_others_are_written(
     engine: AsyncEngine, user_id: str
 ) -> None:
-    uow = lambda: PoisonedUnitOfWork(engine)  # noqa: E731
+    uow = lambda read_only=False: PoisonedUnitOfWork(engine, read_only=read_only)  # noqa: E731
     (sushi,) = await plant(uow, user_id, "I love sushi")
     judge = DeterministicJudge(duplicate_threshold=0.9)
 

@@ -11,6 +11,7 @@ from application.memory_items.change_item import PatchItem, SetItemStatus
 from application.memory_items.create_item import CreateItems, NewItem
 from application.memory_items.list_items import ListItems
 from domain.memory import ItemChanges, MemoryType
+from entrypoints.http.auth import Principal
 from entrypoints.http.deps import ContainerDep, PrincipalDep, checked_id, split_csv
 from entrypoints.http.schemas import (
     AuditOut,
@@ -58,6 +59,15 @@ def changes_of(data: ItemPatch) -> ItemChanges:
 
 
 OptionalReason = JSONBody[ReasonIn | None]
+
+
+def status_change(principal: Principal, item_id: int, data: ReasonIn | None) -> SetItemStatus:
+    """The command of both delete and restore: the caller's item and an optional reason."""
+    return SetItemStatus(
+        user_id=principal.user_id,
+        item_id=checked_id(item_id),
+        reason=data.reason if data else None,
+    )
 
 
 class ItemController(Controller):
@@ -138,12 +148,7 @@ class ItemController(Controller):
         principal: PrincipalDep,
         data: OptionalReason = None,
     ) -> ItemOut:
-        command = SetItemStatus(
-            user_id=principal.user_id,
-            item_id=checked_id(item_id),
-            reason=data.reason if data else None,
-        )
-        return ItemOut.of(await container.delete_item()(command))
+        return ItemOut.of(await container.delete_item()(status_change(principal, item_id, data)))
 
     @post("/{item_id:int}/restore", status_code=200, summary="Restore an item (idempotent)")
     async def restore_item(
@@ -153,12 +158,7 @@ class ItemController(Controller):
         principal: PrincipalDep,
         data: OptionalReason = None,
     ) -> ItemOut:
-        command = SetItemStatus(
-            user_id=principal.user_id,
-            item_id=checked_id(item_id),
-            reason=data.reason if data else None,
-        )
-        return ItemOut.of(await container.restore_item()(command))
+        return ItemOut.of(await container.restore_item()(status_change(principal, item_id, data)))
 
     @get("/{item_id:int}/history", summary="The item's audit entries, oldest first")
     async def history(
