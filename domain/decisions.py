@@ -56,38 +56,43 @@ class Decision:
 
 
 def aggregate(judged: Sequence[tuple[Candidate, Judgement]]) -> Decision:
-    """Priority duplicate > update > conflict > unrelated."""
+    """Priority duplicate > update > conflict > unrelated: any duplicate → NONE; any
+    update → UPDATE the best-scored one (the first of equals); any conflict → DELETE the
+    first conflicting one, then ADD; otherwise ADD."""
     if not judged:
         return Decision(action=Action.ADD, reason="无相关旧记忆，直接新增")
-    for candidate, judgement in judged:
-        if judgement.relation is Relation.DUPLICATE:
-            return Decision(
-                action=Action.NONE,
-                target=candidate,
-                judgement=judgement,
-                reason=f"存在完全重复的旧记忆(id={candidate.item.id})，跳过写入: "
-                f"{judgement.reason}",
-            )
+    duplicate = _first(judged, Relation.DUPLICATE)
+    if duplicate is not None:
+        candidate, judgement = duplicate
+        return Decision(
+            action=Action.NONE,
+            target=candidate,
+            judgement=judgement,
+            reason=f"存在完全重复的旧记忆(id={candidate.item.id})，跳过写入: {judgement.reason}",
+        )
     updates = [(c, j) for c, j in judged if j.relation is Relation.UPDATE]
     if updates:
-        best = updates[0]
-        for candidate, judgement in updates[1:]:
-            if candidate.score > best[0].score:
-                best = (candidate, judgement)
+        candidate, judgement = max(updates, key=lambda pair: pair[0].score)
         return Decision(
             action=Action.UPDATE,
-            target=best[0],
-            judgement=best[1],
-            reason=f"更新旧记忆(id={best[0].item.id}): "
-            f"{best[1].reason or '新事实是对旧记忆的修正或补充'}",
+            target=candidate,
+            judgement=judgement,
+            reason=f"更新旧记忆(id={candidate.item.id}): "
+            f"{judgement.reason or '新事实是对旧记忆的修正或补充'}",
         )
-    for candidate, judgement in judged:
-        if judgement.relation is Relation.CONFLICT:
-            return Decision(
-                action=Action.DELETE,
-                target=candidate,
-                judgement=judgement,
-                reason=f"旧记忆(id={candidate.item.id})与新事实冲突，删除后新增: "
-                f"{judgement.reason}",
-            )
+    conflict = _first(judged, Relation.CONFLICT)
+    if conflict is not None:
+        candidate, judgement = conflict
+        return Decision(
+            action=Action.DELETE,
+            target=candidate,
+            judgement=judgement,
+            reason=f"旧记忆(id={candidate.item.id})与新事实冲突，删除后新增: {judgement.reason}",
+        )
     return Decision(action=Action.ADD, reason="与候选旧记忆均无关，直接新增")
+
+
+def _first(
+    judged: Sequence[tuple[Candidate, Judgement]], relation: Relation
+) -> tuple[Candidate, Judgement] | None:
+    return next(((c, j) for c, j in judged if j.relation is relation), None)

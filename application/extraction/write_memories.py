@@ -206,24 +206,7 @@ class MemoryWriter(FactWriter):
     ) -> list[Candidate]:
         """Vector candidates above the minimum score, then recent items from the database."""
         top_k = self._policy.candidate_top_k
-        scores: dict[int, float] = {}
-        fact_vector: Vector | None = None
-        try:
-            (fact_vector,) = await self._embedder.embed_documents([fact.content])
-            hits = await self._store.search(
-                fact_vector,
-                limit=top_k * 2,
-                filter=VectorFilter(
-                    user_id=user_id, memory_types=frozenset({fact.memory_type.value})
-                ),
-            )
-            for hit in hits:
-                item_id = document_item_id(hit.document_id)
-                if item_id is not None and hit.score >= self._policy.candidate_min_score:
-                    scores.setdefault(item_id, hit.score)
-        except Exception as error:  # recall falls back to the database alone
-            log.warning("decision_recall_degraded", error=str(error))
-            self._metrics.count(Metric.DECISION_FALLBACK_TOTAL, mode="rag_to_mysql")
+        fact_vector, scores = await self._vector_scores(fact, user_id)
         by_id = {
             item.id: item
             for item in await uow.items.get_many(user_id, list(scores)[:top_k])
@@ -243,6 +226,33 @@ class MemoryWriter(FactWriter):
             Candidate(item=item, score=scores.get(item.id or 0, 0.0), similarity=similarity)
             for item, similarity in zip(items, similarities, strict=True)
         ]
+
+    async def _vector_scores(
+        self, fact: Fact, user_id: str
+    ) -> tuple[Vector | None, dict[int, float]]:
+        """The fact's vector and, by item id, the scores of the user's items of the same
+        type at or above the minimum score. When the vector side fails the scores are
+        empty, and the vector is ``None`` unless the embedder had produced it."""
+        scores: dict[int, float] = {}
+        fact_vector: Vector | None = None
+        try:
+            (fact_vector,) = await self._embedder.embed_documents([fact.content])
+            hits = await self._store.search(
+                fact_vector,
+                limit=self._policy.candidate_top_k * 2,
+                filter=VectorFilter(
+                    user_id=user_id, memory_types=frozenset({fact.memory_type.value})
+                ),
+            )
+        except Exception as error:  # recall falls back to the database alone
+            log.warning("decision_recall_degraded", error=str(error))
+            self._metrics.count(Metric.DECISION_FALLBACK_TOTAL, mode="rag_to_mysql")
+            return fact_vector, scores
+        for hit in hits:
+            item_id = document_item_id(hit.document_id)
+            if item_id is not None and hit.score >= self._policy.candidate_min_score:
+                scores.setdefault(item_id, hit.score)
+        return fact_vector, scores
 
     async def _similarities(
         self, fact_vector: Vector | None, items: list[MemoryItem]

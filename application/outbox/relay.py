@@ -46,14 +46,7 @@ class RelayOutboxUseCase:
                 now=now, limit=self._policy.batch, lease=self._policy.claim_lease
             )
             await uow.commit()
-        if not rows:
-            return 0
-        ready: list[tuple[OutboxMessage, OutgoingEvent]] = []
-        for row in rows:
-            try:
-                ready.append((row, OutgoingEvent(key=row.message_key, value=envelope(row))))
-            except PoisonEvent as error:
-                await self._bury(row, str(error))
+        ready = await self._publishable(rows)
         if not ready:
             return 0
         try:
@@ -73,6 +66,18 @@ class RelayOutboxUseCase:
             await uow.commit()
         self._metrics.count(Metric.OUTBOX_PUBLISHED_TOTAL, len(ready))
         return len(ready)
+
+    async def _publishable(
+        self, rows: list[OutboxMessage]
+    ) -> list[tuple[OutboxMessage, OutgoingEvent]]:
+        """Each row with its event; a row whose event cannot be built is buried."""
+        ready: list[tuple[OutboxMessage, OutgoingEvent]] = []
+        for row in rows:
+            try:
+                ready.append((row, OutgoingEvent(key=row.message_key, value=envelope(row))))
+            except PoisonEvent as error:
+                await self._bury(row, str(error))
+        return ready
 
     async def _retry_later(self, rows: list[OutboxMessage], reason: str) -> None:
         now = self._clock.now()

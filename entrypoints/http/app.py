@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from litestar import Litestar
 from litestar.middleware import DefineMiddleware
@@ -30,11 +30,11 @@ from entrypoints.pipeline import PipelineLoops
 API_VERSION = "0.1.0"
 
 
-def create_app(settings: Settings, *, infra: Infrastructure | None = None) -> Litestar:
-    """The API for ``settings``. In the embedded default (in-process bus or broker) the
-    same process also runs the relay, the consumer, the sweepers and the job worker."""
-    secret = settings.jwt_secret(create=True)
-    infrastructure = infra or build_infrastructure(settings)
+def lifespan_of(
+    settings: Settings, infrastructure: Infrastructure
+) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
+    """The app's lifespan: the loop's container for the requests and, in the embedded
+    default, the in-process worker (broker ``memory``) and pipeline loops (bus ``memory``)."""
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -56,6 +56,14 @@ def create_app(settings: Settings, *, infra: Infrastructure | None = None) -> Li
                 if worker is not None:
                     worker.stop()
 
+    return lifespan
+
+
+def create_app(settings: Settings, *, infra: Infrastructure | None = None) -> Litestar:
+    """The API for ``settings``. In the embedded default (in-process bus or broker) the
+    same process also runs the relay, the consumer, the sweepers and the job worker."""
+    secret = settings.jwt_secret(create=True)
+    lifespan = lifespan_of(settings, infra or build_infrastructure(settings))
     metrics = PrometheusConfig(app_name="memvault", prefix="memvault", group_path=True)
     buckets = TokenBuckets(rate=settings.rate_limit_per_second, burst=settings.rate_limit_burst)
     return Litestar(

@@ -33,7 +33,7 @@ DOCS_CITATION = re.compile(r"\bdocs/[\w./-]*[\w/]")
 
 
 def source_files() -> list[Path]:
-    files = [ROOT / name for name in ("container.py", "pyproject.toml", "alembic.ini")]
+    files = [ROOT / name for name in ("pyproject.toml", "alembic.ini")]
     for folder in FOLDERS:
         files += [p for p in (ROOT / folder).rglob("*") if p.suffix in SUFFIXES]
     return sorted(p for p in files if p.is_file() and p != Path(__file__).resolve())
