@@ -64,9 +64,10 @@ class OutboxMessage:
             self.next_retry_at = now + backoff.delay(attempt)
 
     def bury(self, reason: str, *, now: datetime) -> None:
-        """Dead at once: a pending row that can never be published (a broken payload)."""
-        if self.status is not OutboxStatus.PENDING:
-            raise InvalidTransition(f"cannot bury an outbox row that is {self.status.value}")
+        """``dead`` at once: its event can never be handled, so it is never sent again
+        (an operator may still ``replay`` it). A consumed or dead row stays as it is."""
+        if self.status in (OutboxStatus.CONSUMED, OutboxStatus.DEAD):
+            return
         self.status = OutboxStatus.DEAD
         self.last_error = truncate_utf8(reason, MAX_ERROR_BYTES)
         self.next_retry_at = None

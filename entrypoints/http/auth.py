@@ -34,9 +34,8 @@ def issue_token(
 
 
 def principal_from_token(token: str, secret: str) -> Principal:
-    """The caller a valid token names. A token must carry ``sub`` and ``exp``: one that
-    never expires would stay valid for as long as the secret does."""
     try:
+        # ``exp`` is required: a token that never expires stays valid as long as the secret.
         claims = jwt.decode(
             token, secret, algorithms=["HS256"], options={"require": ["sub", "exp"]}
         )

@@ -125,22 +125,16 @@ def test_an_outbox_row_without_a_positive_max_retry_gets_the_default_twenty() ->
     assert row.status is OutboxStatus.DEAD
 
 
-def test_burying_a_pending_row_makes_it_dead_at_once_with_its_reason() -> None:
-    row = message(retry_count=2)
-    later = NOW + timedelta(minutes=1)
-    row.bury("payload is not JSON", now=later)
+def test_a_buried_row_is_dead_with_its_reason_and_never_due() -> None:
+    row = message(status=OutboxStatus.PUBLISHED)
+    row.bury("refused by the consumer: conversation_id is blank", now=NOW)
     assert row.status is OutboxStatus.DEAD
-    assert row.last_error == "payload is not JSON"
+    assert row.last_error == "refused by the consumer: conversation_id is blank"
     assert row.next_retry_at is None
-    assert row.updated_at == later
-    assert row.retry_count == 2
 
 
-@pytest.mark.parametrize(
-    "status", [OutboxStatus.PUBLISHED, OutboxStatus.CONSUMED, OutboxStatus.DEAD]
-)
-def test_only_a_pending_row_can_be_buried(status: OutboxStatus) -> None:
-    row = message(status=status)
-    with pytest.raises(InvalidTransition):
-        row.bury("broken", now=NOW)
-    assert row.status is status
+def test_burying_leaves_a_consumed_row_consumed() -> None:
+    row = message(status=OutboxStatus.CONSUMED)
+    row.bury("late refusal", now=NOW)
+    assert row.status is OutboxStatus.CONSUMED
+    assert row.last_error is None
