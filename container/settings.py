@@ -124,9 +124,9 @@ class Settings(BaseSettings):
         return secret
 
     def check_secret(self) -> None:
-        """Refuse (:class:`WeakSecret`) a configured secret that is too short; an unset one
-        is made by ``serve`` when needed."""
-        if self.auth_jwt_secret is not None:
+        """Refuse (:class:`WeakSecret`) a configured or stored secret that is too short; a
+        missing one is made by ``serve`` when needed."""
+        if self.auth_jwt_secret is not None or (self.data_dir / JWT_SECRET_FILE).exists():
             self.jwt_secret()
 
     def prepare_embedded_files(self) -> None:
@@ -147,11 +147,15 @@ def strong_secret(secret: str, source: str) -> str:
     if size >= MIN_SECRET_BYTES:
         return secret
     found = "is empty" if size == 0 else f"has {size} bytes"
+    remedy = (
+        "or unset it to let memvault keep a generated one in the data directory"
+        if source == SECRET_VARIABLE
+        else f"or delete {source} to let `memvault serve` generate a new one"
+    )
     raise WeakSecret(
         f"the JWT secret from {source} {found}; it needs at least {MIN_SECRET_BYTES} bytes. "
         f"Set {SECRET_VARIABLE} to a long random value (python -c "
-        f"'import secrets; print(secrets.token_urlsafe(48))'), or unset it to let memvault "
-        f"keep a generated one in the data directory."
+        f"'import secrets; print(secrets.token_urlsafe(48))'), {remedy}."
     )
 
 

@@ -111,3 +111,15 @@ def test_config_show_masks_every_credential(tmp_path: Path):
     for visible in ("redis:6379/0", "rabbit:5672", "qdrant:6333", "milvus:19530", "db:5432"):
         assert visible in done.stdout
     assert done.stdout.count("********") >= 13
+
+
+def test_a_short_secret_file_in_the_data_directory_is_refused_too(tmp_path: Path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "jwt-secret").write_text("too-short\n")
+    done = run_cli(embedded_env(data), "token", "alice")
+    output = " ".join((done.stdout + done.stderr).split())
+    assert done.returncode == 2, output
+    assert "Traceback" not in output
+    assert "jwt-secret" in output
+    assert "at least 32 bytes" in output
