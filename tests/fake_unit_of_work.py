@@ -20,7 +20,6 @@ from datetime import datetime, timedelta
 from application.ports.clock import Clock
 from application.ports.event_bus import EventBusError, EventPublisher, OutgoingEvent
 from application.ports.indexer import ItemIndexer
-from application.ports.job_queue import JobQueue
 from application.ports.repositories import (
     AuditRepository,
     ChatRepository,
@@ -300,16 +299,6 @@ class FixedClock(Clock):
 
     def advance(self, delta: timedelta) -> None:
         self.current += delta
-
-
-class RecordingQueue(JobQueue):
-    """Keeps every enqueue as (job ids, delay in ms)."""
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[list[int], int]] = []
-
-    async def enqueue(self, job_ids: Sequence[int], *, delay_ms: int = 0) -> None:
-        self.sent.append((list(job_ids), delay_ms))
 
 
 class RecordingPublisher(EventPublisher):

@@ -22,7 +22,8 @@ from application.jobs.sweep import RescueExpiredJobsUseCase
 from application.ports.repositories import ClaimOutcome
 from domain.jobs import ExtractionJob, JobStatus
 from domain.retry import ExponentialBackoff
-from tests.integration.job_support import RecordingQueue, make_job, utcnow
+from tests.doubles import RecordingQueue
+from tests.integration.job_support import make_job, utcnow
 
 LEASE = timedelta(seconds=30)
 HOLD_S = 0.3

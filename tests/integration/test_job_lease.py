@@ -20,8 +20,8 @@ import pytest
 from application.ports.repositories import ClaimOutcome
 from container import Container
 from domain.jobs import ExtractionJob, JobStatus
+from tests.doubles import RecordingQueue
 from tests.integration.job_support import (
-    RecordingQueue,
     loop_container,
     make_job,
     offline_settings,

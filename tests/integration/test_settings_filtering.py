@@ -23,7 +23,8 @@ from application.jobs.process_job import JobOutcome
 from application.settings.settings import ChangeSettings
 from container import Container
 from domain.jobs import JobStatus
-from tests.integration.job_support import RecordingQueue, loop_container, offline_settings
+from tests.doubles import RecordingQueue
+from tests.integration.job_support import loop_container, offline_settings
 
 HIKING = "I love hiking"
 PARKING = "Remember that I park on level 3"

@@ -30,12 +30,12 @@ from domain.jobs import ExtractionJob, ExtractPayload, JobStatus
 from domain.memory import MemoryItem, MemoryType
 from domain.outbox import EventType, OutboxStatus
 from domain.settings import MemorySettings
+from tests.doubles import RecordingQueue
 from tests.fake_unit_of_work import (
     FakeUnitOfWorkFactory,
     FixedClock,
     RecordingIndexer,
     RecordingPublisher,
-    RecordingQueue,
 )
 
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -295,7 +295,7 @@ async def test_the_consumer_enqueues_new_jobs_and_acknowledges_every_handled_eve
     queue = RecordingQueue()
     assert await ConsumeEventsUseCase(consumer, handler(uow, clock), queue)() == 3
     (job_id,) = uow.tables.jobs
-    assert queue.sent == [([job_id], 0)]
+    assert queue.sent == [(job_id, 0)]
     assert consumer.acked == ["r-1", "r-2", "r-3"]
 
 
@@ -354,7 +354,7 @@ async def test_a_failed_attempt_is_retried_after_one_second(
     assert (job.status, job.retry_count) == (JobStatus.FAILED, 1)
     assert job.next_retry_at == NOW + timedelta(seconds=1)
     assert "the model timed out" in (job.last_error or "")
-    assert queue.sent == [([job_id], 1000)]
+    assert queue.sent == [(job_id, 1000)]
 
 
 async def test_a_job_is_dead_at_its_last_allowed_failure(
@@ -410,7 +410,7 @@ async def test_a_job_of_a_busy_user_is_put_back_with_the_busy_delay(
     outcome = await processor(uow, clock, ScriptedExtractor(), queue, RecordingIndexer())(second)
     assert outcome is JobOutcome.BUSY
     assert uow.tables.jobs[second].status is JobStatus.PENDING
-    assert queue.sent == [([second], 500)]
+    assert queue.sent == [(second, 500)]
 
 
 async def test_a_job_someone_else_holds_is_skipped(uow: FakeUnitOfWorkFactory, clock: FixedClock):
