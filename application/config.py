@@ -1,4 +1,4 @@
-"""Tunables of the pipeline, chosen in configuration (product §5 improvement 4)."""
+"""Tunables of the pipeline, chosen in configuration."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Event wire formats (reference §5.2): the outbox wrapper and the bus envelope."""
+"""Event wire formats: the outbox wrapper and the bus envelope."""
 
 from __future__ import annotations
 

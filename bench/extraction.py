@@ -2,10 +2,10 @@
 
 Run: ``python -m bench.extraction [--repeat N] [--show-misses]``
 
-Systems compared, each followed by the write path's confidence floor (0.5, §6.2 step 6):
+Systems compared, each followed by the write path's confidence floor (0.5):
 - ``rule-based``: :class:`adapters.extractor.rule_based.RuleBasedExtractor`'s rules;
 - ``reference fallback``: the reference's fallback, one fact of confidence 0.45 per
-  message, which the floor drops, so it writes nothing (reference §6.3);
+  message, which the floor drops, so it writes nothing (docs/adr/0004);
 - ``every message``: one fact per message holding the whole text (the reference's mock).
 
 A prediction is right when its type matches an expected fact and every keyword of that

@@ -1,4 +1,4 @@
-"""Audit entries: who changed what, why, with the record before and after (reference §8)."""
+"""Audit entries: who changed what, why, with the record before and after."""
 
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ class AuditTarget(StrEnum):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AuditEntry:
-    """One audited change. ``reason`` is cut to 255 characters (product §5, item 8)."""
+    """One audited change. ``reason`` is cut to 255 characters."""
 
     id: int | None = None
     target_type: AuditTarget
@@ -100,4 +100,34 @@ class AuditEntry:
             before=before,
             after=after,
             created_at=now,
+        )
+
+    @classmethod
+    def operator_retried(
+        cls,
+        *,
+        target_type: AuditTarget,
+        target_id: int,
+        user_id: str,
+        operator_id: str | None,
+        reason: str | None,
+        before: tuple[str, int],
+        after: tuple[str, int],
+        now: datetime,
+    ) -> AuditEntry:
+        """An operator sent a job or an outbox row again; ``before`` and ``after`` are its
+        (status, retry count)."""
+        noun = "outbox row" if target_type is AuditTarget.OUTBOX else target_type.value
+        return cls.record(
+            target_type=target_type,
+            target_id=target_id,
+            user_id=user_id,
+            operation=AuditOperation.RETRY,
+            operator_type=OperatorType.ADMIN,
+            operator_id=operator_id,
+            reason=reason,
+            default_reason=f"operator retried the {noun}",
+            before={"status": before[0], "retry_count": before[1]},
+            after={"status": after[0], "retry_count": after[1]},
+            now=now,
         )

@@ -42,7 +42,7 @@ class ChatMessage:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AgentSnapshot:
-    """The latest agent state of one conversation of one user (reference §2.6)."""
+    """The latest agent state of one conversation of one user (docs/adr/0008)."""
 
     user_id: str
     conversation_id: str

@@ -1,4 +1,4 @@
-"""Facts proposed by an extractor, and their normalisation (reference §6.3-§6.5)."""
+"""Facts proposed by an extractor, and their normalisation (docs/behaviour.md, "Extraction")."""
 
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ class Fact:
 
 
 def normalize_fact(candidate: CandidateFact) -> Fact | None:
-    """One candidate through §6.4 steps 1-5; ``None`` when it must be dropped."""
+    """One candidate through the normalisation steps; ``None`` when it must be dropped."""
     kind = MemoryType.parse(candidate.memory_type)
     content = truncate_runes(collapse_whitespace(candidate.content), MAX_EXTRACTED_CONTENT)
     if kind is None or not content:

@@ -1,4 +1,4 @@
-"""Extraction jobs: the retryable state machine of reference §4.1, plus a lease.
+"""Extraction jobs: the retryable state machine (docs/behaviour.md, "Extraction jobs").
 
 ```
 pending --claim--> processing --succeed--> success            (terminal)
@@ -144,14 +144,14 @@ class ExtractionJob:
 
 
 MAX_SOURCE_TEXT = 1500
-"""Characters of a message that extraction sees (reference §5.4)."""
+"""Characters of a message that extraction sees."""
 JOB_KEY_PREFIX = "memory_extract_"
 
 
 def extract_job_key(
     *, user_id: str, conversation_id: str, text: str, message_id: str | None = None
 ) -> str:
-    """The job's idempotency key (product §5): hex only, never the raw user id.
+    """The job's idempotency key (docs/adr/0003): hex only, never the raw user id.
 
     With a message id the key covers (user, conversation, message id), so the same words
     said again in a later turn are extracted again; without one it covers the text, as
@@ -165,7 +165,7 @@ def extract_job_key(
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ExtractPayload:
-    """What a ``memory.extract.requested`` event carries and a job keeps (§5.4)."""
+    """What a ``memory.extract.requested`` event carries and a job keeps."""
 
     user_id: str
     conversation_id: str

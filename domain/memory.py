@@ -1,7 +1,7 @@
 """Memory items: the long-lived facts, preferences and constraints kept about a user.
 
-Rules follow the reference system (upstream-behaviour.md §6.4, §7.3-§7.5) with the
-product's changes: an item that is deleted cannot be edited (409), and every text path
+Rules follow the upstream system (docs/behaviour.md, "Memory items") with two
+changes: an item that is deleted cannot be edited (409), and every text path
 collapses whitespace the same way.
 """
 
@@ -58,7 +58,7 @@ DEFAULT_IMPORTANCE: dict[MemoryType, float] = {
     MemoryType.CONSTRAINT: 0.95,
     MemoryType.FACT: 0.6,
 }
-"""Importance given to an extracted fact that states none (reference §6.3)."""
+"""Importance given to an extracted fact that states none."""
 
 FACT_TTL = timedelta(days=180)
 """Extracted facts expire this long after the message that stated them."""
@@ -74,7 +74,7 @@ MAX_SENSITIVITY = 2
 
 
 def content_hash(memory_type: MemoryType, content: str) -> str:
-    """``sha256(type + "::" + normalised content)`` as 64 hex characters (reference §6.4)."""
+    """``sha256(type + "::" + normalised content)`` as 64 hex characters."""
     return sha256_hex(f"{memory_type.value}::{normalize_content(content)}")
 
 
@@ -108,7 +108,7 @@ def manual_content(content: str) -> str:
 
 
 def manual_title(title: str | None, content: str) -> str:
-    """The given title trimmed; else the first 24 characters of the content (§7.3)."""
+    """The given title trimmed; else the first 24 characters of the content."""
     text = collapse_whitespace(title or "")
     if len(text) > MAX_TITLE:
         raise InvalidValue(f"title must be at most {MAX_TITLE} characters", field="title")
@@ -129,7 +129,7 @@ class Scope:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ItemChanges:
-    """A partial edit (PATCH, reference §7.4). ``None`` means "leave unchanged"."""
+    """A partial edit (PATCH). ``None`` means "leave unchanged"."""
 
     memory_type: MemoryType | None = None
     title: str | None = None
@@ -187,7 +187,7 @@ class MemoryItem:
         ttl_at: datetime | None = None,
         now: datetime,
     ) -> MemoryItem:
-        """A memory a user typed in (reference §7.3 defaults: 0.95 / 0.90 / explicit)."""
+        """A memory a user typed in (defaults: confidence 0.95, importance 0.90, explicit)."""
         kind = MemoryType.require(memory_type)
         text = manual_content(content)
         return cls(

@@ -1,4 +1,5 @@
-"""Outbox rows (reference §2.5, §4.2): events written in the business transaction."""
+"""Outbox rows (docs/behaviour.md, "Ingestion and the outbox"): events written in the
+business transaction."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ class EventType(StrEnum):
 
 @dataclass(slots=True, kw_only=True)
 class OutboxMessage:
-    """One event waiting to be published. ``payload`` is the JSON event wrapper (§5.2)."""
+    """One event waiting to be published. ``payload`` is the JSON event wrapper."""
 
     id: int | None = None
     event_type: str

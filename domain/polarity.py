@@ -1,6 +1,6 @@
 """Likes and dislikes: which subject a statement is about, and which way it leans.
 
-The offline decision step (product §5, improvement 9) treats two memories about the same
+The offline decision step (docs/adr/0004) treats two memories about the same
 subject with opposite polarity as a conflict: "I love sushi" then "I don't like sushi
 anymore" deletes the old one and adds the new. This module reads that from text alone.
 
@@ -186,18 +186,6 @@ def read_stance(content: str) -> Stance | None:
         if match:
             return _stance_from(match)
     return None
-
-
-def subject_and_polarity(content: str) -> tuple[str, int] | None:
-    """``(subject key, +1 | -1)`` for a like/dislike statement, else ``None``."""
-    stance = read_stance(content)
-    return None if stance is None else (stance.key, stance.polarity)
-
-
-def contradicts(new: str, old: str) -> bool:
-    """Same subject, opposite polarity: the newer statement replaces the older one."""
-    a, b = read_stance(new), read_stance(old)
-    return a is not None and b is not None and a.key == b.key and a.polarity != b.polarity
 
 
 def _stance_from(match: re.Match[str]) -> Stance | None:

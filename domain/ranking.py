@@ -1,4 +1,4 @@
-"""Ranking rules of the read path (reference §9.1, §9.3; product §6)."""
+"""Ranking rules of the read path (docs/behaviour.md, "Search and ranking")."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ TYPE_LABEL = {MemoryType.PREFERENCE: "偏好", MemoryType.CONSTRAINT: "约束", 
 
 
 def recency(item: MemoryItem, now: datetime) -> float:
-    """Buckets of reference §9.1 on the item's real ``updated_at`` (else ``created_at``)."""
+    """Upstream's recency buckets on the item's real ``updated_at`` (else ``created_at``)."""
     moment = item.updated_at or item.created_at
     if moment is None or moment > now:
         return 0.5
@@ -51,9 +51,9 @@ class Scored:
 
 
 def dedupe(items: Iterable[MemoryItem]) -> list[MemoryItem]:
-    """Drop repeats by id, then by content hash, then by type and text (reference §9.3 step
-    4): of two copies the one with higher importance, then confidence, stays, in the place
-    of the first."""
+    """Drop repeats by id, then by content hash, then by type and text (upstream's rule): of
+    two copies the one with higher importance, then confidence, stays, in the place of the
+    first."""
     result: list[MemoryItem] = []
     position: dict[tuple[MemoryType, str], int] = {}
     seen_ids: set[int] = set()

@@ -1,4 +1,4 @@
-"""Backoff schedules for jobs (reference §4.1) and outbox rows (§4.2)."""
+"""Backoff schedules for jobs and outbox rows (docs/behaviour.md)."""
 
 from __future__ import annotations
 

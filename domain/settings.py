@@ -1,4 +1,4 @@
-"""Per-user memory settings (reference §2.4 and §6.5)."""
+"""Per-user memory settings (docs/behaviour.md, "Settings")."""
 
 from __future__ import annotations
 

@@ -7,11 +7,11 @@ from datetime import timedelta
 from typing import Annotated
 
 import typer
+from pydantic import SecretStr
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.engine import make_url
 
-from container import Settings, migrate
+from container import Command, Settings, migrate, refusal
 from entrypoints.cli_jobs import jobs
 from entrypoints.cli_keys import keys
 from entrypoints.cli_transfer import export_memories, import_memories
@@ -51,6 +51,7 @@ def serve(
     from entrypoints.http.app import create_app
 
     settings = Settings()
+    refuse_to_start(settings, "serve")
     configure_logging(settings.log_level, settings.log_format)
     if migrate_first:
         migrate(settings)
@@ -100,6 +101,7 @@ def token(
     if not 1 <= len(user) <= 128:
         raise typer.BadParameter("a user id has 1 to 128 characters")
     settings = Settings()
+    refuse_to_start(settings, "token")
     try:
         secret = settings.jwt_secret(create=True)
     except OSError as error:
@@ -108,14 +110,11 @@ def token(
     typer.echo(issue_token(secret, user, admin=admin, ttl=parse_duration(ttl)))
 
 
-def refuse_embedded_store(settings: Settings, command: str) -> None:
-    """The embedded Qdrant engine belongs to one process: scale mode needs a server."""
-    if settings.vector_store == "qdrant-edge":
-        err.print(
-            f"memvault {command} runs beside other processes, and the embedded vector store "
-            "(qdrant-edge) allows one process only: set MEMVAULT_VECTOR_STORE=milvus or "
-            "qdrant (with MEMVAULT_MILVUS_URI / MEMVAULT_QDRANT_URL)."
-        )
+def refuse_to_start(settings: Settings, command: Command) -> None:
+    """Stop ``command`` with the reason :func:`container.refusal` gives, if any."""
+    reason = refusal(settings, command)
+    if reason is not None:
+        err.print(f"memvault refuses to start: {reason}")
         raise typer.Exit(2)
 
 
@@ -129,13 +128,7 @@ def worker() -> None:
     from entrypoints.worker import dramatiq_argv
 
     settings = Settings()
-    if settings.broker == "memory":
-        err.print(
-            "memvault worker needs MEMVAULT_BROKER=redis (or rabbitmq): with the in-process "
-            "broker the jobs run inside `memvault serve`."
-        )
-        raise typer.Exit(2)
-    refuse_embedded_store(settings, "worker")
+    refuse_to_start(settings, "worker")
     metrics = prepare_worker_metrics(settings)
     argv = [sys.executable, "-m", "dramatiq", *dramatiq_argv(settings), *metrics]
     console.print(f"starting {settings.worker_processes} worker process(es): {' '.join(argv[2:])}")
@@ -150,14 +143,8 @@ def relay() -> None:
     from entrypoints.pipeline import run_relay
 
     settings = Settings()
+    refuse_to_start(settings, "relay")
     configure_logging(settings.log_level, settings.log_format)
-    if settings.event_bus == "memory" or settings.broker == "memory":
-        err.print(
-            "memvault relay needs MEMVAULT_EVENT_BUS=redis or kafka and MEMVAULT_BROKER=redis "
-            "or rabbitmq: with in-process backends the relay runs inside `memvault serve`."
-        )
-        raise typer.Exit(2)
-    refuse_embedded_store(settings, "relay")
     asyncio.run(run_relay(settings))
 
 
@@ -228,8 +215,29 @@ config = typer.Typer(help="Configuration.", no_args_is_help=True)
 app.add_typer(config, name="config")
 
 
+CREDENTIAL_IN_URL = re.compile(
+    r"(?P<head>(?:[a-z][a-z0-9+.-]*://|,)[^:/@\s,]*:)[^@/\s,]*(?=@)", re.I
+)
+CREDENTIAL_IN_QUERY = re.compile(
+    r"(?P<head>[?&](?:password|passwd|pwd|token|api_key|apikey|key|secret)=)[^&\s]*", re.I
+)
+MASK = "********"
+
+
 def masked_url(url: str) -> str:
-    return make_url(url).render_as_string(hide_password=True)
+    """``url`` with every credential replaced: the password of each ``user:password@``
+    (several URLs in one value included) and password-, token- or key-like parameters."""
+    url = CREDENTIAL_IN_URL.sub(lambda match: match["head"] + MASK, url)
+    return CREDENTIAL_IN_QUERY.sub(lambda match: match["head"] + MASK, url)
+
+
+def shown_value(value: object) -> str:
+    """How ``config show`` prints one setting: secrets masked whole, URLs' credentials."""
+    if value is None:
+        return "(unset)"
+    if isinstance(value, SecretStr):
+        return MASK
+    return masked_url(str(value))
 
 
 @config.command("show")
@@ -237,13 +245,8 @@ def config_show() -> None:
     """Print the effective configuration, secrets masked."""
     settings = Settings()
     table = Table("variable", "value")
-    for name, value in settings.model_dump().items():
-        shown = "(unset)" if value is None else str(value)
-        if name.endswith(("_secret", "_key")) and value is not None:
-            shown = "********"
-        if name == "database_url" and value is not None:
-            shown = masked_url(value)
-        table.add_row(f"MEMVAULT_{name.upper()}", shown)
+    for name in type(settings).model_fields:
+        table.add_row(f"MEMVAULT_{name.upper()}", shown_value(getattr(settings, name)))
     table.add_row("(effective database)", masked_url(settings.effective_database_url))
     console.print(table)
 

@@ -1,5 +1,6 @@
 """Maintenance commands against a running server (its admin API) or, when none answers,
-directly on the data (product §2): the embedded vector store allows one process only."""
+directly on the data (docs/architecture.md, "Two ways to run"): the embedded vector store
+allows one process only."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from container import Container, Settings, build_infrastructure, close_infrastructure
+from container import Container, Settings, running
 from entrypoints.http.auth import issue_token
 
 T = TypeVar("T")
@@ -46,11 +47,7 @@ def run_directly(settings: Settings, work: Callable[[Container], Awaitable[T]]) 
     """Run ``work`` on this process's own container, closing everything afterwards."""
 
     async def main() -> T:
-        infra = build_infrastructure(settings)
-        try:
-            return await work(infra.loops().current())
-        finally:
-            await infra.loops().close_current()
-            await close_infrastructure(infra)
+        async with running(settings) as container:
+            return await work(container)
 
     return asyncio.run(main())

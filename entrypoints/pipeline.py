@@ -81,23 +81,20 @@ async def run_relay(settings: Settings) -> None:
     """The ``memvault relay`` process: the loops until SIGTERM or SIGINT."""
     import signal
 
-    from container import build_infrastructure, close_infrastructure
+    from container import running
     from entrypoints.metrics_server import serve_process_metrics
 
     serve_process_metrics(settings)
-    infra = build_infrastructure(settings)
-    container = infra.loops().current()
-    loops = PipelineLoops(container, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    loops.start()
-    log.info("relay_started", bus=settings.event_bus, broker=settings.broker)
-    try:
-        await stop.wait()
-    finally:
-        await loops.stop()
-        await infra.loops().close_current()
-        await close_infrastructure(infra)
-        log.info("relay_stopped")
+    async with running(settings) as container:
+        loops = PipelineLoops(container, settings)
+        loops.start()
+        log.info("relay_started", bus=settings.event_bus, broker=settings.broker)
+        try:
+            await stop.wait()
+        finally:
+            await loops.stop()
+    log.info("relay_stopped")

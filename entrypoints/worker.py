@@ -9,23 +9,16 @@ from __future__ import annotations
 
 import dramatiq
 
-from container import JOB_QUEUE_NAME, Settings, build_infrastructure
+from container import JOB_QUEUE_NAME, Settings, build_infrastructure, refusal
 from entrypoints.logging import configure_logging
 
 
 def setup() -> None:
     settings = Settings()
     configure_logging(settings.log_level, settings.log_format)
-    if settings.broker == "memory":
-        raise SystemExit(
-            "memvault worker needs MEMVAULT_BROKER=redis or rabbitmq; the in-process broker "
-            "runs inside `memvault serve`"
-        )
-    if settings.vector_store == "qdrant-edge":
-        raise SystemExit(
-            "memvault worker needs a vector store server (MEMVAULT_VECTOR_STORE=milvus or "
-            "qdrant): the embedded qdrant-edge store allows one process only"
-        )
+    reason = refusal(settings, "worker")
+    if reason is not None:
+        raise SystemExit(f"memvault refuses to start: {reason}")
     infra = build_infrastructure(settings)
     broker = infra.broker()
     infra.job_actor()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from application.ports.embedder import Vector
+from application.ports.job_queue import JobQueue
 from application.ports.vector_store import (
     VectorFilter,
     VectorHit,
@@ -47,3 +48,21 @@ class SwitchableStore(VectorStore):
 
     async def close(self) -> None:
         await self.inner.close()
+
+
+class RecordingQueue(JobQueue):
+    """A job queue that only remembers what was enqueued, in order, repeats kept."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[int, int]] = []
+        """(job id, delay in ms) per enqueued id."""
+
+    async def enqueue(self, job_ids: Sequence[int], *, delay_ms: int = 0) -> None:
+        self.sent.extend((job_id, delay_ms) for job_id in job_ids)
+
+    def ids(self) -> list[int]:
+        return [job_id for job_id, _ in self.sent]
+
+    @property
+    def job_ids(self) -> list[int]:
+        return self.ids()

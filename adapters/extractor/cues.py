@@ -1,6 +1,6 @@
 """Cues that stop a clause from being remembered, or mark an instruction as standing.
 
-Rules ("better to miss than to over-remember", reference §6.3):
+Rules ("better to miss than to over-remember"):
 - A question states nothing about the user: it ends with "?"/"？"/"吗", starts like one
   ("what …", "do you …", "can I …"), or asks with 什么/为什么/怎么/哪/谁/多少/是不是….
 - A hypothetical states nothing either: a sentence that opens with "if", "imagine",

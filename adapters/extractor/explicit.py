@@ -1,6 +1,6 @@
 """Explicit requests to remember: "remember that …", "记住…", "以后提醒我…".
 
-Rules (reference §6.3: ``is_explicit`` when the user says 记住 or 以后提醒我):
+Rules (``is_explicit`` when the user says 记住 or 以后提醒我):
 - English: "remember (that) …", "please remember …", "can you remember …?", "don't /
   never forget (that) …", "keep / bear in mind …", "make a note (that) …", "note that …",
   "memorise …"; "always / from now on … remind me …" and "remind me every …".

@@ -1,7 +1,7 @@
 """The offline extractor: English and Chinese rules, no model, no network.
 
-It keeps the service useful without an LLM (product §5, improvement 9) and follows the
-gatekeeper's intent (reference §6.3): most messages give nothing, and it is better to
+It keeps the service useful without an LLM (docs/adr/0004) and follows the
+gatekeeper's intent: most messages give nothing, and it is better to
 miss a fact than to remember a wrong one.
 """
 

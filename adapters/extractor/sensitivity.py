@@ -1,4 +1,4 @@
-"""How sensitive an extracted statement is (``sensitivity_level``, reference §6.5).
+"""How sensitive an extracted statement is (``sensitivity_level``).
 
 Rules:
 - 2: secrets and identity numbers: passwords, PINs, card/account/passport/ID numbers,

@@ -1,8 +1,8 @@
-"""The LLM extractor: the memory gatekeeper prompt and its answer (reference §6.3).
+"""The LLM extractor: the memory gatekeeper prompt and its answer.
 
 Unlike the reference, a failed call is not hidden behind a fallback fact: malformed,
 truncated or slow output raises :class:`ExtractionError` and the job is retried
-(product §5, improvement 9).
+(docs/adr/0004).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ _TRUE_WORDS = frozenset({"true", "yes", "1"})
 class LLMExtractor(Extractor):
     """Asks the model which facts one user message states.
 
-    Rules (reference §6.3): an empty message gives ``[]`` without a call; a skip intent
+    Rules: an empty message gives ``[]`` without a call; a skip intent
     (chit-chat, task request, knowledge question) gives ``[]``; facts with an unknown
     type or empty content are dropped; scores are clamped (confidence and importance to
     0..1, sensitivity to 0..2) and a missing score stays 0 for normalisation to fill;

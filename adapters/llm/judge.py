@@ -1,4 +1,4 @@
-"""The LLM relation judge: one new fact against one old memory (reference §6.6 step 3)."""
+"""The LLM relation judge: one new fact against one old memory (docs/behaviour.md, "Decisions")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The system prompts: the memory gatekeeper (reference §6.3) and the relation judge (§6.6).
+"""The system prompts: the memory gatekeeper and the relation judge.
 
 Both are bilingual: users write in English or Chinese, and the model answers about the
 message in the language it was written in.

@@ -58,7 +58,3 @@ def _sqlite_engine(url: str, *, echo: bool) -> AsyncEngine:
         connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
-
-
-def dialect_of(engine: AsyncEngine) -> str:
-    return engine.dialect.name

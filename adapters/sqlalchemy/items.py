@@ -283,7 +283,7 @@ class SqlMemoryItemRepository(MemoryItemRepository):
         )
 
     def _visible(self, query: ScopeQuery) -> list[ColumnElement[bool]]:
-        """Read scope (reference §9.2): the user's active, unexpired items; assistant and
+        """Read scope: the user's active, unexpired items; assistant and
         run match their value or none; conversation is deliberately ignored."""
         clauses: list[ColumnElement[bool]] = [
             t.c.user_id == query.user_id,

@@ -1,6 +1,6 @@
-"""Every table memvault owns (reference §2, with the product's changes).
+"""Every table memvault owns (the upstream schema, with memvault's changes).
 
-User ids are opaque strings (product §3). Times are UTC (see ``UTCDateTime``).
+User ids are opaque strings. Times are UTC (see ``UTCDateTime``).
 """
 
 from __future__ import annotations
@@ -219,7 +219,7 @@ memory_user_locks = Table(
     Column("user_id", String(USER_ID), primary_key=True),
 )
 """One row per user, locked while a job of that user is claimed (jobs of one user never
-run concurrently, product §5 improvement 3)."""
+run concurrently, docs/adr/0001)."""
 
 memory_postings = Table(
     "memory_postings",
@@ -232,8 +232,8 @@ memory_postings = Table(
     PrimaryKeyConstraint("item_id", "term", name="pk_memory_postings"),
     Index("ix_memory_postings_user_term", "user_id", "term"),
 )
-"""The lexical index (product §6): one row per item and term, rewritten in the item's own
-transaction so every API process sees the same index."""
+"""The lexical index (docs/behaviour.md, "Search and ranking"): one row per item and term,
+rewritten in the item's own transaction so every API process sees the same index."""
 
 memvault_api_keys = Table(
     "memvault_api_keys",

@@ -1,4 +1,4 @@
-"""The offline relation judge (product §5 improvement 9): no LLM, deterministic rules.
+"""The offline relation judge (docs/adr/0004): no LLM, deterministic rules.
 
 - same subject, opposite polarity ("I love sushi" / "I don't like sushi anymore") →
   conflict;

@@ -1,4 +1,5 @@
-"""Decide and apply, per fact, inside the job's transaction (reference §6.6, product §5).
+"""Decide per fact in a read-only unit of work, then apply in the job's transaction
+(docs/behaviour.md, "Decisions"; docs/adr/0007).
 
 For each fact: an exact hash match is NONE; otherwise candidates are recalled (vector
 top-k of the same type above a minimum score, joined with the user's most recent items
@@ -13,20 +14,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 
 import structlog
 
-from application.memory_items.common import audit_item
 from application.ports.embedder import Embedder, Vector
-from application.ports.metrics import Metric, Metrics
-from application.ports.relation_judge import Comparison, Judgement, Relation, RelationJudge
+from application.ports.memory_writer import FactWriter, WriteResult
+from application.ports.metrics import NO_METRICS, Metric, Metrics
+from application.ports.relation_judge import Comparison, RelationJudge
 from application.ports.repositories import ScopeQuery, UnitOfWork
 from application.ports.vector_store import VectorFilter, VectorStore
-from application.search.search_memories import document_item_id
+from application.shared.audit import audit_item
+from application.shared.documents import document_item_id
 from domain.audit import AuditOperation, OperatorType
+from domain.decisions import Action, Candidate, Decision, Judgement, Relation, aggregate
 from domain.facts import Fact
 from domain.jobs import ExtractPayload
 from domain.memory import MemoryItem, MemoryStatus, Scope
@@ -41,11 +43,16 @@ AUDIT_PREFIX = {
 }
 
 
-class Action(StrEnum):
-    ADD = "ADD"
-    UPDATE = "UPDATE"
-    DELETE = "DELETE"
-    NONE = "NONE"
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Change:
+    """Where one fact's decision is applied: the write transaction, the job's payload
+    and time, and the result that collects every changed item."""
+
+    uow: UnitOfWork
+    payload: ExtractPayload
+    source_event_id: str | None
+    now: datetime
+    result: WriteResult
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -54,32 +61,10 @@ class DecisionPolicy:
     candidate_min_score: float = 0.6
 
 
-@dataclass(slots=True, kw_only=True)
-class WriteResult:
-    """What the transaction changed: items to re-index after commit."""
-
-    changed: list[MemoryItem] = field(default_factory=list)
-    actions: list[Action] = field(default_factory=list)
-    request_id: str | None = None
-    """The request that caused the job: the ``operator_id`` of its audit entries."""
-
-    @property
-    def memory_ids(self) -> tuple[int, ...]:
-        ids = [i.id for i in self.changed if i.id is not None and i.status is MemoryStatus.ACTIVE]
-        return tuple(dict.fromkeys(ids))
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Candidate:
-    item: MemoryItem
-    score: float
-    similarity: float | None
-
-
 def new_item(
     fact: Fact, payload: ExtractPayload, *, source_event_id: str | None, now: datetime
 ) -> MemoryItem:
-    """The row for an extracted fact (reference §6.2 step 8)."""
+    """The row for an extracted fact."""
     return MemoryItem(
         user_id=payload.user_id,
         scope=Scope(
@@ -109,53 +94,7 @@ def cosine(a: Vector, b: Vector) -> float:
     return dot / norm if norm else 0.0
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Decision:
-    action: Action
-    target: Candidate | None = None
-    judgement: Judgement | None = None
-    reason: str = ""
-
-
-def aggregate(judged: Sequence[tuple[Candidate, Judgement]]) -> Decision:
-    """Priority duplicate > update > conflict > unrelated (reference §6.6 step 4)."""
-    if not judged:
-        return Decision(action=Action.ADD, reason="无相关旧记忆，直接新增")
-    for candidate, judgement in judged:
-        if judgement.relation is Relation.DUPLICATE:
-            return Decision(
-                action=Action.NONE,
-                target=candidate,
-                judgement=judgement,
-                reason=f"存在完全重复的旧记忆(id={candidate.item.id})，跳过写入: "
-                f"{judgement.reason}",
-            )
-    updates = [(c, j) for c, j in judged if j.relation is Relation.UPDATE]
-    if updates:
-        best = updates[0]
-        for candidate, judgement in updates[1:]:
-            if candidate.score > best[0].score:
-                best = (candidate, judgement)
-        return Decision(
-            action=Action.UPDATE,
-            target=best[0],
-            judgement=best[1],
-            reason=f"更新旧记忆(id={best[0].item.id}): "
-            f"{best[1].reason or '新事实是对旧记忆的修正或补充'}",
-        )
-    for candidate, judgement in judged:
-        if judgement.relation is Relation.CONFLICT:
-            return Decision(
-                action=Action.DELETE,
-                target=candidate,
-                judgement=judgement,
-                reason=f"旧记忆(id={candidate.item.id})与新事实冲突，删除后新增: "
-                f"{judgement.reason}",
-            )
-    return Decision(action=Action.ADD, reason="与候选旧记忆均无关，直接新增")
-
-
-class MemoryWriter:
+class MemoryWriter(FactWriter):
     def __init__(
         self,
         embedder: Embedder,
@@ -163,26 +102,13 @@ class MemoryWriter:
         judge: RelationJudge,
         policy: DecisionPolicy,
         *,
-        metrics: Metrics | None = None,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
         self._metrics = metrics
         self._embedder = embedder
         self._store = store
         self._judge = judge
         self._policy = policy
-
-    async def write(
-        self,
-        uow: UnitOfWork,
-        facts: Sequence[Fact],
-        payload: ExtractPayload,
-        *,
-        source_event_id: str | None,
-        now: datetime,
-    ) -> WriteResult:
-        """Decide and apply in one unit of work (see :meth:`decide` and :meth:`apply`)."""
-        decided = await self.decide(uow, facts, payload, now=now)
-        return await self.apply(uow, decided, payload, source_event_id=source_event_id, now=now)
 
     async def decide(
         self, uow: UnitOfWork, facts: Sequence[Fact], payload: ExtractPayload, *, now: datetime
@@ -196,7 +122,7 @@ class MemoryWriter:
                 decided.append((fact, await self._decide(uow, fact, payload.user_id, now)))
             except Exception as error:  # one fact's failure never spoils the others
                 log.warning("fact_skipped", fact_type=fact.memory_type, error=str(error))
-                self._count(Metric.DECISION_TOTAL, action="unknown", status="error")
+                self._metrics.count(Metric.DECISION_TOTAL, action="unknown", status="error")
         return decided
 
     async def apply(
@@ -212,17 +138,18 @@ class MemoryWriter:
         that is no longer active makes that fact fail alone."""
         result = WriteResult(request_id=payload.trace_id)
         for fact, decision in decided:
+            change = Change(
+                uow=uow, payload=payload, source_event_id=source_event_id, now=now, result=result
+            )
             try:
                 async with uow.savepoint():
-                    action = await self._apply(
-                        uow, fact, decision, payload, source_event_id, now, result
-                    )
+                    action = await self._apply(change, fact, decision)
             except Exception as error:  # one fact's failure never spoils the others
                 log.warning("fact_skipped", fact_type=fact.memory_type, error=str(error))
-                self._count(Metric.DECISION_TOTAL, action="unknown", status="error")
+                self._metrics.count(Metric.DECISION_TOTAL, action="unknown", status="error")
                 continue
             result.actions.append(action)
-            self._count(Metric.DECISION_TOTAL, action=action.value, status="ok")
+            self._metrics.count(Metric.DECISION_TOTAL, action=action.value, status="ok")
         return result
 
     async def _decide(self, uow: UnitOfWork, fact: Fact, user_id: str, now: datetime) -> Decision:
@@ -239,36 +166,22 @@ class MemoryWriter:
         log.info("decision", action=decision.action.value, candidates=len(candidates))
         return decision
 
-    async def _apply(
-        self,
-        uow: UnitOfWork,
-        fact: Fact,
-        decision: Decision,
-        payload: ExtractPayload,
-        source_event_id: str | None,
-        now: datetime,
-        result: WriteResult,
-    ) -> Action:
+    async def _apply(self, change: Change, fact: Fact, decision: Decision) -> Action:
         if decision.action is Action.NONE:
             return Action.NONE
-        if await uow.items.find_by_hash(payload.user_id, fact.memory_type, fact.content_hash):
+        user_id = change.payload.user_id
+        if await change.uow.items.find_by_hash(user_id, fact.memory_type, fact.content_hash):
             return Action.NONE
         target, judgement = decision.target, decision.judgement
         if decision.action is Action.UPDATE and target and judgement:
-            await self._update(uow, fact, target, judgement, decision.reason, now, result)
+            await self._update(change, fact, target, judgement, decision.reason)
             return Action.UPDATE
         if decision.action is Action.DELETE and target:
-            await self._delete(uow, target, decision.reason, now, result)
-            await self._add(
-                uow, fact, payload, source_event_id, "冲突旧记忆已删除，写入新事实", now, result
-            )
+            await self._delete(change, target, decision.reason)
+            await self._add(change, fact, "冲突旧记忆已删除，写入新事实")
             return Action.DELETE
-        await self._add(uow, fact, payload, source_event_id, decision.reason, now, result)
+        await self._add(change, fact, decision.reason)
         return Action.ADD
-
-    def _count(self, metric: Metric, **labels: str) -> None:
-        if self._metrics is not None:
-            self._metrics.count(metric, **labels)
 
     async def _judge_one(self, fact: Fact, candidate: Candidate) -> Judgement | None:
         try:
@@ -281,7 +194,7 @@ class MemoryWriter:
                     similarity=candidate.similarity,
                 )
             )
-        except Exception as error:  # a failed comparison counts as unrelated (§6.6)
+        except Exception as error:  # a failed comparison counts as unrelated
             log.warning("judge_failed", memory_id=candidate.item.id, error=str(error))
             return None
         if judgement.relation is Relation.UPDATE and not judgement.updated_content.strip():
@@ -293,24 +206,7 @@ class MemoryWriter:
     ) -> list[Candidate]:
         """Vector candidates above the minimum score, then recent items from the database."""
         top_k = self._policy.candidate_top_k
-        scores: dict[int, float] = {}
-        fact_vector: Vector | None = None
-        try:
-            (fact_vector,) = await self._embedder.embed_documents([fact.content])
-            hits = await self._store.search(
-                fact_vector,
-                limit=top_k * 2,
-                filter=VectorFilter(
-                    user_id=user_id, memory_types=frozenset({fact.memory_type.value})
-                ),
-            )
-            for hit in hits:
-                item_id = document_item_id(hit.document_id)
-                if item_id is not None and hit.score >= self._policy.candidate_min_score:
-                    scores.setdefault(item_id, hit.score)
-        except Exception as error:  # recall falls back to the database alone
-            log.warning("decision_recall_degraded", error=str(error))
-            self._count(Metric.DECISION_FALLBACK_TOTAL, mode="rag_to_mysql")
+        fact_vector, scores = await self._vector_scores(fact, user_id)
         by_id = {
             item.id: item
             for item in await uow.items.get_many(user_id, list(scores)[:top_k])
@@ -331,6 +227,33 @@ class MemoryWriter:
             for item, similarity in zip(items, similarities, strict=True)
         ]
 
+    async def _vector_scores(
+        self, fact: Fact, user_id: str
+    ) -> tuple[Vector | None, dict[int, float]]:
+        """The fact's vector and, by item id, the scores of the user's items of the same
+        type at or above the minimum score. When the vector side fails the scores are
+        empty, and the vector is ``None`` unless the embedder had produced it."""
+        scores: dict[int, float] = {}
+        fact_vector: Vector | None = None
+        try:
+            (fact_vector,) = await self._embedder.embed_documents([fact.content])
+            hits = await self._store.search(
+                fact_vector,
+                limit=self._policy.candidate_top_k * 2,
+                filter=VectorFilter(
+                    user_id=user_id, memory_types=frozenset({fact.memory_type.value})
+                ),
+            )
+        except Exception as error:  # recall falls back to the database alone
+            log.warning("decision_recall_degraded", error=str(error))
+            self._metrics.count(Metric.DECISION_FALLBACK_TOTAL, mode="rag_to_mysql")
+            return fact_vector, scores
+        for hit in hits:
+            item_id = document_item_id(hit.document_id)
+            if item_id is not None and hit.score >= self._policy.candidate_min_score:
+                scores.setdefault(item_id, hit.score)
+        return fact_vector, scores
+
     async def _similarities(
         self, fact_vector: Vector | None, items: list[MemoryItem]
     ) -> list[float | None]:
@@ -342,77 +265,59 @@ class MemoryWriter:
             return [None] * len(items)
         return [cosine(fact_vector, vector) for vector in vectors]
 
-    async def _add(
-        self,
-        uow: UnitOfWork,
-        fact: Fact,
-        payload: ExtractPayload,
-        source_event_id: str | None,
-        reason: str,
-        now: datetime,
-        result: WriteResult,
-    ) -> None:
-        item = new_item(fact, payload, source_event_id=source_event_id, now=now)
-        await uow.items.add(item)
-        await self._record(uow, item, AuditOperation.CREATE, reason, None, now, result)
+    async def _add(self, change: Change, fact: Fact, reason: str) -> None:
+        item = new_item(
+            fact, change.payload, source_event_id=change.source_event_id, now=change.now
+        )
+        await change.uow.items.add(item)
+        await self._record(change, item, AuditOperation.CREATE, reason, None)
 
     async def _update(
-        self,
-        uow: UnitOfWork,
-        fact: Fact,
-        target: Candidate,
-        judgement: Judgement,
-        reason: str,
-        now: datetime,
-        result: WriteResult,
+        self, change: Change, fact: Fact, target: Candidate, judgement: Judgement, reason: str
     ) -> None:
-        item = await self._locked(uow, target)
+        item = await self._locked(change.uow, target)
         before = item.snapshot()
         item.replace_text(
             title=judgement.updated_title or fact.title,
             content=judgement.updated_content or fact.content,
             confidence=fact.confidence,
             importance=fact.importance,
-            now=now,
+            now=change.now,
         )
-        await uow.items.update(item)
-        await self._record(uow, item, AuditOperation.UPDATE, reason, before, now, result)
+        await change.uow.items.update(item)
+        await self._record(change, item, AuditOperation.UPDATE, reason, before)
 
-    async def _delete(
-        self, uow: UnitOfWork, target: Candidate, reason: str, now: datetime, result: WriteResult
-    ) -> None:
-        item = await self._locked(uow, target)
+    async def _delete(self, change: Change, target: Candidate, reason: str) -> None:
+        item = await self._locked(change.uow, target)
         before = item.snapshot()
-        item.delete(now=now)
-        await uow.items.update(item)
-        await self._record(uow, item, AuditOperation.DELETE, reason, before, now, result)
+        item.delete(now=change.now)
+        await change.uow.items.update(item)
+        await self._record(change, item, AuditOperation.DELETE, reason, before)
 
     @staticmethod
     async def _record(
-        uow: UnitOfWork,
+        change: Change,
         item: MemoryItem,
         operation: AuditOperation,
         reason: str,
         before: dict[str, object] | None,
-        now: datetime,
-        result: WriteResult,
     ) -> None:
-        """Audit a system change (reason prefixed as the reference does, §8) and keep the
-        item for re-indexing after commit."""
+        """Audit a system change (reason prefixed as upstream does) and keep the item for
+        re-indexing after commit."""
         prefix = AUDIT_PREFIX[operation]
         await audit_item(
-            uow,
+            change.uow,
             item=item,
             operation=operation,
             operator=OperatorType.SYSTEM,
-            operator_id=result.request_id,
+            operator_id=change.result.request_id,
             reason=f"{prefix}: {reason}",
             default_reason=prefix,
             before=before,
             after=None if operation is AuditOperation.DELETE else item.snapshot(),
-            now=now,
+            now=change.now,
         )
-        result.changed.append(item)
+        change.result.changed.append(item)
 
     @staticmethod
     async def _locked(uow: UnitOfWork, target: Candidate) -> MemoryItem:

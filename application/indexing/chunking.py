@@ -1,6 +1,6 @@
 """Chunking of memory text and the ids of the resulting vector records.
 
-Rules follow the reference pipeline (upstream §14.3): a sliding window over Unicode
+Rules follow the upstream pipeline (docs/behaviour.md, "Vectors"): a sliding window over Unicode
 code points, each chunk trimmed and empty ones skipped, stopping after the chunk that
 reaches the end of the text. Ids differ on purpose: a single-chunk document keeps the
 plain document id (``memory:{id}``) and only multi-chunk documents get ``#{order}``.
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 DEFAULT_CHUNK_SIZE = 400
 DEFAULT_CHUNK_OVERLAP = 80
-DOCUMENT_PREFIX = "memory:"
 
 
 def normalize_window(size: int, overlap: int) -> tuple[int, int]:
@@ -49,11 +48,6 @@ def chunk_text(
             break
         start += step
     return chunks
-
-
-def document_id(memory_id: int) -> str:
-    """The vector-store document id of a memory item: ``memory:{id}``."""
-    return f"{DOCUMENT_PREFIX}{memory_id}"
 
 
 def chunk_id(document_id: str, order: int, total: int) -> str:

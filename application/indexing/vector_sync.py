@@ -1,4 +1,4 @@
-"""Vector sync (reference §11, product §5 improvement 7).
+"""Vector sync (docs/behaviour.md, "Vectors"; docs/adr/0006).
 
 After commit, an active and unexpired item's document is replaced: every old chunk is
 deleted by document id, then the current text is chunked, embedded and upserted. Any
@@ -17,12 +17,13 @@ from datetime import timedelta
 
 import structlog
 
-from application.indexing.chunking import chunk_id, chunk_text, document_id
+from application.indexing.chunking import chunk_id, chunk_text
 from application.ports.clock import Clock
 from application.ports.embedder import Embedder
 from application.ports.indexer import ItemIndexer
 from application.ports.repositories import UnitOfWork, UnitOfWorkFactory, VectorState
 from application.ports.vector_store import VectorRecord, VectorStore
+from application.shared.documents import document_id
 from domain.memory import MemoryItem, VectorStatus
 
 log = structlog.get_logger(__name__)

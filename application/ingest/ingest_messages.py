@@ -1,4 +1,4 @@
-"""Chat ingestion (product §4 ``POST /messages``, §5): turns and their outbox events,
+"""Chat ingestion (docs/behaviour.md, "Ingestion and the outbox"): turns and their outbox events,
 in one transaction. Nothing is published here: the relay delivers after commit."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from enum import StrEnum
 from application.config import OutboxPolicy
 from application.events import SERVICE_NAME, wrapper
 from application.ports.clock import Clock
-from application.ports.repositories import UnitOfWorkFactory
+from application.ports.repositories import UnitOfWork, UnitOfWorkFactory
 from application.request_context import REQUEST_ID
 from domain.conversation import ChatMessage, Role
 from domain.errors import InvalidValue
@@ -75,33 +75,43 @@ class IngestMessagesUseCase:
             raise InvalidValue(f"send 1 to {MAX_MESSAGES} messages", field="messages")
         now = self._clock.now()
         roles = [parse_role(m.role, i) for i, m in enumerate(command.messages)]
-        results: list[IngestedMessage] = []
         async with self._uow() as uow:
-            for message, role in zip(command.messages, roles, strict=True):
-                turn = ChatMessage(
-                    user_id=command.user_id,
-                    conversation_id=command.conversation_id,
-                    message_id=message.message_id or uuid.uuid4().hex,
-                    role=role,
-                    content=message.content,
-                    assistant_id=command.assistant_id,
-                    run_id=command.run_id,
-                    occurred_at=message.occurred_at or now,
-                    created_at=now,
-                )
-                is_new = await uow.chat.add(turn)
-                key = self._job_key(turn, has_id=message.message_id is not None)
-                if key is not None and is_new:
-                    await uow.outbox.add(self._event(command, turn, key, now))
-                results.append(
-                    IngestedMessage(
-                        message_id=turn.message_id,
-                        extraction=Extraction.SKIPPED if key is None else Extraction.QUEUED,
-                        job_key=key,
-                    )
-                )
+            results = [
+                await self._ingest(uow, command, message, role, now)
+                for message, role in zip(command.messages, roles, strict=True)
+            ]
             await uow.commit()
         return results
+
+    async def _ingest(
+        self,
+        uow: UnitOfWork,
+        command: IngestMessages,
+        message: IncomingMessage,
+        role: Role,
+        now: datetime,
+    ) -> IngestedMessage:
+        """Store one turn and, for a new user turn with text, its outbox event."""
+        turn = ChatMessage(
+            user_id=command.user_id,
+            conversation_id=command.conversation_id,
+            message_id=message.message_id or uuid.uuid4().hex,
+            role=role,
+            content=message.content,
+            assistant_id=command.assistant_id,
+            run_id=command.run_id,
+            occurred_at=message.occurred_at or now,
+            created_at=now,
+        )
+        is_new = await uow.chat.add(turn)
+        key = self._job_key(turn, has_id=message.message_id is not None)
+        if key is not None and is_new:
+            await uow.outbox.add(self._event(command, turn, key, now))
+        return IngestedMessage(
+            message_id=turn.message_id,
+            extraction=Extraction.SKIPPED if key is None else Extraction.QUEUED,
+            job_key=key,
+        )
 
     @staticmethod
     def _job_key(turn: ChatMessage, *, has_id: bool) -> str | None:

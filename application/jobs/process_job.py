@@ -1,4 +1,4 @@
-"""Process one extraction job (reference §6.2 with product §5 improvements 1-6).
+"""Process one extraction job (docs/behaviour.md, "Extraction jobs"; docs/adr/0001).
 
 1. Claim by compare-and-set (with a lease); a user with a job in flight puts ours back.
 2. Parse the payload: unparseable is dead at once.
@@ -21,12 +21,12 @@ from enum import StrEnum
 import structlog
 
 from application.config import JobPolicy
-from application.extraction.write_memories import MemoryWriter, WriteResult
 from application.ports.clock import Clock
 from application.ports.extractor import ExtractionRequest, Extractor
 from application.ports.indexer import ItemIndexer
 from application.ports.job_queue import JobQueue
-from application.ports.metrics import Metric, Metrics
+from application.ports.memory_writer import FactWriter, WriteResult
+from application.ports.metrics import NO_METRICS, Metric, Metrics
 from application.ports.repositories import ClaimOutcome, UnitOfWorkFactory
 from domain.errors import InvalidValue
 from domain.facts import Fact, filter_facts, normalize_facts
@@ -69,13 +69,13 @@ class ProcessJobUseCase:
         uow: UnitOfWorkFactory,
         clock: Clock,
         extractor: Extractor,
-        writer: MemoryWriter,
+        writer: FactWriter,
         indexer: ItemIndexer,
         queue: JobQueue,
         policy: JobPolicy,
         worker: str,
         *,
-        metrics: Metrics | None = None,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
         self._uow = uow
         self._clock = clock
@@ -89,7 +89,7 @@ class ProcessJobUseCase:
 
     async def __call__(self, job_id: int) -> JobOutcome:
         outcome = await self._process(job_id)
-        if self._metrics is not None and outcome in COUNTED:
+        if outcome in COUNTED:
             self._metrics.count(Metric.JOB_TOTAL, status=outcome.value)
         return outcome
 
@@ -114,7 +114,7 @@ class ProcessJobUseCase:
 
     async def _attempt(self, job_id: int, job: ExtractionJob) -> JobOutcome:
         log.info("job_claimed", job_id=job_id, user_id=job.user_id, attempt=job.retry_count + 1)
-        if self._metrics is not None and job.retry_count > 0:
+        if job.retry_count > 0:
             self._metrics.count(Metric.JOB_RETRY_TOTAL, job_type=job.job_type.value)
         try:
             payload = ExtractPayload.from_json(job.payload_json)

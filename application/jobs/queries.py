@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from application.memory_items.list_items import page_limit
 from application.ports.clock import Clock
 from application.ports.job_queue import JobQueue
 from application.ports.repositories import JobQuery, UnitOfWorkFactory
 from application.shared.cursors import decode_id_cursor, encode_id_cursor
-from domain.audit import AuditEntry, AuditOperation, AuditTarget, OperatorType
+from application.shared.paging import page_limit
+from domain.audit import AuditEntry, AuditTarget
 from domain.errors import InvalidValue, JobNotFound
 from domain.jobs import ExtractionJob, JobStatus
 
@@ -94,22 +94,19 @@ class RetryJobUseCase:
             if job is None:
                 raise JobNotFound(f"job {job_id} not found")
             before = job.status
-            snapshot = {"status": before.value, "retry_count": job.retry_count}
+            retries = job.retry_count
             job.replay(now=now)
             if not await uow.jobs.save(job, expected=before, worker=None):
                 raise JobNotFound(f"job {job_id} changed while retrying; try again")
             await uow.audit.add(
-                AuditEntry.record(
+                AuditEntry.operator_retried(
                     target_type=AuditTarget.JOB,
                     target_id=job_id,
                     user_id=job.user_id,
-                    operation=AuditOperation.RETRY,
-                    operator_type=OperatorType.ADMIN,
                     operator_id=operator,
                     reason=reason,
-                    default_reason="operator retried the job",
-                    before=snapshot,
-                    after={"status": job.status.value, "retry_count": job.retry_count},
+                    before=(before.value, retries),
+                    after=(job.status.value, job.retry_count),
                     now=now,
                 )
             )

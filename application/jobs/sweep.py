@@ -1,5 +1,5 @@
 """Job sweepers: rescue jobs whose lease expired, and re-enqueue due jobs whose
-message was lost (product §5 improvements 2 and 6)."""
+message was lost (docs/behaviour.md, "Extraction jobs")."""
 
 from __future__ import annotations
 

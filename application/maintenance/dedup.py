@@ -1,4 +1,4 @@
-"""Offline dedup cleanup (reference §12): archive active items that repeat another one
+"""Offline dedup cleanup (docs/behaviour.md, "Dedup"): archive active items that repeat another one
 of the same user, type and content hash. Dry run by default."""
 
 from __future__ import annotations
@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import groupby
 
-from application.memory_items.common import audit_item
 from application.ports.clock import Clock
 from application.ports.indexer import ItemIndexer
-from application.ports.metrics import Metric, Metrics
+from application.ports.metrics import NO_METRICS, Metric, Metrics
 from application.ports.repositories import UnitOfWorkFactory
+from application.shared.audit import audit_item
 from domain.audit import AuditOperation, OperatorType
 from domain.memory import MemoryItem
 
@@ -42,7 +42,7 @@ class DedupReport:
 
 
 def keeper_order(items: Sequence[MemoryItem]) -> list[MemoryItem]:
-    """The first is kept (reference §12 step 3): a copy more than 24 h newer wins;
+    """The first is kept: a copy more than 24 h newer wins;
     otherwise higher confidence, then importance, then newer, then higher id."""
 
     def moment(item: MemoryItem) -> datetime:
@@ -68,7 +68,7 @@ class DedupUseCase:
         clock: Clock,
         indexer: ItemIndexer,
         *,
-        metrics: Metrics | None = None,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
         self._metrics = metrics
         self._uow = uow
@@ -91,13 +91,12 @@ class DedupUseCase:
             archived = extra if command.dry_run else await self._archive(extra, command)
             report.archived_count += len(archived)
             report.archived_ids += [i.id for i in archived if i.id is not None]
-        if self._metrics is not None:
-            self._metrics.count(Metric.CLEANUP_RUN_TOTAL, operation="dedup", status="ok")
-            self._metrics.count(
-                Metric.CLEANUP_ARCHIVED_TOTAL,
-                report.archived_count,
-                dry_run=str(command.dry_run).lower(),
-            )
+        self._metrics.count(Metric.CLEANUP_RUN_TOTAL, operation="dedup", status="ok")
+        self._metrics.count(
+            Metric.CLEANUP_ARCHIVED_TOTAL,
+            report.archived_count,
+            dry_run=str(command.dry_run).lower(),
+        )
         return report
 
     async def _archive(self, items: list[MemoryItem], command: Dedup) -> list[MemoryItem]:

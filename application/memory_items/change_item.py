@@ -1,4 +1,5 @@
-"""Patch, delete and restore (reference §7.4, §7.5): lock, change, audit, commit, index."""
+"""Patch, delete and restore (docs/behaviour.md, "Memory items"): lock, change, audit,
+commit, index."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar
 
-from application.memory_items.common import audit_item, load_item
+from application.memory_items.common import load_item
 from application.ports.clock import Clock
 from application.ports.indexer import ItemIndexer
-from application.ports.metrics import Metric, Metrics
+from application.ports.metrics import NO_METRICS, Metric, Metrics
 from application.ports.repositories import UnitOfWorkFactory
+from application.shared.audit import audit_item
 from domain.audit import AuditOperation, Operator
 from domain.memory import ItemChanges, MemoryItem
 
@@ -53,7 +55,7 @@ class _ItemChange:
         clock: Clock,
         indexer: ItemIndexer,
         *,
-        metrics: Metrics | None = None,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
         self._uow = uow
         self._clock = clock
@@ -91,7 +93,7 @@ class _ItemChange:
                 await uow.commit()
         if changed or self.reindex_unchanged:
             await self._indexer.items_changed([item])
-        if changed and self._metrics is not None:
+        if changed:
             self._metrics.count(Metric.MANAGE_TOTAL, operation=self.operation.value, status="ok")
         return item
 

@@ -1,4 +1,4 @@
-"""Manual create (reference §7.3): insert, audit, commit; index after commit."""
+"""Manual create: insert, audit, commit; index after commit."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from application.memory_items.common import audit_item
 from application.ports.clock import Clock
 from application.ports.indexer import ItemIndexer
-from application.ports.metrics import Metric, Metrics
+from application.ports.metrics import NO_METRICS, Metric, Metrics
 from application.ports.repositories import UnitOfWork, UnitOfWorkFactory
+from application.shared.audit import audit_item
 from domain.audit import AuditOperation, Operator
 from domain.errors import DomainError, InvalidValue
 from domain.memory import MemoryItem, Scope
@@ -54,7 +54,7 @@ class CreateItemsUseCase:
         clock: Clock,
         indexer: ItemIndexer,
         *,
-        metrics: Metrics | None = None,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
         self._metrics = metrics
         self._uow = uow
@@ -72,8 +72,7 @@ class CreateItemsUseCase:
                 await self._store(uow, item, new.reason, now, operator)
             await uow.commit()
         await self._indexer.items_changed(items)
-        if self._metrics is not None:
-            self._metrics.count(Metric.MANAGE_TOTAL, len(items), operation="create", status="ok")
+        self._metrics.count(Metric.MANAGE_TOTAL, len(items), operation="create", status="ok")
         return items
 
     def _checked(self, command: CreateItems, index: int, now: datetime) -> MemoryItem:

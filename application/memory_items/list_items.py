@@ -1,4 +1,4 @@
-"""List a user's items (reference §7.2) a page at a time."""
+"""List a user's items a page at a time."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from application.ports.repositories import ItemQuery, UnitOfWorkFactory
 from application.shared.cursors import decode_item_cursor, encode_item_cursor
+from application.shared.paging import page_limit
 from domain.errors import InvalidValue
 from domain.memory import MemoryItem, MemoryStatus, MemoryType
 
@@ -42,15 +43,6 @@ def parse_statuses(values: Sequence[str]) -> frozenset[MemoryStatus]:
                 f"status must be one of {allowed}, not {value!r}", field="status"
             ) from error
     return frozenset(statuses) or DEFAULT_STATUSES
-
-
-def page_limit(limit: int | None, *, default: int, maximum: int) -> int:
-    """Below 1 is an error; above the maximum is clamped to it (as the reference does)."""
-    if limit is None:
-        return default
-    if limit < 1:
-        raise InvalidValue("limit must be at least 1", field="limit")
-    return min(limit, maximum)
 
 
 class ListItemsUseCase:

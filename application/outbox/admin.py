@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from application.memory_items.list_items import page_limit
 from application.ports.clock import Clock
 from application.ports.repositories import DeadEvent, UnitOfWorkFactory
 from application.shared.cursors import decode_id_cursor, encode_id_cursor
-from domain.audit import AuditEntry, AuditOperation, AuditTarget, OperatorType
+from application.shared.paging import page_limit
+from domain.audit import AuditEntry, AuditTarget
 from domain.errors import InvalidValue, NotFound
 from domain.outbox import OutboxMessage, OutboxStatus
 
@@ -66,21 +66,18 @@ class RetryOutboxUseCase:
             row = await uow.outbox.get(outbox_id, for_update=True)
             if row is None:
                 raise NotFound(f"outbox row {outbox_id} not found")
-            before = {"status": row.status.value, "retry_count": row.retry_count}
+            before = (row.status.value, row.retry_count)
             row.replay(now=now)
             await uow.outbox.save(row)
             await uow.audit.add(
-                AuditEntry.record(
+                AuditEntry.operator_retried(
                     target_type=AuditTarget.OUTBOX,
                     target_id=outbox_id,
                     user_id=row.user_id or "",
-                    operation=AuditOperation.RETRY,
-                    operator_type=OperatorType.ADMIN,
                     operator_id=operator,
                     reason=reason,
-                    default_reason="operator retried the outbox row",
                     before=before,
-                    after={"status": row.status.value, "retry_count": row.retry_count},
+                    after=(row.status.value, row.retry_count),
                     now=now,
                 )
             )

@@ -1,4 +1,4 @@
-"""The event consumer (reference §5.3-§5.4, product §5).
+"""The event consumer (docs/behaviour.md, "The consumer"; docs/adr/0002).
 
 For each event from the bus, in one transaction: record its id in the inbox (a second
 delivery creates nothing), create the job (idempotent on its key) or upsert the snapshot,
@@ -20,7 +20,7 @@ from application.events import Envelope, PoisonEvent, parse_envelope
 from application.ports.clock import Clock
 from application.ports.event_bus import EventConsumer, ReceivedEvent
 from application.ports.job_queue import JobQueue
-from application.ports.metrics import Metric, Metrics
+from application.ports.metrics import NO_METRICS, Metric, Metrics
 from application.ports.repositories import DeadEvent, UnitOfWork, UnitOfWorkFactory
 from domain.conversation import AgentSnapshot
 from domain.errors import InvalidValue
@@ -86,7 +86,7 @@ class HandleEventUseCase:
         policy: JobPolicy,
         topic: str,
         *,
-        metrics: Metrics | None = None,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
         self._metrics = metrics
         self._uow = uow
@@ -150,8 +150,7 @@ class HandleEventUseCase:
 
     async def _bury(self, raw: bytes, reason: str, now: datetime) -> None:
         log.warning("dead_event", reason=reason, size=len(raw))
-        if self._metrics is not None:
-            self._metrics.count(Metric.DEAD_EVENT_TOTAL)
+        self._metrics.count(Metric.DEAD_EVENT_TOTAL)
         event_id = event_type = None
         outbox_id: object = None
         try:

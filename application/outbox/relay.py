@@ -1,4 +1,5 @@
-"""The outbox relay (reference §4.2, §5.3): claim due rows, publish, mark published.
+"""The outbox relay (docs/behaviour.md, "Ingestion and the outbox"): claim due rows,
+publish, mark published.
 
 A failed publish sends the rows back to ``pending`` with n² backoff (``dead`` after
 ``max_retry``). A published row that no consumer has marked consumed after
@@ -14,7 +15,7 @@ from application.config import OutboxPolicy
 from application.events import PoisonEvent, envelope
 from application.ports.clock import Clock
 from application.ports.event_bus import EventBusError, EventPublisher, OutgoingEvent
-from application.ports.metrics import Metric, Metrics
+from application.ports.metrics import NO_METRICS, Metric, Metrics
 from application.ports.repositories import UnitOfWorkFactory
 from domain.outbox import OutboxMessage, OutboxStatus
 
@@ -29,7 +30,7 @@ class RelayOutboxUseCase:
         publisher: EventPublisher,
         policy: OutboxPolicy,
         *,
-        metrics: Metrics | None = None,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
         self._uow = uow
         self._clock = clock
@@ -45,14 +46,7 @@ class RelayOutboxUseCase:
                 now=now, limit=self._policy.batch, lease=self._policy.claim_lease
             )
             await uow.commit()
-        if not rows:
-            return 0
-        ready: list[tuple[OutboxMessage, OutgoingEvent]] = []
-        for row in rows:
-            try:
-                ready.append((row, OutgoingEvent(key=row.message_key, value=envelope(row))))
-            except PoisonEvent as error:
-                await self._bury(row, str(error))
+        ready = await self._publishable(rows)
         if not ready:
             return 0
         try:
@@ -60,8 +54,7 @@ class RelayOutboxUseCase:
         except EventBusError as error:
             log.warning("outbox_publish_failed", rows=len(ready), error=str(error))
             await self._retry_later([row for row, _ in ready], f"publish failed: {error}")
-            if self._metrics is not None:
-                self._metrics.count(Metric.OUTBOX_FAILED_TOTAL, len(ready))
+            self._metrics.count(Metric.OUTBOX_FAILED_TOTAL, len(ready))
             return 0
         now = self._clock.now()
         async with self._uow() as uow:
@@ -71,9 +64,20 @@ class RelayOutboxUseCase:
                 republish_at=now + self._policy.republish_after,
             )
             await uow.commit()
-        if self._metrics is not None:
-            self._metrics.count(Metric.OUTBOX_PUBLISHED_TOTAL, len(ready))
+        self._metrics.count(Metric.OUTBOX_PUBLISHED_TOTAL, len(ready))
         return len(ready)
+
+    async def _publishable(
+        self, rows: list[OutboxMessage]
+    ) -> list[tuple[OutboxMessage, OutgoingEvent]]:
+        """Each row with its event; a row whose event cannot be built is buried."""
+        ready: list[tuple[OutboxMessage, OutgoingEvent]] = []
+        for row in rows:
+            try:
+                ready.append((row, OutgoingEvent(key=row.message_key, value=envelope(row))))
+            except PoisonEvent as error:
+                await self._bury(row, str(error))
+        return ready
 
     async def _retry_later(self, rows: list[OutboxMessage], reason: str) -> None:
         now = self._clock.now()

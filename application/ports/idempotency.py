@@ -1,4 +1,4 @@
-"""Idempotency keys for mutating requests (product §4)."""
+"""Idempotency keys for mutating requests (docs/behaviour.md, "HTTP edges")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The metrics port: counters and gauges named as the reference does (§13)."""
+"""The metrics port: counters and gauges named as upstream does (docs/behaviour.md, "Metrics")."""
 
 from __future__ import annotations
 
@@ -42,10 +42,23 @@ LABELS: dict[Metric, tuple[str, ...]] = {
 
 
 class Metrics(Protocol):
-    """Counts what happens. ``count`` ignores values ≤ 0 (as the reference does)."""
+    """Counts what happens. ``count`` ignores values ≤ 0 (as upstream does)."""
 
     def count(self, metric: Metric, value: float = 1, /, **labels: str) -> None: ...
 
     def set_jobs(self, counts: dict[str, int]) -> None:
         """The number of jobs per status (queue depth), as last measured."""
         ...
+
+
+class NoMetrics(Metrics):
+    """Counts nothing: the default of a use case built without metrics (tests, tools)."""
+
+    def count(self, metric: Metric, value: float = 1, /, **labels: str) -> None:
+        return None
+
+    def set_jobs(self, counts: dict[str, int]) -> None:
+        return None
+
+
+NO_METRICS: Metrics = NoMetrics()

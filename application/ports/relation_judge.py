@@ -1,20 +1,14 @@
-"""The relation judge port: how a new fact relates to one existing memory (reference §6.6)."""
+"""The relation judge port: how a new fact relates to one existing memory
+(docs/behaviour.md, "Decisions")."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Protocol
 
+from domain.decisions import Judgement, Relation
 
-class Relation(StrEnum):
-    DUPLICATE = "duplicate"
-    """Same meaning, no new information."""
-    UPDATE = "update"
-    """A correction, supplement or more precise statement; ``updated_content`` merges both."""
-    CONFLICT = "conflict"
-    """Contradicts the old memory on the same topic; the old one is outdated."""
-    UNRELATED = "unrelated"
+__all__ = ["Comparison", "JudgeError", "Judgement", "Relation", "RelationJudge"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -25,14 +19,6 @@ class Comparison:
     memory_content: str
     similarity: float | None = None
     """Cosine similarity of the two texts when the embedder produced one."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Judgement:
-    relation: Relation
-    updated_content: str = ""
-    updated_title: str = ""
-    reason: str = ""
 
 
 class JudgeError(Exception):

@@ -30,7 +30,7 @@ class ItemCursor:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ItemQuery:
-    """A page of one user's items (reference §7.2)."""
+    """A page of one user's items."""
 
     user_id: str
     statuses: frozenset[MemoryStatus]
@@ -53,8 +53,8 @@ class VectorState:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ScopeQuery:
-    """What retrieval may see (reference §9.2 and §6.5): the user's active, unexpired
-    items; assistant/run equal or unset; settings applied as ``explicit_only`` and
+    """What retrieval may see (docs/behaviour.md, "Search and ranking"): the user's active,
+    unexpired items; assistant/run equal or unset; settings applied as ``explicit_only`` and
     ``max_sensitivity``."""
 
     user_id: str
@@ -321,6 +321,3 @@ class UnitOfWorkFactory(Protocol):
         """A new unit of work. ``read_only`` promises no writes, so it takes no write
         lock where the database has a single writer (SQLite)."""
         ...
-
-
-Ids = Sequence[int]

@@ -1,10 +1,11 @@
-"""``/context``: retrieval for the agent's next turn, rendered (reference §9.5, product §6)."""
+"""``/context``: retrieval for the agent's next turn, rendered (docs/behaviour.md, "Search
+and ranking")."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from application.ports.metrics import Metric, Metrics
+from application.ports.metrics import NO_METRICS, Metric, Metrics
 from application.search.render import RenderMode, language_of, render_within
 from application.search.search_memories import SearchMemoriesUseCase, SearchQuery
 from domain.errors import InvalidValue
@@ -46,7 +47,7 @@ def is_acknowledgement(text: str) -> bool:
 
 
 class BuildContextUseCase:
-    def __init__(self, search: SearchMemoriesUseCase, *, metrics: Metrics | None = None) -> None:
+    def __init__(self, search: SearchMemoriesUseCase, *, metrics: Metrics = NO_METRICS) -> None:
         self._search = search
         self._metrics = metrics
 
@@ -72,8 +73,7 @@ class BuildContextUseCase:
         )
         language = query.language or language_of(query.query)
         text, kept = render_within(result.hits, mode, language, query.max_tokens)
-        if self._metrics is not None:
-            self._metrics.count(
-                Metric.INJECT_ITEM_TOTAL, len(kept), inject_mode=mode.value, source="retrieve"
-            )
+        self._metrics.count(
+            Metric.INJECT_ITEM_TOTAL, len(kept), inject_mode=mode.value, source="retrieve"
+        )
         return Context(text=text, hits=kept, degraded=result.degraded)

@@ -1,4 +1,4 @@
-"""The block an agent pins into its prompt (reference §9.5), within a token budget."""
+"""The block an agent pins into its prompt, within a token budget."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Hybrid search (reference §9.3 with product §6).
+"""Hybrid search (docs/behaviour.md, "Search and ranking").
 
 Candidates come from the vector store (dense) and from the lexical index in the
 database (BM25), fused by reciprocal rank. Every candidate is then re-read from the
@@ -16,14 +16,14 @@ from dataclasses import dataclass
 
 import structlog
 
-from application.indexing.chunking import DOCUMENT_PREFIX
-from application.memory_items.list_items import page_limit
 from application.ports.clock import Clock
 from application.ports.embedder import Embedder, Vector
-from application.ports.metrics import Metric, Metrics
+from application.ports.metrics import NO_METRICS, Metric, Metrics
 from application.ports.repositories import ScopeQuery, UnitOfWorkFactory
 from application.ports.vector_store import VectorFilter, VectorHit, VectorStore, VectorStoreError
 from application.search.bm25 import bm25_ranking
+from application.shared.documents import document_item_id
+from application.shared.paging import page_limit
 from domain.errors import InvalidValue
 from domain.lexical import terms
 from domain.memory import MemoryItem, MemoryType
@@ -74,13 +74,6 @@ class SearchResult:
     degraded: bool
 
 
-def document_item_id(document_id: str) -> int | None:
-    if not document_id.startswith(DOCUMENT_PREFIX):
-        return None
-    tail = document_id[len(DOCUMENT_PREFIX) :].split("#", 1)[0]
-    return int(tail) if tail.isdigit() else None
-
-
 def in_scope(item: MemoryItem, scope: ScopeQuery) -> bool:
     """The database re-check every candidate passes, whatever index produced it."""
     if item.user_id != scope.user_id or not item.is_visible(scope.now):
@@ -105,7 +98,7 @@ class SearchMemoriesUseCase:
         store: VectorStore,
         weights: RetrievalWeights,
         *,
-        metrics: Metrics | None = None,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
         self._metrics = metrics
         self._uow = uow
@@ -228,11 +221,10 @@ class SearchMemoriesUseCase:
             chosen = apply_budget(ranked, limit=limit)
             await uow.items.touch([e.item.id for e in chosen if e.item.id], now=scope.now)
             await uow.commit()
-        if self._metrics is not None:
-            self._metrics.count(Metric.RETRIEVE_HIT_TOTAL, len(chosen), read_mode=mode)
-            self._metrics.count(
-                Metric.RETRIEVE_DEDUP_DROP_TOTAL, len(allowed) - len(visible), read_mode=mode
-            )
-            if degraded:
-                self._metrics.count(Metric.RAG_FALLBACK_TOTAL, read_mode=mode)
+        self._metrics.count(Metric.RETRIEVE_HIT_TOTAL, len(chosen), read_mode=mode)
+        self._metrics.count(
+            Metric.RETRIEVE_DEDUP_DROP_TOTAL, len(allowed) - len(visible), read_mode=mode
+        )
+        if degraded:
+            self._metrics.count(Metric.RAG_FALLBACK_TOTAL, read_mode=mode)
         return SearchResult(hits=chosen, degraded=degraded)

@@ -1,4 +1,4 @@
-"""Read and change a user's memory settings (reference §2.4, §6.5); changes are audited."""
+"""Read and change a user's memory settings (docs/behaviour.md, "Settings"); changes are audited."""
 
 from __future__ import annotations
 

@@ -15,10 +15,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
-from application.memory_items.common import audit_item
 from application.ports.clock import Clock
 from application.ports.indexer import ItemIndexer
 from application.ports.repositories import UnitOfWork, UnitOfWorkFactory
+from application.shared.audit import audit_item
 from application.transfer.lines import ExportedMemory, decode
 from domain.audit import AuditOperation, OperatorType
 from domain.errors import DomainError, InvalidValue

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from litestar import Litestar
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
-from container import Infrastructure, Settings, build_infrastructure, close_infrastructure
+from container import Infrastructure, Settings, build_infrastructure, running
 from entrypoints.embedded_worker import EmbeddedWorker
 from entrypoints.http.asgi import MAX_BODY_BYTES
 from entrypoints.http.auth import PUBLIC_PATHS, JWTAuthMiddleware
@@ -38,37 +38,43 @@ from entrypoints.pipeline import PipelineLoops
 API_VERSION = "0.1.0"
 
 
+def lifespan_of(
+    settings: Settings, infrastructure: Infrastructure, mcp: McpMount
+) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
+    """The app's lifespan: the loop's container for the requests and, in the embedded
+    default, the in-process worker (broker ``memory``) and pipeline loops (bus ``memory``)."""
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        async with running(settings, infra=infrastructure) as container:
+            app.state.container = container
+            app.state.infra = infrastructure
+            app.state.rate_limiter = container.rate_limiter()  # None: in-process buckets
+            worker = EmbeddedWorker(infrastructure) if settings.broker == "memory" else None
+            loops = PipelineLoops(container, settings) if settings.event_bus == "memory" else None
+            if worker is not None:
+                worker.start()
+            if loops is not None:
+                await loops.resume_pending_work()
+                loops.start()
+            try:
+                async with mcp.running():
+                    yield
+            finally:
+                if loops is not None:
+                    await loops.stop()
+                if worker is not None:
+                    worker.stop()
+
+    return lifespan
+
+
 def create_app(settings: Settings, *, infra: Infrastructure | None = None) -> Litestar:
     """The API for ``settings``. In the embedded default (in-process bus or broker) the
     same process also runs the relay, the consumer, the sweepers and the job worker."""
     secret = settings.jwt_secret(create=True)
-    infrastructure = infra or build_infrastructure(settings)
     mcp = McpMount()
-
-    @asynccontextmanager
-    async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        container = infrastructure.loops().current()
-        app.state.container = container
-        app.state.infra = infrastructure
-        app.state.rate_limiter = container.rate_limiter()  # None: in-process buckets
-        worker = EmbeddedWorker(infrastructure) if settings.broker == "memory" else None
-        loops = PipelineLoops(container, settings) if settings.event_bus == "memory" else None
-        if worker is not None:
-            worker.start()
-        if loops is not None:
-            await loops.resume_pending_work()
-            loops.start()
-        try:
-            async with mcp.running():
-                yield
-        finally:
-            if loops is not None:
-                await loops.stop()
-            if worker is not None:
-                worker.stop()
-            await infrastructure.loops().close_current()
-            await close_infrastructure(infrastructure)
-
+    lifespan = lifespan_of(settings, infra or build_infrastructure(settings), mcp)
     metrics = PrometheusConfig(app_name="memvault", prefix="memvault", group_path=True)
     buckets = TokenBuckets(rate=settings.rate_limit_per_second, burst=settings.rate_limit_burst)
     app = Litestar(

@@ -1,5 +1,5 @@
-"""Bearer authentication: a JWT (``sub`` is the user, ``scope`` may hold admin) or an
-API key (``mv_...``, see ``entrypoints/http/api_keys.py``)."""
+"""Bearer authentication (docs/behaviour.md, "Identity"): a JWT (``sub`` is the user,
+``scope`` may hold admin) or an API key (``mv_...``, see ``entrypoints/http/api_keys.py``)."""
 
 from __future__ import annotations
 
@@ -46,7 +46,10 @@ def issue_token(
 
 def principal_from_token(token: str, secret: str) -> Principal:
     try:
-        claims = jwt.decode(token, secret, algorithms=["HS256"], options={"require": ["sub"]})
+        # ``exp`` is required: a token that never expires stays valid as long as the secret.
+        claims = jwt.decode(
+            token, secret, algorithms=["HS256"], options={"require": ["sub", "exp"]}
+        )
     except jwt.ExpiredSignatureError as error:
         raise NotAuthorizedException("the token has expired") from error
     except jwt.PyJWTError as error:

@@ -1,4 +1,4 @@
-"""Every error becomes ``application/problem+json`` with a stable ``code`` (product §4)."""
+"""Every error becomes ``application/problem+json`` with a stable ``code``."""
 
 from __future__ import annotations
 

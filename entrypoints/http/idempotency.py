@@ -1,4 +1,4 @@
-"""``Idempotency-Key`` on mutating requests (product §4).
+"""``Idempotency-Key`` on mutating requests (docs/behaviour.md, "HTTP edges").
 
 The same key from the same user within 24 h replays the first response; the same key
 with a different request is 422; a key whose first request is still running is 409.
@@ -14,7 +14,7 @@ from litestar import Litestar
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from application.ports.idempotency import Claim, StoredResponse
+from application.ports.idempotency import Claim, IdempotencyStore, StoredResponse
 from domain.text import has_forbidden_control
 from entrypoints.http.asgi import (
     BodyTooLarge,
@@ -65,7 +65,7 @@ class IdempotencyMiddleware:
         digest = hashlib.sha256(
             b"\n".join([scope["method"].encode(), scope["path"].encode(), body])
         ).hexdigest()
-        store = Litestar.from_scope(scope).state.container.idempotency()
+        store: IdempotencyStore = Litestar.from_scope(scope).state.container.idempotency()
         claim = await store.begin(user.user_id, key, digest, now=datetime.now(UTC), ttl=KEY_TTL)
         if claim.outcome is Claim.MISMATCH:
             await send_problem(send, 422, "this Idempotency-Key was used with another request")
@@ -86,7 +86,13 @@ class IdempotencyMiddleware:
         await self._run_and_keep(scope, replay_receive(body, receive), send, store, user, key)
 
     async def _run_and_keep(
-        self, scope: Scope, receive: Receive, send: Send, store: object, user: Principal, key: str
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        store: IdempotencyStore,
+        user: Principal,
+        key: str,
     ) -> None:
         status = 500
         content_type = "application/json"
@@ -106,10 +112,10 @@ class IdempotencyMiddleware:
         try:
             await self.app(scope, receive, capture)
         except BaseException:
-            await store.abandon(user.user_id, key)  # type: ignore[attr-defined]
+            await store.abandon(user.user_id, key)
             raise
         if status >= 500:
-            await store.abandon(user.user_id, key)  # type: ignore[attr-defined]
+            await store.abandon(user.user_id, key)
             return
         response = StoredResponse(status=status, body=b"".join(chunks), content_type=content_type)
-        await store.finish(user.user_id, key, response)  # type: ignore[attr-defined]
+        await store.finish(user.user_id, key, response)

@@ -21,6 +21,7 @@ Client = AsyncTestClient  # type: ignore[type-arg]
         "Bearer not-a-jwt",
         "Bearer " + jwt.encode({"sub": "alice"}, "another-secret-of-enough-length-123", "HS256"),
         "Bearer " + jwt.encode({"sub": "alice", "exp": 1}, SECRET, "HS256"),
+        "Bearer " + jwt.encode({"sub": "alice"}, SECRET, "HS256"),
         "Bearer " + jwt.encode({"sub": ""}, SECRET, "HS256"),
         "Bearer " + jwt.encode({"sub": "x" * 129}, SECRET, "HS256"),
         "Bearer " + jwt.encode({"user": "alice"}, SECRET, "HS256"),

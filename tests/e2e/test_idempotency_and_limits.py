@@ -1,4 +1,5 @@
-"""Idempotency-Key replays, refusals, the per-user rate limit and /metrics (product §4)."""
+"""Idempotency-Key replays, refusals, the per-user rate limit and /metrics
+(docs/behaviour.md, "HTTP edges")."""
 
 from __future__ import annotations
 

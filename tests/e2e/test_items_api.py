@@ -1,4 +1,4 @@
-"""The memory item endpoints over HTTP (product §4)."""
+"""The memory item endpoints over HTTP."""
 
 from __future__ import annotations
 

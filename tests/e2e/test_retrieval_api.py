@@ -1,5 +1,5 @@
-"""``/search`` and ``/context`` over HTTP (product §4, §6): what may come back, and what
-happens when the vector side fails.
+"""``/search`` and ``/context`` over HTTP (docs/behaviour.md, "Search and ranking"): what
+may come back, and what happens when the vector side fails.
 
 The app runs with the hashing embedder and the in-memory vector store. Stale vectors and
 postings are planted on purpose, so the tests show that the database decides what is
@@ -19,11 +19,11 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import delete, insert
 
 from adapters.sqlalchemy.tables import memory_postings
-from application.indexing.chunking import document_id
 from application.ports.embedder import Embedder, Vector
 from application.ports.vector_store import (
     VectorRecord,
 )
+from application.shared.documents import document_id
 from container import Container, Infrastructure, Settings
 from domain.lexical import term_counts
 from entrypoints.http.app import create_app

@@ -1,5 +1,5 @@
-"""The embedded server's vectors recover from crashes and from a lost store (product §2,
-§5 improvement 7): real ``memvault serve`` and ``memvault reindex`` processes on a data
+"""The embedded server's vectors recover from crashes and from a lost store (docs/adr/0006):
+real ``memvault serve`` and ``memvault reindex`` processes on a data
 directory with the embedded Qdrant engine and the hashing embedder.
 
 Searches use a query that only the vector path can answer, ranked by relevance alone
@@ -34,11 +34,12 @@ import httpx
 from pydantic import SecretStr
 
 from adapters.vector_store.qdrant_edge import QdrantEdgeVectorStore
-from application.indexing.chunking import chunk_id, chunk_text, document_id
+from application.indexing.chunking import chunk_id, chunk_text
 from application.memory_items.change_item import SetItemStatus
 from application.memory_items.create_item import CreateItems, CreateItemsUseCase, NewItem
 from application.ports.indexer import ItemIndexer
 from application.ports.vector_store import VectorFilter, VectorRecord
+from application.shared.documents import document_id
 from container import Container, Settings, build_infrastructure, close_infrastructure, migrate
 from domain.memory import MemoryItem
 from entrypoints.http.auth import issue_token

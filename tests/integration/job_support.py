@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,22 +11,9 @@ from typing import Any
 
 from dependency_injector import providers
 
-from application.ports.job_queue import JobQueue
 from container import Container, Settings, build_infrastructure
 from domain.jobs import ExtractionJob, ExtractPayload, JobStatus, extract_job_key
-
-
-class RecordingQueue(JobQueue):
-    """A job queue that only remembers what was enqueued, in order."""
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[int, int]] = []
-
-    async def enqueue(self, job_ids: Sequence[int], *, delay_ms: int = 0) -> None:
-        self.sent.extend((job_id, delay_ms) for job_id in job_ids)
-
-    def ids(self) -> list[int]:
-        return [job_id for job_id, _ in self.sent]
+from tests.doubles import RecordingQueue
 
 
 def utcnow() -> datetime:

@@ -34,12 +34,12 @@ from adapters.sqlalchemy.tables import memory_jobs as jobs
 from adapters.sqlalchemy.tables import memory_outbox_messages as outbox
 from application.ingest.ingest_messages import IncomingMessage, IngestMessages
 from application.ports.clock import Clock
-from application.ports.job_queue import JobQueue
 from container import Container, Infrastructure, Settings, build_infrastructure, shutdown
 from domain.outbox import OutboxMessage, OutboxStatus
 from entrypoints.http.app import create_app
 from entrypoints.http.auth import issue_token
 from tests.databases import fresh_database
+from tests.doubles import RecordingQueue
 
 SECRET = "outbox-pipeline-secret-" + "y" * 48
 REDELIVERY_S = 0.5
@@ -50,16 +50,6 @@ MESSAGES = "/api/v1/memory/messages"
 
 Client = AsyncTestClient[Any]
 T = TypeVar("T")
-
-
-class RecordingJobQueue(JobQueue):
-    """The job queue as a list: every id handed to workers, in order, repeats kept."""
-
-    def __init__(self) -> None:
-        self.job_ids: list[int] = []
-
-    async def enqueue(self, job_ids: Sequence[int], *, delay_ms: int = 0) -> None:
-        self.job_ids.extend(job_ids)
 
 
 class LaterClock(Clock):
@@ -103,7 +93,7 @@ class Pipeline:
 
     settings: Settings
     infra: Infrastructure
-    queue: RecordingJobQueue
+    queue: RecordingQueue
     members: list[Container] = field(default_factory=list)
 
     @property
@@ -127,7 +117,7 @@ class Pipeline:
 
 def open_pipeline(settings: Settings) -> Pipeline:
     infra = build_infrastructure(settings)
-    queue = RecordingJobQueue()
+    queue = RecordingQueue()
     infra.job_queue.override(providers.Object(queue))
     infra.in_process_bus.override(providers.Singleton(InProcessBus, redelivery_after=REDELIVERY_S))
     return Pipeline(settings=settings, infra=infra, queue=queue)

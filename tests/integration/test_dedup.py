@@ -1,6 +1,6 @@
-"""Offline dedup cleanup (reference §12): active items repeating another one of the same
-user, type and content hash are archived, all but one, through the use case, the admin
-endpoint and ``memvault dedup``.
+"""Offline dedup cleanup (docs/behaviour.md, "Dedup"): active items repeating another one of
+the same user, type and content hash are archived, all but one, through the use case, the
+admin endpoint and ``memvault dedup``.
 
 Duplicates are planted straight through the repository (the write path would never
 make them) and indexed, so that the archived items' vectors can be seen to go.
@@ -20,11 +20,11 @@ from litestar.testing import AsyncTestClient
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
-from application.indexing.chunking import document_id
 from application.maintenance.dedup import DEFAULT_REASON, Dedup, DedupReport
 from application.memory_items.change_item import SetItemStatus
 from application.ports.repositories import ItemQuery
 from application.ports.vector_store import VectorStore
+from application.shared.documents import document_id
 from container import Container, Infrastructure, Settings, build_infrastructure
 from domain.audit import AuditEntry, AuditTarget, OperatorType
 from domain.memory import MemoryItem, MemoryStatus, MemoryType, VectorStatus

@@ -1,4 +1,4 @@
-"""Job claims under concurrency, on every dialect (product §5 improvements 1-3).
+"""Job claims under concurrency, on every dialect (docs/adr/0001).
 
 Concurrency here is real: each contender has its own connection and transaction.
 PostgreSQL and MariaDB serialise claims of one user on the user's lock row and let
@@ -22,7 +22,8 @@ from application.jobs.sweep import RescueExpiredJobsUseCase
 from application.ports.repositories import ClaimOutcome
 from domain.jobs import ExtractionJob, JobStatus
 from domain.retry import ExponentialBackoff
-from tests.integration.job_support import RecordingQueue, make_job, utcnow
+from tests.doubles import RecordingQueue
+from tests.integration.job_support import make_job, utcnow
 
 LEASE = timedelta(seconds=30)
 HOLD_S = 0.3

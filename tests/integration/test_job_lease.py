@@ -1,5 +1,5 @@
-"""No job stays ``processing`` past its lease plus one sweep interval (product §5
-improvement 2), on every dialect.
+"""No job stays ``processing`` past its lease plus one sweep interval
+(docs/adr/0001), on every dialect.
 
 A worker claims a job and vanishes; the sweeper loop runs as ``memvault relay`` runs it
 (rescue, then sleep one interval). Times are read back from the database: the rescue
@@ -20,8 +20,8 @@ import pytest
 from application.ports.repositories import ClaimOutcome
 from container import Container
 from domain.jobs import ExtractionJob, JobStatus
+from tests.doubles import RecordingQueue
 from tests.integration.job_support import (
-    RecordingQueue,
     loop_container,
     make_job,
     offline_settings,

@@ -1,7 +1,8 @@
-"""Every job succeeds, exactly once, while workers are killed (product §5 improvements
-1-3 and 6): scale mode with two ``memvault worker`` processes on the Redis broker, a
-fresh PostgreSQL database, Redis Streams as the event bus, and the relay, consumer and
-sweepers running in this test's event loop as ``memvault relay`` runs them.
+"""Every job succeeds, exactly once, while workers are killed (docs/adr/0001,
+docs/behaviour.md "Extraction jobs"): scale mode with two ``memvault worker`` processes on
+the Redis broker, a fresh PostgreSQL database, Redis Streams as the event bus, and the
+relay, consumer and sweepers running in this test's event loop as ``memvault relay`` runs
+them.
 
 500 user messages from ten users, three in five of them a distinct preference ("I love
 sushi") and the rest chit-chat, go in through the ingest use case. Twice, a

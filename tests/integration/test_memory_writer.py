@@ -1,4 +1,4 @@
-"""The decision step applied inside a real transaction (reference §6.6 step 5, product §5).
+"""The decision step applied inside a real transaction (docs/behaviour.md, "Decisions").
 
 The writer gets a scripted judge, so each test chooses how the fact relates to each old
 memory; the assertions read what was committed. One fact's failure is rolled back to
@@ -20,12 +20,8 @@ from adapters.sqlalchemy.items import SqlMemoryItemRepository
 from adapters.sqlalchemy.unit_of_work import SqlUnitOfWork, SqlUnitOfWorkFactory
 from adapters.vector_store.memory import MemoryVectorStore
 from application.extraction.deterministic_judge import DeterministicJudge
-from application.extraction.write_memories import (
-    Action,
-    DecisionPolicy,
-    MemoryWriter,
-    WriteResult,
-)
+from application.extraction.write_memories import DecisionPolicy, MemoryWriter
+from application.ports.memory_writer import WriteResult
 from application.ports.relation_judge import (
     Comparison,
     JudgeError,
@@ -35,6 +31,7 @@ from application.ports.relation_judge import (
 )
 from application.ports.repositories import ItemQuery, UnitOfWorkFactory
 from domain.audit import AuditEntry, AuditTarget
+from domain.decisions import Action
 from domain.facts import CandidateFact, Fact, normalize_fact
 from domain.jobs import ExtractPayload
 from domain.memory import MemoryItem, MemoryStatus, MemoryType, VectorStatus
@@ -138,8 +135,10 @@ async def write(
     uow: UnitOfWorkFactory, judge: RelationJudge, user_id: str, *facts: Fact
 ) -> WriteResult:
     writer = MemoryWriter(HashingEmbedder(64), MemoryVectorStore(), judge, DecisionPolicy())
+    async with uow(read_only=True) as reader:
+        decided = await writer.decide(reader, facts, payload(user_id), now=NOW)
     async with uow() as tx:
-        result = await writer.write(tx, facts, payload(user_id), source_event_id="evt-1", now=NOW)
+        result = await writer.apply(tx, decided, payload(user_id), source_event_id="evt-1", now=NOW)
         await tx.commit()
     return result
 
@@ -305,7 +304,7 @@ async def test_audit_reasons_are_cut_to_255_characters(
 async def test_one_failing_fact_is_rolled_back_alone_and_the_others_are_written(
     engine: AsyncEngine, user_id: str
 ) -> None:
-    uow = lambda: PoisonedUnitOfWork(engine)  # noqa: E731
+    uow = lambda read_only=False: PoisonedUnitOfWork(engine, read_only=read_only)  # noqa: E731
     (sushi,) = await plant(uow, user_id, "I love sushi")
     judge = DeterministicJudge(duplicate_threshold=0.9)
 

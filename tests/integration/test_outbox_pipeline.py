@@ -1,6 +1,6 @@
 """Chat ingestion through the transactional outbox, on real databases and event buses.
 
-Each distinct user message (distinct by its idempotency key, product §5) yields exactly
+Each distinct user message (distinct by its idempotency key) yields exactly
 one job, whatever the relay or the consumers repeat; a broker outage loses nothing;
 events that can never be handled are kept as dead events. The in-process bus runs on
 SQLite, Redis Streams and Kafka on PostgreSQL. Every test has its own topic, consumer

@@ -1,5 +1,6 @@
-"""A user's memory settings decide what their jobs write (reference §6.5), through the
-real pipeline: ingest → outbox row → consumer handler → job → ``ProcessJobUseCase``.
+"""A user's memory settings decide what their jobs write (docs/behaviour.md, "Settings"),
+through the real pipeline: ingest → outbox row → consumer handler → job →
+``ProcessJobUseCase``.
 
 The rule-based extractor reads "I love hiking" as an implicit preference, "Remember
 that I park on level 3" as an explicit fact and "I'm allergic to peanuts" as a fact of
@@ -22,7 +23,8 @@ from application.jobs.process_job import JobOutcome
 from application.settings.settings import ChangeSettings
 from container import Container
 from domain.jobs import JobStatus
-from tests.integration.job_support import RecordingQueue, loop_container, offline_settings
+from tests.doubles import RecordingQueue
+from tests.integration.job_support import loop_container, offline_settings
 
 HIKING = "I love hiking"
 PARKING = "Remember that I park on level 3"

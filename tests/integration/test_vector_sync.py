@@ -1,4 +1,4 @@
-"""Vector sync through the real use cases (reference §11, product §5 improvement 7).
+"""Vector sync through the real use cases (docs/behaviour.md, "Vectors").
 
 After every kind of change (create, batch create, a content edit that changes the
 number of chunks, delete, restore, dedup archive, TTL expiry, a crash between commit
@@ -25,7 +25,7 @@ from sqlalchemy import select
 from adapters.sqlalchemy.migrations import upgrade
 from adapters.sqlalchemy.tables import memory_items
 from adapters.vector_store.memory import MemoryVectorStore
-from application.indexing.chunking import chunk_id, chunk_text, document_id
+from application.indexing.chunking import chunk_id, chunk_text
 from application.maintenance.dedup import Dedup
 from application.maintenance.reindex import ReindexUseCase
 from application.memory_items.change_item import PatchItem, SetItemStatus
@@ -36,6 +36,7 @@ from application.ports.vector_store import (
     VectorFilter,
     VectorStore,
 )
+from application.shared.documents import document_id
 from container import (
     Container,
     Infrastructure,

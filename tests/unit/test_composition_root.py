@@ -1,31 +1,26 @@
-"""container.py is the only composition root and sits between entrypoints and adapters."""
+"""The container package is the only composition root and builds nothing at import time.
+
+Who may import it (entrypoints only) and what it may import (never entrypoints) are
+import-linter contracts in pyproject.toml; this checks what a contract cannot.
+"""
 
 from __future__ import annotations
 
 import ast
 from pathlib import Path
 
+import pytest
+
+from container import Settings, refusal
+
 ROOT = Path(__file__).resolve().parents[2]
+MODULES = sorted((ROOT / "container").glob("*.py"))
+STRONG = "s" * 32
 
 
-def imported_roots(path: Path) -> set[str]:
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: p.name)
+def test_importing_the_container_builds_nothing(path: Path):
     tree = ast.parse(path.read_text())
-    names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module:
-            names.add(node.module.split(".")[0])
-        elif isinstance(node, ast.Import):
-            names.update(alias.name.split(".")[0] for alias in node.names)
-    return names
-
-
-def test_the_container_never_imports_an_entrypoint():
-    assert "entrypoints" not in imported_roots(ROOT / "container.py")
-
-
-def test_importing_the_container_builds_nothing():
-    source = (ROOT / "container.py").read_text()
-    tree = ast.parse(source)
     top_level_calls = [
         node
         for node in tree.body
@@ -33,4 +28,36 @@ def test_importing_the_container_builds_nothing():
         and isinstance(node.value, ast.Call)
         and ast.unparse(node.value.func) != "TypeVar"
     ]
-    assert top_level_calls == [], "container.py must not build anything at import time"
+    assert top_level_calls == [], f"{path.name} must not build anything at import time"
+
+
+def settings(**changes: object) -> Settings:
+    return Settings.model_validate({"auth_jwt_secret": STRONG, **changes})
+
+
+def test_the_embedded_default_may_serve_but_not_run_a_worker_or_a_relay():
+    embedded = settings()
+    assert refusal(embedded, "serve") is None
+    assert refusal(embedded, "token") is None
+    assert "MEMVAULT_BROKER=redis" in (refusal(embedded, "worker") or "")
+    assert "MEMVAULT_EVENT_BUS=redis" in (refusal(embedded, "relay") or "")
+
+
+@pytest.mark.parametrize("command", ["worker", "relay"])
+def test_scale_processes_refuse_the_embedded_vector_store(command: str):
+    scale = settings(broker="redis", event_bus="redis", vector_store="qdrant-edge")
+    assert "qdrant-edge" in (refusal(scale, command) or "")  # type: ignore[arg-type]
+    served = settings(broker="redis", event_bus="redis", vector_store="milvus")
+    assert refusal(served, command) is None  # type: ignore[arg-type]
+
+
+def test_a_relay_refuses_the_in_process_broker_even_with_a_server_bus():
+    half = settings(broker="memory", event_bus="redis", vector_store="milvus")
+    assert "MEMVAULT_BROKER=redis" in (refusal(half, "relay") or "")
+    assert refusal(half, "serve") is None
+
+
+@pytest.mark.parametrize("command", ["serve", "token", "worker", "relay"])
+def test_a_weak_secret_is_the_first_refusal_of_every_command(command: str):
+    weak = settings(auth_jwt_secret="short")
+    assert "MEMVAULT_AUTH_JWT_SECRET" in (refusal(weak, command) or "")  # type: ignore[arg-type]

@@ -1,13 +1,13 @@
 """The deterministic half of the decision step: aggregating the judgements of one fact
-(reference §6.6 step 4) and the offline relation judge (product §5, improvement 9)."""
+(docs/behaviour.md, "Decisions") and the offline relation judge (docs/adr/0004)."""
 
 from __future__ import annotations
 
 import pytest
 
 from application.extraction.deterministic_judge import DeterministicJudge
-from application.extraction.write_memories import Action, Candidate, Decision, aggregate
 from application.ports.relation_judge import Comparison, Judgement, Relation
+from domain.decisions import Action, Candidate, Decision, aggregate
 from domain.memory import MemoryItem, MemoryType
 
 THRESHOLD = 0.9

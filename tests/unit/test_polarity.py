@@ -1,15 +1,22 @@
+"""Stances read from like/dislike statements, the offline judge's conflict rule."""
+
 from __future__ import annotations
 
 import pytest
 
-from domain.polarity import (
-    DISLIKE,
-    LIKE,
-    contradicts,
-    expand_contractions,
-    read_stance,
-    subject_and_polarity,
-)
+from domain.polarity import DISLIKE, LIKE, expand_contractions, read_stance
+
+
+def subject_and_polarity(content: str) -> tuple[str, int] | None:
+    """``(subject key, +1 | -1)`` for a like/dislike statement, else ``None``."""
+    stance = read_stance(content)
+    return None if stance is None else (stance.key, stance.polarity)
+
+
+def contradicts(new: str, old: str) -> bool:
+    """The deterministic judge's conflict rule: same subject, opposite polarity."""
+    a, b = read_stance(new), read_stance(old)
+    return a is not None and b is not None and a.key == b.key and a.polarity != b.polarity
 
 
 @pytest.mark.parametrize(

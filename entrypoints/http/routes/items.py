@@ -1,4 +1,4 @@
-"""``/api/v1/memory/items``: the caller's memory items (product §4)."""
+"""``/api/v1/memory/items``: the caller's memory items."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from application.memory_items.create_item import CreateItems, NewItem
 from application.memory_items.list_items import ListItems
 from domain.memory import ItemChanges, MemoryType
 from domain.text import IDENTIFIER_PATTERN
+from entrypoints.http.auth import Principal
 from entrypoints.http.deps import ContainerDep, PrincipalDep, checked_id, split_csv
 from entrypoints.http.schemas import (
     AuditOut,
@@ -60,6 +61,16 @@ def changes_of(data: ItemPatch) -> ItemChanges:
 
 
 OptionalReason = JSONBody[ReasonIn | None]
+
+
+def status_change(principal: Principal, item_id: int, data: ReasonIn | None) -> SetItemStatus:
+    """The command of both delete and restore: the caller's item and an optional reason."""
+    return SetItemStatus(
+        user_id=principal.user_id,
+        item_id=checked_id(item_id),
+        reason=data.reason if data else None,
+        operator=principal.operator,
+    )
 
 
 class ItemController(Controller):
@@ -159,13 +170,7 @@ class ItemController(Controller):
         principal: PrincipalDep,
         data: OptionalReason = None,
     ) -> ItemOut:
-        command = SetItemStatus(
-            user_id=principal.user_id,
-            item_id=checked_id(item_id),
-            reason=data.reason if data else None,
-            operator=principal.operator,
-        )
-        return ItemOut.of(await container.delete_item()(command))
+        return ItemOut.of(await container.delete_item()(status_change(principal, item_id, data)))
 
     @post(
         "/{item_id:int}/restore",
@@ -180,13 +185,7 @@ class ItemController(Controller):
         principal: PrincipalDep,
         data: OptionalReason = None,
     ) -> ItemOut:
-        command = SetItemStatus(
-            user_id=principal.user_id,
-            item_id=checked_id(item_id),
-            reason=data.reason if data else None,
-            operator=principal.operator,
-        )
-        return ItemOut.of(await container.restore_item()(command))
+        return ItemOut.of(await container.restore_item()(status_change(principal, item_id, data)))
 
     @get(
         "/{item_id:int}/history",

@@ -1,4 +1,4 @@
-"""``POST /api/v1/memory/messages``: chat ingestion (product §4, §5)."""
+"""``POST /api/v1/memory/messages``: chat ingestion."""
 
 from __future__ import annotations
 

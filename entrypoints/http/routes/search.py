@@ -1,4 +1,5 @@
-"""``/search`` and ``/context``: ranked memories for the caller (product §4, §6)."""
+"""``/search`` and ``/context``: ranked memories for the caller (docs/behaviour.md, "Search
+and ranking")."""
 
 from __future__ import annotations
 

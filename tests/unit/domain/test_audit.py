@@ -1,4 +1,4 @@
-"""Audit entries (§8) and operator normalisation (§3)."""
+"""Audit entries and operator normalisation."""
 
 from __future__ import annotations
 
@@ -89,3 +89,36 @@ def test_audit_entry_cannot_be_changed_after_it_is_recorded() -> None:
     entry = record()
     with pytest.raises(dataclasses.FrozenInstanceError):
         entry.reason = "rewritten"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("target", "default"),
+    [
+        (AuditTarget.JOB, "operator retried the job"),
+        (AuditTarget.OUTBOX, "operator retried the outbox row"),
+    ],
+)
+def test_an_operator_retry_is_audited_with_status_and_retry_count_before_and_after(
+    target: AuditTarget, default: str
+) -> None:
+    now = datetime(2025, 1, 1, tzinfo=UTC)
+    entry = AuditEntry.operator_retried(
+        target_type=target,
+        target_id=7,
+        user_id="u-1",
+        operator_id="cli",
+        reason=None,
+        before=("dead", 6),
+        after=("pending", 0),
+        now=now,
+    )
+    assert (entry.target_type, entry.target_id, entry.user_id) == (target, "7", "u-1")
+    assert (entry.operation, entry.operator_type, entry.operator_id) == (
+        AuditOperation.RETRY,
+        OperatorType.ADMIN,
+        "cli",
+    )
+    assert entry.reason == default
+    assert entry.before == {"status": "dead", "retry_count": 6}
+    assert entry.after == {"status": "pending", "retry_count": 0}
+    assert entry.created_at == now

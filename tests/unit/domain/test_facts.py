@@ -1,4 +1,4 @@
-"""Fact normalisation and filtering (§6.4, §6.5) and the fact TTL."""
+"""Fact normalisation and filtering (docs/behaviour.md, "Extraction") and the fact TTL."""
 
 from __future__ import annotations
 

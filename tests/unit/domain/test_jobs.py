@@ -1,4 +1,4 @@
-"""Extraction jobs (§4.1 plus the product's lease, rescue and replay, product §5)."""
+"""Extraction jobs (docs/behaviour.md, "Extraction jobs": the lease, rescue and replay)."""
 
 from __future__ import annotations
 

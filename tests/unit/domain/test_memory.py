@@ -1,4 +1,5 @@
-"""Memory items: types, hashing, manual create and edit (§7.3, §7.4), status (§4.3, §7.5)."""
+"""Memory items: types, hashing, manual create and edit, status (docs/behaviour.md, "Memory
+items")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Outbox rows (§2.5, §4.2): n² backoff back to pending, dead at max_retry, replay."""
+"""Outbox rows (docs/behaviour.md, "Ingestion and the outbox"): n² backoff back to pending,
+dead at max_retry, replay."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Backoff schedules: exponential for jobs (§4.1), quadratic for outbox rows (§4.2)."""
+"""Backoff schedules: exponential for jobs, quadratic for outbox rows."""
 
 from __future__ import annotations
 

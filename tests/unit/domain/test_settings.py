@@ -1,4 +1,4 @@
-"""Per-user memory settings (§2.4, §6.5)."""
+"""Per-user memory settings (docs/behaviour.md, "Settings")."""
 
 from __future__ import annotations
 

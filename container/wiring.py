@@ -1,4 +1,4 @@
-"""The composition root: configuration → engines and clients → adapters → use cases.
+"""The wiring of the composition root: settings → engines and clients → adapters → use cases.
 
 Nothing is built at import time. Two containers:
 
@@ -11,19 +11,15 @@ Nothing is built at import time. Two containers:
 
 from __future__ import annotations
 
-import asyncio
 import os
-import secrets
 import socket
 import uuid
 from datetime import timedelta
-from pathlib import Path
-from typing import TYPE_CHECKING, Literal, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import structlog
 from dependency_injector import containers, providers
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import SecretStr
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -42,12 +38,12 @@ from adapters.job_queue.dramatiq_queue import (
     build_broker,
     register_job_actor,
 )
+from adapters.loop_local import LoopLocal
 from adapters.metrics import TimedEmbedder, TimedSearch, process_metrics
 from adapters.sqlalchemy.api_keys import SqlApiKeyRepository
 from adapters.sqlalchemy.engine import create_engine
 from adapters.sqlalchemy.health import DatabaseProbe
 from adapters.sqlalchemy.idempotency import SqlIdempotencyStore
-from adapters.sqlalchemy.migrations import upgrade
 from adapters.sqlalchemy.unit_of_work import SqlUnitOfWorkFactory
 from adapters.system_clock import SystemClock
 from adapters.vector_store.memory import MemoryVectorStore
@@ -97,135 +93,13 @@ from application.search.search_memories import RetrievalWeights
 from application.settings.settings import ChangeSettingsUseCase, GetSettingsUseCase
 from application.transfer.export_memories import ExportMemoriesUseCase
 from application.transfer.import_memories import ImportMemoriesUseCase
+from container.settings import Settings, private_directory
 from domain.retry import ExponentialBackoff, QuadraticBackoff
 
 if TYPE_CHECKING:
     from adapters.llm.client import LLMClient
 
-JWT_SECRET_FILE = "jwt-secret"
 JOB_QUEUE_NAME = QUEUE_NAME
-
-
-class Settings(BaseSettings):
-    """Every option, read from ``MEMVAULT_*`` environment variables; all have safe defaults."""
-
-    model_config = SettingsConfigDict(env_prefix="MEMVAULT_", extra="ignore")
-
-    data_dir: Path = Path(".memvault")
-    host: str = "127.0.0.1"
-    port: int = 8000
-    database_url: str | None = None
-    """SQLAlchemy URL; unset means a SQLite file in the data dir."""
-    db_pool_size: int = 5
-    broker: Literal["memory", "redis", "rabbitmq"] = "memory"
-    broker_namespace: str = Field(default="memvault-dramatiq", min_length=1)
-    """Prefix of the Redis broker's keys: deployments (or test runs) can share one Redis."""
-    event_bus: Literal["memory", "redis", "kafka"] = "memory"
-    vector_store: Literal["memory", "qdrant-edge", "qdrant", "milvus", "pgvector"] = "qdrant-edge"
-    event_topic: str = "memvault.memory.events"
-    consumer_group: str = "memvault-memory-consumer"
-    embedder: Literal["local", "openai", "hashing"] = "local"
-    llm_base_url: str | None = None
-    llm_api_key: SecretStr | None = None
-    llm_model: str | None = None
-    auth_jwt_secret: SecretStr | None = None
-    redis_url: str | None = None
-    rabbitmq_url: str | None = None
-    kafka_bootstrap: str | None = None
-    kafka_partitions: int = Field(default=3, ge=1)
-    kafka_session_timeout_s: float = Field(default=10.0, gt=0)
-    redis_stream_min_idle_s: float = Field(default=60.0, gt=0)
-    """An event a dead consumer left unacknowledged is reclaimed after this long."""
-    qdrant_url: str | None = None
-    qdrant_api_key: SecretStr | None = None
-    milvus_uri: str | None = None
-    """A server URI (``http://host:19530``) or a milvus-lite file path."""
-    milvus_token: SecretStr | None = None
-    vector_collection: str = "memvault_chunks"
-    vector_resync_grace_s: float = Field(default=30.0, ge=0)
-    local_embedding_model: Literal["auto", "e5", "use"] = "auto"
-    embedding_base_url: str | None = None
-    embedding_api_key: SecretStr | None = None
-    embedding_model: str | None = None
-    embedding_dimension: int = Field(default=1536, ge=1)
-    hashing_dimension: int = Field(default=256, ge=8)
-    llm_timeout_s: float = Field(default=30.0, gt=0)
-    decision_candidate_top_k: int = Field(default=5, ge=1, le=20)
-    decision_candidate_min_score: float = Field(default=0.6, ge=0, le=1)
-    decision_duplicate_threshold: float | None = Field(default=None, ge=0, le=1)
-    """Cosine at or above which the offline judge calls two memories duplicates; unset
-    means the value calibrated for the configured embedder."""
-    retrieval_rrf_k: float = Field(default=5.0, gt=0)
-    retrieval_dense_weight: float = Field(default=3.0, ge=0)
-    retrieval_lexical_weight: float = Field(default=1.0, ge=0)
-    retrieval_relevance_weight: float = Field(default=0.9, ge=0)
-    retrieval_prior_weight: float = Field(default=0.1, ge=0)
-    retrieval_dense_timeout_s: float = Field(default=1.5, gt=0)
-    rate_limit_per_second: float = Field(default=20.0, gt=0)
-    rate_limit_burst: int = Field(default=40, ge=1)
-    job_max_retry: int = Field(default=6, ge=1)
-    job_backoff_base_s: float = Field(default=1.0, gt=0)
-    job_lease_s: float = Field(default=60.0, gt=0)
-    job_busy_retry_ms: int = Field(default=500, ge=0)
-    job_requeue_grace_s: float = Field(default=10.0, ge=0)
-    min_confidence: float = Field(default=0.5, ge=0, le=1)
-    outbox_max_retry: int = Field(default=20, ge=1)
-    outbox_batch: int = Field(default=100, ge=1)
-    relay_poll_interval_s: float = Field(default=0.5, gt=0)
-    sweep_interval_s: float = Field(default=5.0, gt=0)
-    worker_processes: int = Field(default=2, ge=1)
-    worker_threads: int = Field(default=4, ge=1)
-    embedded_worker_threads: int = Field(default=2, ge=1)
-    log_level: str = "info"
-
-    # Operations: log format, metrics port of the relay and worker, shared rate limit.
-    log_format: Literal["console", "json"] = "console"
-    """``json``: one JSON object per log line (memvault, uvicorn and Dramatiq alike)."""
-    metrics_port: int | None = Field(default=None, ge=1, le=65535)
-    """Where ``memvault relay`` and ``memvault worker`` serve Prometheus ``/metrics``;
-    unset means no metrics server (the API always serves ``/metrics`` on its own port)."""
-    metrics_host: str = "0.0.0.0"  # noqa: S104 (a container's metrics are scraped from outside)
-    rate_limit_storage: Literal["auto", "memory", "redis"] = "auto"
-    """``redis`` shares the per-user rate limit between API processes; ``auto`` uses Redis
-    when ``MEMVAULT_REDIS_URL`` is set and the process is in scale mode."""
-    otel_enabled: bool = False
-    """OpenTelemetry spans for HTTP requests (the ``otel`` extra; off by default)."""
-
-    @property
-    def effective_database_url(self) -> str:
-        if self.database_url:
-            return self.database_url
-        return f"sqlite+aiosqlite:///{(self.data_dir / 'memvault.db').resolve()}"
-
-    @property
-    def shared_rate_limit(self) -> bool:
-        """Whether the per-user rate limit is counted in Redis for every API process."""
-        if self.rate_limit_storage == "auto":
-            return self.redis_url is not None and not self.embedded
-        return self.rate_limit_storage == "redis"
-
-    @property
-    def embedded(self) -> bool:
-        """Whether this process runs the pipeline in-process (no separate relay/worker)."""
-        return self.event_bus == "memory" or self.broker == "memory"
-
-    def jwt_secret(self, *, create: bool = False) -> str:
-        """The configured secret, else the one kept in the data dir (made when ``create``)."""
-        if self.auth_jwt_secret is not None:
-            return self.auth_jwt_secret.get_secret_value()
-        path = self.data_dir / JWT_SECRET_FILE
-        if path.exists():
-            return path.read_text().strip()
-        if not create:
-            raise LookupError(
-                f"no JWT secret: set MEMVAULT_AUTH_JWT_SECRET or run `memvault serve` once "
-                f"to create {path}"
-            )
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        secret = secrets.token_urlsafe(48)
-        path.write_text(secret)
-        path.chmod(0o600)
-        return secret
 
 
 def job_policy(settings: Settings) -> JobPolicy:
@@ -266,7 +140,8 @@ def _secret(value: SecretStr | None) -> str | None:
 def _qdrant_edge(settings: Settings) -> VectorStore:
     from adapters.vector_store.qdrant_edge import QdrantEdgeVectorStore
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_directory(settings.data_dir)
+    private_directory(settings.data_dir / "vectors")
     return QdrantEdgeVectorStore(settings.data_dir / "vectors")
 
 
@@ -362,7 +237,7 @@ def worker_name() -> str:
 
 def _engine(settings: Settings) -> AsyncEngine:
     if settings.database_url is None:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        settings.prepare_embedded_files()
     return create_engine(settings.effective_database_url, pool_size=settings.db_pool_size)
 
 
@@ -414,23 +289,23 @@ def _tracked_optional(closables: list[object], resource: T | None) -> T | None:
 
 
 class LoopContainers:
-    """One :class:`Container` per running event loop, made on first use in that loop."""
+    """One :class:`Container` per running event loop, made on first use in that loop.
+
+    The same :class:`LoopLocal` that keeps the HTTP clients' pools per loop: one
+    mechanism for everything bound to an event loop.
+    """
 
     def __init__(self, infra: Infrastructure) -> None:
-        self._infra = infra
-        self._containers: dict[asyncio.AbstractEventLoop, Container] = {}
+        self._containers = LoopLocal(lambda: Container(infra=infra))
 
     def current(self) -> Container:
-        loop = asyncio.get_running_loop()
-        if loop not in self._containers:
-            self._containers[loop] = Container(infra=self._infra)
-        return self._containers[loop]
+        return self._containers.get()
 
     async def process_job(self, job_id: int) -> object:
         return await self.current().process_job()(job_id)
 
     async def close_current(self) -> None:
-        container = self._containers.pop(asyncio.get_running_loop(), None)
+        container = self._containers.pop_current()
         if container is not None:
             await shutdown(container)
 
@@ -685,10 +560,3 @@ async def close_infrastructure(infra: Infrastructure) -> None:
     """Close process-wide resources (after every loop container is closed)."""
     for resource in reversed(infra.closables()):
         await resource.close()  # type: ignore[attr-defined]
-
-
-def migrate(settings: Settings) -> None:
-    """Bring the configured database to the newest schema (synchronous)."""
-    if settings.database_url is None:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-    upgrade(settings.effective_database_url)

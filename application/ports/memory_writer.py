@@ -1,0 +1,54 @@
+"""The memory writer port: decide what each extracted fact changes, then apply it.
+
+The two halves run in different units of work: :meth:`FactWriter.decide` in a read-only
+one (it makes the slow embedder and judge calls), :meth:`FactWriter.apply` inside the
+job's write transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from application.ports.repositories import UnitOfWork
+from domain.decisions import Action, Decision
+from domain.facts import Fact
+from domain.jobs import ExtractPayload
+from domain.memory import MemoryItem, MemoryStatus
+
+
+@dataclass(slots=True, kw_only=True)
+class WriteResult:
+    """What the transaction changed: items to re-index after commit."""
+
+    changed: list[MemoryItem] = field(default_factory=list)
+    actions: list[Action] = field(default_factory=list)
+    request_id: str | None = None
+    """The request that caused the job: the ``operator_id`` of its audit entries."""
+
+    @property
+    def memory_ids(self) -> tuple[int, ...]:
+        ids = [i.id for i in self.changed if i.id is not None and i.status is MemoryStatus.ACTIVE]
+        return tuple(dict.fromkeys(ids))
+
+
+class FactWriter(Protocol):
+    """Contract: ``decide`` only reads and leaves out a fact whose decision fails;
+    ``apply`` runs one SAVEPOINT per fact, so a failing fact (e.g. its target is no
+    longer active) changes nothing and never spoils the others."""
+
+    async def decide(
+        self, uow: UnitOfWork, facts: Sequence[Fact], payload: ExtractPayload, *, now: datetime
+    ) -> list[tuple[Fact, Decision]]: ...
+
+    async def apply(
+        self,
+        uow: UnitOfWork,
+        decided: Sequence[tuple[Fact, Decision]],
+        payload: ExtractPayload,
+        *,
+        source_event_id: str | None,
+        now: datetime,
+    ) -> WriteResult: ...

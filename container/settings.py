@@ -1,0 +1,234 @@
+"""Configuration: every option of a memvault process, read from ``MEMVAULT_*`` variables,
+and the files of the embedded default (data directory, SQLite file, JWT secret).
+
+pydantic-settings is a framework, so this lives in the composition root's package
+rather than in ``application/config.py`` (which holds the framework-free policies the
+use cases take): the container turns these values into those policies.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tempfile
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+JWT_SECRET_FILE = "jwt-secret"
+SECRET_VARIABLE = "MEMVAULT_AUTH_JWT_SECRET"
+MIN_SECRET_BYTES = 32
+
+Command = Literal["serve", "token", "relay", "worker"]
+
+
+class Settings(BaseSettings):
+    """Every option, read from ``MEMVAULT_*`` environment variables; all have safe defaults."""
+
+    model_config = SettingsConfigDict(env_prefix="MEMVAULT_", extra="ignore")
+
+    data_dir: Path = Path(".memvault")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    database_url: str | None = None
+    """SQLAlchemy URL; unset means a SQLite file in the data dir."""
+    db_pool_size: int = 5
+    broker: Literal["memory", "redis", "rabbitmq"] = "memory"
+    broker_namespace: str = Field(default="memvault-dramatiq", min_length=1)
+    """Prefix of the Redis broker's keys: deployments (or test runs) can share one Redis."""
+    event_bus: Literal["memory", "redis", "kafka"] = "memory"
+    vector_store: Literal["memory", "qdrant-edge", "qdrant", "milvus", "pgvector"] = "qdrant-edge"
+    event_topic: str = "memvault.memory.events"
+    consumer_group: str = "memvault-memory-consumer"
+    embedder: Literal["local", "openai", "hashing"] = "local"
+    llm_base_url: str | None = None
+    llm_api_key: SecretStr | None = None
+    llm_model: str | None = None
+    auth_jwt_secret: SecretStr | None = None
+    redis_url: str | None = None
+    rabbitmq_url: str | None = None
+    kafka_bootstrap: str | None = None
+    kafka_partitions: int = Field(default=3, ge=1)
+    kafka_session_timeout_s: float = Field(default=10.0, gt=0)
+    redis_stream_min_idle_s: float = Field(default=60.0, gt=0)
+    """An event a dead consumer left unacknowledged is reclaimed after this long."""
+    qdrant_url: str | None = None
+    qdrant_api_key: SecretStr | None = None
+    milvus_uri: str | None = None
+    """A server URI (``http://host:19530``) or a milvus-lite file path."""
+    milvus_token: SecretStr | None = None
+    vector_collection: str = "memvault_chunks"
+    vector_resync_grace_s: float = Field(default=30.0, ge=0)
+    local_embedding_model: Literal["auto", "e5", "use"] = "auto"
+    embedding_base_url: str | None = None
+    embedding_api_key: SecretStr | None = None
+    embedding_model: str | None = None
+    embedding_dimension: int = Field(default=1536, ge=1)
+    hashing_dimension: int = Field(default=256, ge=8)
+    llm_timeout_s: float = Field(default=30.0, gt=0)
+    decision_candidate_top_k: int = Field(default=5, ge=1, le=20)
+    decision_candidate_min_score: float = Field(default=0.6, ge=0, le=1)
+    decision_duplicate_threshold: float | None = Field(default=None, ge=0, le=1)
+    """Cosine at or above which the offline judge calls two memories duplicates; unset
+    means the value calibrated for the configured embedder."""
+    retrieval_rrf_k: float = Field(default=5.0, gt=0)
+    retrieval_dense_weight: float = Field(default=3.0, ge=0)
+    retrieval_lexical_weight: float = Field(default=1.0, ge=0)
+    retrieval_relevance_weight: float = Field(default=0.9, ge=0)
+    retrieval_prior_weight: float = Field(default=0.1, ge=0)
+    retrieval_dense_timeout_s: float = Field(default=1.5, gt=0)
+    rate_limit_per_second: float = Field(default=20.0, gt=0)
+    rate_limit_burst: int = Field(default=40, ge=1)
+    job_max_retry: int = Field(default=6, ge=1)
+    job_backoff_base_s: float = Field(default=1.0, gt=0)
+    job_lease_s: float = Field(default=60.0, gt=0)
+    job_busy_retry_ms: int = Field(default=500, ge=0)
+    job_requeue_grace_s: float = Field(default=10.0, ge=0)
+    min_confidence: float = Field(default=0.5, ge=0, le=1)
+    outbox_max_retry: int = Field(default=20, ge=1)
+    outbox_batch: int = Field(default=100, ge=1)
+    relay_poll_interval_s: float = Field(default=0.5, gt=0)
+    sweep_interval_s: float = Field(default=5.0, gt=0)
+    worker_processes: int = Field(default=2, ge=1)
+    worker_threads: int = Field(default=4, ge=1)
+    embedded_worker_threads: int = Field(default=2, ge=1)
+    log_level: str = "info"
+
+    # Operations: log format, metrics port of the relay and worker, shared rate limit.
+    log_format: Literal["console", "json"] = "console"
+    """``json``: one JSON object per log line (memvault, uvicorn and Dramatiq alike)."""
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    """Where ``memvault relay`` and ``memvault worker`` serve Prometheus ``/metrics``;
+    unset means no metrics server (the API always serves ``/metrics`` on its own port)."""
+    metrics_host: str = "0.0.0.0"  # noqa: S104 (a container's metrics are scraped from outside)
+    rate_limit_storage: Literal["auto", "memory", "redis"] = "auto"
+    """``redis`` shares the per-user rate limit between API processes; ``auto`` uses Redis
+    when ``MEMVAULT_REDIS_URL`` is set and the API runs no in-process pipeline."""
+    otel_enabled: bool = False
+    """OpenTelemetry spans for HTTP requests (the ``otel`` extra; off by default)."""
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'memvault.db').resolve()}"
+
+    @property
+    def shared_rate_limit(self) -> bool:
+        """Whether the per-user rate limit is counted in Redis for every API process."""
+        if self.rate_limit_storage == "auto":
+            in_process = self.event_bus == "memory" or self.broker == "memory"
+            return self.redis_url is not None and not in_process
+        return self.rate_limit_storage == "redis"
+
+    def jwt_secret(self, *, create: bool = False) -> str:
+        """The configured secret, else the one kept in the data dir (made when ``create``).
+
+        Raises :class:`WeakSecret` for a secret under :data:`MIN_SECRET_BYTES` bytes (an
+        empty one included): HS256 keys that short can be brute-forced offline.
+        """
+        if self.auth_jwt_secret is not None:
+            return strong_secret(self.auth_jwt_secret.get_secret_value(), SECRET_VARIABLE)
+        path = self.data_dir / JWT_SECRET_FILE
+        if path.exists():
+            return strong_secret(path.read_text().strip(), str(path))
+        if not create:
+            raise LookupError(
+                f"no JWT secret: set {SECRET_VARIABLE} or run `memvault serve` once "
+                f"to create {path}"
+            )
+        private_directory(self.data_dir)
+        secret = secrets.token_urlsafe(48)
+        write_private_file(path, secret)
+        return secret
+
+    def check_secret(self) -> None:
+        """Refuse (:class:`WeakSecret`) a configured or stored secret that is too short; a
+        missing one is made by ``serve`` when needed."""
+        if self.auth_jwt_secret is not None or (self.data_dir / JWT_SECRET_FILE).exists():
+            self.jwt_secret()
+
+    def prepare_embedded_files(self) -> None:
+        """Create the data directory (0700) and, for the embedded default, the SQLite file
+        (0600) before SQLite does: its WAL and journal files copy the file's mode."""
+        private_directory(self.data_dir)
+        if self.database_url is None:
+            database = self.data_dir / "memvault.db"
+            os.close(os.open(database, os.O_CREAT | os.O_WRONLY, 0o600))
+
+
+class WeakSecret(ValueError):
+    """The JWT secret is too short to sign tokens safely."""
+
+
+def strong_secret(secret: str, source: str) -> str:
+    size = len(secret.encode())
+    if size >= MIN_SECRET_BYTES:
+        return secret
+    found = "is empty" if size == 0 else f"has {size} bytes"
+    remedy = (
+        "or unset it to let memvault keep a generated one in the data directory"
+        if source == SECRET_VARIABLE
+        else f"or delete {source} to let `memvault serve` generate a new one"
+    )
+    raise WeakSecret(
+        f"the JWT secret from {source} {found}; it needs at least {MIN_SECRET_BYTES} bytes. "
+        f"Set {SECRET_VARIABLE} to a long random value (python -c "
+        f"'import secrets; print(secrets.token_urlsafe(48))'), {remedy}."
+    )
+
+
+def private_directory(path: Path) -> None:
+    """Make ``path`` (and missing parents) if absent; a directory made here is 0700."""
+    if not path.is_dir():
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path.chmod(0o700)
+
+
+def write_private_file(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically, readable by the owner only: the content
+    goes to a temporary file created 0600 in the same directory, then replaces ``path``,
+    so a crash never leaves an empty or world-readable file behind."""
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(descriptor, "w") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def refusal(settings: Settings, command: Command) -> str | None:
+    """Why ``memvault <command>`` must not start with ``settings``, or ``None``.
+
+    The one place for start-up refusals: a JWT secret under 32 bytes stops every
+    command; ``worker`` and ``relay`` run beside other processes (scale mode), so they
+    refuse the in-process broker and event bus, which live inside ``serve``, and the
+    embedded vector store, which one process only may open.
+    """
+    try:
+        settings.check_secret()
+    except WeakSecret as error:
+        return str(error)
+    if command == "worker" and settings.broker == "memory":
+        return (
+            "memvault worker needs MEMVAULT_BROKER=redis (or rabbitmq): with the in-process "
+            "broker the jobs run inside `memvault serve`."
+        )
+    if command == "relay" and (settings.event_bus == "memory" or settings.broker == "memory"):
+        return (
+            "memvault relay needs MEMVAULT_EVENT_BUS=redis or kafka and MEMVAULT_BROKER=redis "
+            "or rabbitmq: with in-process backends the relay runs inside `memvault serve`."
+        )
+    if command in ("worker", "relay") and settings.vector_store == "qdrant-edge":
+        return (
+            f"memvault {command} runs beside other processes, and the embedded vector store "
+            "(qdrant-edge) allows one process only: set MEMVAULT_VECTOR_STORE=milvus or "
+            "qdrant (with MEMVAULT_MILVUS_URI / MEMVAULT_QDRANT_URL)."
+        )
+    return None

@@ -1,0 +1,433 @@
+"""The write path's use cases on the in-memory unit of work: ingest, relay, consume and
+process-job, state-based and fast (the same rules run on real databases in
+tests/integration)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from application.config import JobPolicy, OutboxPolicy
+from application.ingest.ingest_messages import (
+    IncomingMessage,
+    IngestMessages,
+    IngestMessagesUseCase,
+)
+from application.jobs.process_job import JobOutcome, ProcessJobUseCase
+from application.outbox.consume import ConsumeEventsUseCase, HandleEventUseCase
+from application.outbox.relay import RelayOutboxUseCase
+from application.ports.event_bus import EventConsumer, ReceivedEvent
+from application.ports.extractor import ExtractionError, ExtractionRequest, Extractor
+from application.ports.memory_writer import FactWriter, WriteResult
+from application.ports.repositories import UnitOfWork
+from domain.decisions import Action, Decision
+from domain.errors import InvalidValue
+from domain.facts import CandidateFact, Fact
+from domain.jobs import ExtractionJob, ExtractPayload, JobStatus
+from domain.memory import MemoryItem, MemoryType
+from domain.outbox import EventType, OutboxStatus
+from domain.settings import MemorySettings
+from tests.doubles import RecordingQueue
+from tests.fake_unit_of_work import (
+    FakeUnitOfWorkFactory,
+    FixedClock,
+    RecordingIndexer,
+    RecordingPublisher,
+)
+
+NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+TOPIC = "memvault.test.events"
+JOBS = JobPolicy()
+OUTBOX = OutboxPolicy(topic=TOPIC)
+
+
+class ScriptedExtractor(Extractor):
+    """One preference per message, or the failure it was told to raise."""
+
+    def __init__(self) -> None:
+        self.failure: Exception | None = None
+        self.seen: list[str] = []
+
+    async def extract(self, request: ExtractionRequest) -> list[CandidateFact]:
+        self.seen.append(request.text)
+        if self.failure is not None:
+            raise self.failure
+        return [
+            CandidateFact(
+                memory_type="preference", content=request.text, confidence=0.9, importance=0.8
+            )
+        ]
+
+
+class AddingWriter(FactWriter):
+    """Decides ADD for every fact and reports one new item per fact (ids from 100)."""
+
+    async def decide(
+        self, uow: UnitOfWork, facts: Sequence[Fact], payload: ExtractPayload, *, now: datetime
+    ) -> list[tuple[Fact, Decision]]:
+        return [(fact, Decision(action=Action.ADD)) for fact in facts]
+
+    async def apply(
+        self,
+        uow: UnitOfWork,
+        decided: Sequence[tuple[Fact, Decision]],
+        payload: ExtractPayload,
+        *,
+        source_event_id: str | None,
+        now: datetime,
+    ) -> WriteResult:
+        items = [
+            MemoryItem(
+                id=100 + n,
+                user_id=payload.user_id,
+                memory_type=MemoryType.PREFERENCE,
+                title=fact.title,
+                content=fact.content,
+            )
+            for n, (fact, _) in enumerate(decided)
+        ]
+        return WriteResult(changed=items, actions=[Action.ADD] * len(items))
+
+
+class ListConsumer(EventConsumer):
+    """Hands out the given events once; keeps what was acknowledged."""
+
+    def __init__(self, events: Sequence[ReceivedEvent]) -> None:
+        self.pending = list(events)
+        self.acked: list[str] = []
+
+    async def fetch(self, *, max_events: int, timeout: float) -> list[ReceivedEvent]:
+        batch, self.pending = self.pending[:max_events], self.pending[max_events:]
+        return batch
+
+    async def ack(self, events: Sequence[ReceivedEvent]) -> None:
+        self.acked += [event.receipt for event in events]
+
+    async def close(self) -> None:
+        return None
+
+
+@pytest.fixture
+def uow() -> FakeUnitOfWorkFactory:
+    return FakeUnitOfWorkFactory()
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(NOW)
+
+
+def ingest(uow: FakeUnitOfWorkFactory, clock: FixedClock) -> IngestMessagesUseCase:
+    return IngestMessagesUseCase(uow, clock, OUTBOX)
+
+
+def relay(
+    uow: FakeUnitOfWorkFactory, clock: FixedClock, publisher: RecordingPublisher
+) -> RelayOutboxUseCase:
+    return RelayOutboxUseCase(uow, clock, publisher, OUTBOX)
+
+
+def handler(uow: FakeUnitOfWorkFactory, clock: FixedClock) -> HandleEventUseCase:
+    return HandleEventUseCase(uow, clock, JOBS, TOPIC)
+
+
+def turns(*messages: tuple[str, str], message_id: str | None = None) -> IngestMessages:
+    return IngestMessages(
+        user_id="alice",
+        conversation_id="c-1",
+        messages=[
+            IncomingMessage(role=role, content=text, message_id=message_id)
+            for role, text in messages
+        ],
+    )
+
+
+async def published_event(uow: FakeUnitOfWorkFactory, clock: FixedClock, text: str) -> bytes:
+    """The bytes the relay publishes for one user turn."""
+    await ingest(uow, clock)(turns(("user", text)))
+    publisher = RecordingPublisher()
+    await relay(uow, clock, publisher)()
+    (event,) = publisher.published
+    return event.value
+
+
+async def job_for(uow: FakeUnitOfWorkFactory, clock: FixedClock, text: str) -> int:
+    """A pending job, made the way the pipeline makes it (ingest → relay → consume)."""
+    handled = await handler(uow, clock)(await published_event(uow, clock, text))
+    (job_id,) = handled.job_ids
+    return job_id
+
+
+# Ingest
+
+
+async def test_a_user_turn_is_stored_with_its_extraction_event_in_one_commit(
+    uow: FakeUnitOfWorkFactory, clock: FixedClock
+):
+    (said, answered) = await ingest(uow, clock)(
+        turns(("user", "I love green tea"), ("assistant", "Noted!"))
+    )
+    assert uow.database.commits == 1
+    assert len(uow.tables.chat) == 2
+    (row,) = uow.tables.outbox.values()
+    assert (row.event_type, row.status, row.topic) == (
+        EventType.MEMORY_EXTRACT_REQUESTED.value,
+        OutboxStatus.PENDING,
+        TOPIC,
+    )
+    assert said.job_key is not None
+    assert said.job_key in row.payload
+    assert answered.job_key is None
+
+
+async def test_a_repeated_message_id_is_neither_stored_nor_queued_again(
+    uow: FakeUnitOfWorkFactory, clock: FixedClock
+):
+    first = await ingest(uow, clock)(turns(("user", "I love green tea"), message_id="m-1"))
+    again = await ingest(uow, clock)(turns(("user", "I love green tea"), message_id="m-1"))
+    assert first[0].job_key == again[0].job_key
+    assert len(uow.tables.chat) == 1
+    assert len(uow.tables.outbox) == 1
+
+
+async def test_an_invalid_role_writes_nothing(uow: FakeUnitOfWorkFactory, clock: FixedClock):
+    with pytest.raises(InvalidValue):
+        await ingest(uow, clock)(turns(("user", "hello"), ("robot", "beep")))
+    assert uow.database.commits == 0
+    assert uow.tables.chat == {}
+
+
+# Relay
+
+
+async def test_due_rows_are_published_once_and_marked_published(
+    uow: FakeUnitOfWorkFactory, clock: FixedClock
+):
+    await ingest(uow, clock)(turns(("user", "I love green tea"), ("user", "I hate rain")))
+    publisher = RecordingPublisher()
+    assert await relay(uow, clock, publisher)() == 2
+    assert len(publisher.published) == 2
+    assert {r.status for r in uow.tables.outbox.values()} == {OutboxStatus.PUBLISHED}
+    assert await relay(uow, clock, publisher)() == 0, "not due again before republish_after"
+
+
+async def test_a_failed_publish_sends_the_row_back_to_pending_after_one_second(
+    uow: FakeUnitOfWorkFactory, clock: FixedClock
+):
+    await ingest(uow, clock)(turns(("user", "I love green tea")))
+    publisher = RecordingPublisher()
+    publisher.down = True
+    assert await relay(uow, clock, publisher)() == 0
+    (row,) = uow.tables.outbox.values()
+    assert (row.status, row.retry_count) == (OutboxStatus.PENDING, 1)
+    assert row.next_retry_at == NOW + timedelta(seconds=1)
+    assert "broker unreachable" in (row.last_error or "")
+
+
+async def test_a_row_that_can_never_be_published_is_buried(
+    uow: FakeUnitOfWorkFactory, clock: FixedClock
+):
+    await ingest(uow, clock)(turns(("user", "I love green tea")))
+    async with uow() as tx:
+        (row,) = uow.tables.outbox.values()
+        await tx.outbox.save(replace(row, payload="not json"))
+        await tx.commit()
+    publisher = RecordingPublisher()
+    assert await relay(uow, clock, publisher)() == 0
+    (row,) = uow.tables.outbox.values()
+    assert row.status is OutboxStatus.DEAD
+    assert row.last_error
+    assert publisher.published == []
+
+
+# Consume
+
+
+async def test_an_extract_event_creates_one_pending_job_and_consumes_its_outbox_row(
+    uow: FakeUnitOfWorkFactory, clock: FixedClock
+):
+    event = await published_event(uow, clock, "I love green tea")
+    handled = await handler(uow, clock)(event)
+    (job,) = uow.tables.jobs.values()
+    assert handled.job_ids == (job.id,)
+    assert (job.status, job.user_id, job.retry_count) == (JobStatus.PENDING, "alice", 0)
+    assert job.max_retry == JOBS.max_retry
+    (row,) = uow.tables.outbox.values()
+    assert row.status is OutboxStatus.CONSUMED
+
+
+async def test_a_second_delivery_of_an_event_creates_nothing(
+    uow: FakeUnitOfWorkFactory, clock: FixedClock
+):
+    event = await published_event(uow, clock, "I love green tea")
+    await handler(uow, clock)(event)
+    again = await handler(uow, clock)(event)
+    assert again.duplicate
+    assert again.job_ids == ()
+    assert len(uow.tables.jobs) == 1
+
+
+@pytest.mark.parametrize("raw", [b"not json", b"[]", b'{"event_type": "memory.extract.requested"}'])
+async def test_an_event_that_can_never_be_handled_is_kept_as_a_dead_event(
+    uow: FakeUnitOfWorkFactory, clock: FixedClock, raw: bytes
+):
+    handled = await handler(uow, clock)(raw)
+    assert handled.dead
+    (dead,) = uow.tables.dead_events
+    assert (dead.raw_payload, dead.topic) == (raw.decode(), TOPIC)
+    assert uow.tables.jobs == {}
+
+
+async def test_the_consumer_enqueues_new_jobs_and_acknowledges_every_handled_event(
+    uow: FakeUnitOfWorkFactory, clock: FixedClock
+):
+    event = await published_event(uow, clock, "I love green tea")
+    consumer = ListConsumer(
+        [
+            ReceivedEvent(key="c-1", value=event, receipt="r-1"),
+            ReceivedEvent(key="c-1", value=event, receipt="r-2"),
+            ReceivedEvent(key=None, value=b"not json", receipt="r-3"),
+        ]
+    )
+    queue = RecordingQueue()
+    assert await ConsumeEventsUseCase(consumer, handler(uow, clock), queue)() == 3
+    (job_id,) = uow.tables.jobs
+    assert queue.sent == [(job_id, 0)]
+    assert consumer.acked == ["r-1", "r-2", "r-3"]
+
+
+# Process job
+
+
+def processor(
+    uow: FakeUnitOfWorkFactory,
+    clock: FixedClock,
+    extractor: Extractor,
+    queue: RecordingQueue,
+    indexer: RecordingIndexer,
+    *,
+    worker: str = "worker-1",
+) -> ProcessJobUseCase:
+    return ProcessJobUseCase(uow, clock, extractor, AddingWriter(), indexer, queue, JOBS, worker)
+
+
+async def test_a_job_succeeds_with_its_memories_indexed_after_commit(
+    uow: FakeUnitOfWorkFactory, clock: FixedClock
+):
+    job_id = await job_for(uow, clock, "I love green tea")
+    indexer, queue = RecordingIndexer(), RecordingQueue()
+    outcome = await processor(uow, clock, ScriptedExtractor(), queue, indexer)(job_id)
+    assert outcome is JobOutcome.SUCCEEDED
+    job = uow.tables.jobs[job_id]
+    assert (job.status, job.memory_ids, job.locked_by) == (JobStatus.SUCCESS, (100,), None)
+    assert [item.content for item in indexer.indexed] == ["I love green tea"]
+    assert queue.sent == []
+
+
+async def test_a_user_with_memory_off_gets_a_successful_job_that_writes_nothing(
+    uow: FakeUnitOfWorkFactory, clock: FixedClock
+):
+    job_id = await job_for(uow, clock, "I love green tea")
+    async with uow() as tx:
+        await tx.settings.upsert(MemorySettings(user_id="alice", memory_enabled=False))
+        await tx.commit()
+    extractor = ScriptedExtractor()
+    outcome = await processor(uow, clock, extractor, RecordingQueue(), RecordingIndexer())(job_id)
+    assert outcome is JobOutcome.SUCCEEDED
+    assert uow.tables.jobs[job_id].memory_ids == ()
+    assert extractor.seen == []
+
+
+async def test_a_failed_attempt_is_retried_after_one_second(
+    uow: FakeUnitOfWorkFactory, clock: FixedClock
+):
+    job_id = await job_for(uow, clock, "I love green tea")
+    extractor = ScriptedExtractor()
+    extractor.failure = ExtractionError("the model timed out")
+    queue = RecordingQueue()
+    outcome = await processor(uow, clock, extractor, queue, RecordingIndexer())(job_id)
+    assert outcome is JobOutcome.FAILED
+    job = uow.tables.jobs[job_id]
+    assert (job.status, job.retry_count) == (JobStatus.FAILED, 1)
+    assert job.next_retry_at == NOW + timedelta(seconds=1)
+    assert "the model timed out" in (job.last_error or "")
+    assert queue.sent == [(job_id, 1000)]
+
+
+async def test_a_job_is_dead_at_its_last_allowed_failure(
+    uow: FakeUnitOfWorkFactory, clock: FixedClock
+):
+    job_id = await job_for(uow, clock, "I love green tea")
+    async with uow() as tx:
+        await tx.jobs.save(
+            replace(uow.tables.jobs[job_id], retry_count=JOBS.max_retry - 1),
+            expected=JobStatus.PENDING,
+            worker=None,
+        )
+        await tx.commit()
+    extractor = ScriptedExtractor()
+    extractor.failure = ExtractionError("still down")
+    queue = RecordingQueue()
+    outcome = await processor(uow, clock, extractor, queue, RecordingIndexer())(job_id)
+    assert outcome is JobOutcome.DEAD
+    assert uow.tables.jobs[job_id].status is JobStatus.DEAD
+    assert queue.sent == []
+
+
+async def test_an_unparseable_payload_is_dead_at_once(
+    uow: FakeUnitOfWorkFactory, clock: FixedClock
+):
+    async with uow() as tx:
+        job_id = await tx.jobs.add_unless_exists(
+            ExtractionJob(
+                user_id="alice",
+                idempotency_key="memory_extract_broken",
+                payload_json="{not json",
+                next_retry_at=NOW,
+            )
+        )
+        await tx.commit()
+    assert job_id is not None
+    extractor = ScriptedExtractor()
+    outcome = await processor(uow, clock, extractor, RecordingQueue(), RecordingIndexer())(job_id)
+    assert outcome is JobOutcome.DEAD
+    assert uow.tables.jobs[job_id].status is JobStatus.DEAD
+    assert extractor.seen == []
+
+
+async def test_a_job_of_a_busy_user_is_put_back_with_the_busy_delay(
+    uow: FakeUnitOfWorkFactory, clock: FixedClock
+):
+    first = await job_for(uow, clock, "I love green tea")
+    second = await job_for(uow, clock, "I hate rain")
+    async with uow() as tx:
+        await tx.jobs.claim(first, worker="elsewhere", now=NOW, lease=JOBS.lease)
+        await tx.commit()
+    queue = RecordingQueue()
+    outcome = await processor(uow, clock, ScriptedExtractor(), queue, RecordingIndexer())(second)
+    assert outcome is JobOutcome.BUSY
+    assert uow.tables.jobs[second].status is JobStatus.PENDING
+    assert queue.sent == [(second, 500)]
+
+
+async def test_a_job_someone_else_holds_is_skipped(uow: FakeUnitOfWorkFactory, clock: FixedClock):
+    job_id = await job_for(uow, clock, "I love green tea")
+    async with uow() as tx:
+        await tx.jobs.claim(job_id, worker="elsewhere", now=NOW, lease=JOBS.lease)
+        await tx.commit()
+    extractor = ScriptedExtractor()
+    outcome = await processor(uow, clock, extractor, RecordingQueue(), RecordingIndexer())(job_id)
+    assert outcome is JobOutcome.SKIPPED
+    assert uow.tables.jobs[job_id].locked_by == "elsewhere"
+    assert extractor.seen == []
+
+
+async def test_leaving_a_fake_unit_of_work_without_commit_changes_nothing(
+    uow: FakeUnitOfWorkFactory,
+):
+    async with uow() as tx:
+        await tx.settings.upsert(MemorySettings(user_id="alice", memory_enabled=False))
+    assert uow.tables.settings == {}
