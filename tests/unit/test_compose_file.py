@@ -13,7 +13,7 @@ import pytest
 import typer.main
 import yaml
 
-from container import Settings
+from container import Settings, refusal
 from entrypoints.cli import app
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -105,7 +105,8 @@ def test_the_environment_configures_scale_mode_with_servers(
     for variable, value in environment(services["api"]).items():
         monkeypatch.setenv(variable, value)
     settings = Settings()
-    assert not settings.embedded
+    assert refusal(settings, "worker") is None
+    assert refusal(settings, "relay") is None
     assert settings.broker == "redis"
     assert settings.event_bus == "redis"
     assert settings.vector_store == "qdrant"
