@@ -2,8 +2,7 @@
 # compose file's `migrate` service and run by the others under the same tag.
 FROM python:3.11-slim AS build
 WORKDIR /app
-COPY pyproject.toml README.md alembic.ini ./
-COPY container container
+COPY pyproject.toml README.md alembic.ini container.py ./
 COPY domain domain
 COPY application application
 COPY adapters adapters

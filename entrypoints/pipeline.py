@@ -81,7 +81,7 @@ async def run_relay(settings: Settings) -> None:
     """The ``memvault relay`` process: the loops until SIGTERM or SIGINT."""
     import signal
 
-    from container import running
+    from entrypoints.lifecycle import running
     from entrypoints.metrics_server import serve_process_metrics
 
     serve_process_metrics(settings)

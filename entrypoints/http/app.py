@@ -10,7 +10,7 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
-from container import Infrastructure, Settings, build_infrastructure, running
+from container import Infrastructure, Settings, build_infrastructure
 from entrypoints.embedded_worker import EmbeddedWorker
 from entrypoints.http.asgi import MAX_BODY_BYTES
 from entrypoints.http.auth import PUBLIC_PATHS, JWTAuthMiddleware
@@ -33,6 +33,7 @@ from entrypoints.http.routes.settings import SettingsController
 from entrypoints.http.routes.snapshots import SnapshotController
 from entrypoints.http.routes.transfer import TransferController, export_own
 from entrypoints.http.tracing import tracing_plugins
+from entrypoints.lifecycle import running
 from entrypoints.pipeline import PipelineLoops
 
 API_VERSION = "0.1.0"

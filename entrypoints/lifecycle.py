@@ -10,9 +10,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from adapters.sqlalchemy.migrations import upgrade
-from container.settings import Settings
-from container.wiring import Container, Infrastructure, build_infrastructure, close_infrastructure
+from container import (
+    Container,
+    Infrastructure,
+    Settings,
+    build_infrastructure,
+    close_infrastructure,
+)
 
 
 @asynccontextmanager
@@ -27,10 +31,3 @@ async def running(
     finally:
         await infrastructure.loops().close_current()
         await close_infrastructure(infrastructure)
-
-
-def migrate(settings: Settings) -> None:
-    """Bring the configured database to the newest schema (synchronous)."""
-    if settings.database_url is None:
-        settings.prepare_embedded_files()
-    upgrade(settings.effective_database_url)

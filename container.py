@@ -40,10 +40,19 @@ from adapters.job_queue.dramatiq_queue import (
 )
 from adapters.loop_local import LoopLocal
 from adapters.metrics import TimedEmbedder, TimedSearch, process_metrics
+from adapters.settings import (
+    Command,
+    Settings,
+    WeakSecret,
+    private_directory,
+    refusal,
+    write_private_file,
+)
 from adapters.sqlalchemy.api_keys import SqlApiKeyRepository
 from adapters.sqlalchemy.engine import create_engine
 from adapters.sqlalchemy.health import DatabaseProbe
 from adapters.sqlalchemy.idempotency import SqlIdempotencyStore
+from adapters.sqlalchemy.migrations import upgrade
 from adapters.sqlalchemy.unit_of_work import SqlUnitOfWorkFactory
 from adapters.system_clock import SystemClock
 from adapters.vector_store.memory import MemoryVectorStore
@@ -93,7 +102,6 @@ from application.search.search_memories import RetrievalWeights
 from application.settings.settings import ChangeSettingsUseCase, GetSettingsUseCase
 from application.transfer.export_memories import ExportMemoriesUseCase
 from application.transfer.import_memories import ImportMemoriesUseCase
-from container.settings import Settings, private_directory
 from domain.retry import ExponentialBackoff, QuadraticBackoff
 
 if TYPE_CHECKING:
@@ -560,3 +568,27 @@ async def close_infrastructure(infra: Infrastructure) -> None:
     """Close process-wide resources (after every loop container is closed)."""
     for resource in reversed(infra.closables()):
         await resource.close()  # type: ignore[attr-defined]
+
+
+def migrate(settings: Settings) -> None:
+    """Bring the configured database to the newest schema (synchronous)."""
+    if settings.database_url is None:
+        settings.prepare_embedded_files()
+    upgrade(settings.effective_database_url)
+
+
+__all__ = [
+    "JOB_QUEUE_NAME",
+    "Command",
+    "Container",
+    "Infrastructure",
+    "Settings",
+    "WeakSecret",
+    "build_infrastructure",
+    "close_infrastructure",
+    "migrate",
+    "refusal",
+    "retrieval_weights",
+    "shutdown",
+    "write_private_file",
+]
