@@ -18,6 +18,8 @@ MAX_USER_ID = 128
 
 @dataclass(frozen=True, slots=True)
 class Principal:
+    """Who is calling: ``user_id`` is the token's ``sub``, byte for byte."""
+
     user_id: str
     is_admin: bool = False
 
@@ -33,6 +35,14 @@ def issue_token(
 
 
 def principal_from_token(token: str, secret: str) -> Principal:
+    """The caller named by a valid HS256 token (401 for anything else).
+
+    The user id is the ``sub`` claim exactly as signed: never trimmed, case-folded or
+    Unicode-normalised (NFC and NFD spellings of "é" are two users), and compared byte for
+    byte in every database (see ``adapters.sqlalchemy.types.ExactString``). Two different
+    ``sub`` values are two users who never see each other's data; merging spellings is
+    the identity provider's job, by issuing one ``sub``.
+    """
     try:
         claims = jwt.decode(token, secret, algorithms=["HS256"], options={"require": ["sub"]})
     except jwt.ExpiredSignatureError as error:
