@@ -16,6 +16,7 @@ does not name fails the suite, so a new endpoint cannot escape it.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import time
 import uuid
@@ -473,9 +474,15 @@ async def admin_retry_job(world: World) -> None:
 
 
 async def admin_outbox(world: World) -> None:
-    rows = [r for r in await admin_pages(world, "outbox") if world.rid in (r["user_id"] or "")]
+    """Every event of the cohort (a turn and a snapshot each, at least) is listed under
+    the user its payload names, byte for byte."""
+    rows = [r for r in await admin_pages(world, "outbox") if world.rid in r["payload"]]
+    kinds: dict[str, set[str]] = {}
     for row in rows:
-        assert world.member_of(row["user_id"]) is not None, row["user_id"]
+        assert json.loads(row["payload"])["payload"]["user_id"] == row["user_id"]
+        kinds.setdefault(row["user_id"], set()).add(row["event_type"])
+    both = {"memory.extract.requested", "agent.state.snapshot.persist"}
+    assert kinds == {m.name: both for m in world.members}
 
 
 async def admin_retry_outbox(world: World) -> None:
