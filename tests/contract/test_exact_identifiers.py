@@ -18,6 +18,7 @@ from adapters.sqlalchemy.idempotency import SqlIdempotencyStore
 from adapters.sqlalchemy.unit_of_work import SqlUnitOfWorkFactory
 from application.ports.idempotency import Claim
 from application.ports.repositories import ItemQuery, ScopeQuery
+from domain.audit import AuditEntry, AuditOperation, AuditTarget, OperatorType
 from domain.conversation import AgentSnapshot, ChatMessage, Role
 from domain.jobs import ExtractionJob
 from domain.memory import MemoryStatus, MemoryType
@@ -179,3 +180,31 @@ async def test_idempotency_keys_of_lookalike_users_and_keys_never_replay(
         for key in lookalikes("same-key-e")
     ]
     assert {claim.outcome for claim in first + keys} == {Claim.STARTED}
+
+
+async def test_audit_history_of_a_user_never_holds_a_lookalike_users_entries(
+    uow: SqlUnitOfWorkFactory, alice: str
+):
+    users = [alice, *lookalikes(alice)]
+    async with uow() as tx:
+        for user in users:
+            await tx.audit.add(
+                AuditEntry(
+                    target_type=AuditTarget.SETTINGS,
+                    target_id=alice,
+                    user_id=user,
+                    operation=AuditOperation.UPDATE,
+                    operator_type=OperatorType.USER,
+                    operator_id=user,
+                    reason=f"by {user}",
+                    created_at=NOW,
+                )
+            )
+        await tx.commit()
+    async with uow(read_only=True) as tx:
+        for user in users:
+            entries = await tx.audit.history(user, AuditTarget.SETTINGS, alice)
+            assert [(e.user_id, e.operator_id, e.reason) for e in entries] == [
+                (user, user, f"by {user}")
+            ]
+        assert await tx.audit.history(alice, AuditTarget.SETTINGS, alice.upper()) == []
