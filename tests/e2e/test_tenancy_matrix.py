@@ -680,3 +680,22 @@ async def test_lookalike_users_never_reach_each_others_data(world: World, subtes
             else:
                 await route(world)
     await admin_sees_only_its_own_memories(world)
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+async def test_the_reported_mariadb_leak_and_500_are_gone(
+    dialect: str, tmp_path: Path, database_urls: dict[str, str]
+):
+    """Issue 11 as reported: alice's item was listed with the tokens of ``ALICE`` and
+    ``alice ``, and ``cafe café`` answered 500 (the two postings collided)."""
+    rid = uuid.uuid4().hex[:8]
+    alice = f"alice-{rid}"
+    settings = make_settings(tmp_path / "data", database_urls[dialect])
+    async with AsyncTestClient(create_app(settings)) as client:
+        body = {"memory_type": "fact", "content": "cafe café"}
+        item = ok(await client.post(f"{API}/items", json=body, headers=headers_of(alice)), 201)
+        for lookalike in (f"ALICE-{rid}", f"alice-{rid} ", f"alicé-{rid}"):
+            listed = ok(await client.get(f"{API}/items", headers=headers_of(lookalike)))
+            assert listed["items"] == [], lookalike
+        listed = ok(await client.get(f"{API}/items", headers=headers_of(alice)))
+        assert [i["id"] for i in listed["items"]] == [item["id"]]
