@@ -396,9 +396,9 @@ async def list_jobs(world: World) -> None:
 
         mine = ok(await world.client.get(url("status=success"), headers=me.headers))["items"]
         assert {j["id"] for j in mine} == {me.job_id}
-        for query in (f"conversation_id={world.conversation}", "message_id=m-1"):
-            jobs = ok(await world.client.get(url(query), headers=me.headers))["items"]
-            assert [j["id"] for j in jobs] == [me.job_id]
+        shared = f"conversation_id={world.conversation}&message_id=m-1"  # every member's
+        jobs = ok(await world.client.get(url(shared), headers=me.headers))["items"]
+        assert [j["id"] for j in jobs] == [me.job_id]
         other = world.lookalike(me)
         found = ok(await world.client.get(url(f"job_key={other.job_key}"), headers=me.headers))
         assert found["items"] == []
@@ -410,9 +410,9 @@ async def get_job(world: World) -> None:
 
     absent = 10**12
     for owner in world.members:
+        nothing = await world.client.get(f"{API}/jobs/{absent}", headers=owner.headers)
         for intruder in world.intruders(owner):
             theirs = await peek(intruder, owner)
-            nothing = await world.client.get(f"{API}/jobs/{absent}", headers=intruder.headers)
             assert theirs.status_code == nothing.status_code == 404
             assert without(owner.job_id, theirs.json()) == without(absent, nothing.json())
         job = ok(await world.client.get(f"{API}/jobs/{owner.job_id}", headers=owner.headers))
