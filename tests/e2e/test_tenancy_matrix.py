@@ -660,10 +660,8 @@ async def world(
 
 
 async def test_lookalike_users_never_reach_each_others_data(world: World, subtests: Any):
-    for me in world.members:
-        await set_up_member(world, me)
-    for me in world.members:
-        await wait_for_pipeline(world, me)
+    await asyncio.gather(*(set_up_member(world, me) for me in world.members))
+    await asyncio.gather(*(wait_for_pipeline(world, me) for me in world.members))
     app = world.client.app
     assert isinstance(app, Litestar)
     for method, path in app_routes(app):
