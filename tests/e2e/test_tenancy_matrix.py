@@ -510,8 +510,20 @@ async def admin_reindex(world: World) -> None:
 
 
 async def admin_sees_only_its_own_memories(world: World) -> None:
-    listed = ok(await world.client.get(f"{API}/items?limit=100", headers=world.admin))
+    """The admin scope opens the operator endpoints only: on the user routes an admin is
+    one more user, with no memories, jobs or snapshots of anyone else."""
+    client, admin = world.client, world.admin
+    listed = ok(await client.get(f"{API}/items?status=active,archived,deleted", headers=admin))
     assert listed["items"] == []
+    assert ok(await client.get(f"{API}/jobs", headers=admin))["items"] == []
+    body = {"query": query_of(world), "limit": 20}
+    assert ok(await client.post(f"{API}/search", json=body, headers=admin))["items"] == []
+    for me in world.members:
+        response = await client.get(f"{API}/items/{me.kept}", headers=admin)
+        assert_problem(response, 404, "MemoryItemNotFound")
+        assert (await client.get(f"{API}/jobs/{me.job_id}", headers=admin)).status_code == 404
+    snapshot = await client.get(f"{SNAPSHOTS}/{world.conversation}", headers=admin)
+    assert snapshot.status_code == 404
 
 
 # ------------------------------------------------------------------ the table
