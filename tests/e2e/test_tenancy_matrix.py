@@ -28,7 +28,7 @@ from typing import Any
 
 import pytest
 from litestar import Litestar
-from litestar.routes import HTTPRoute
+from litestar.routes import ASGIRoute, HTTPRoute
 from litestar.testing import AsyncTestClient
 from pydantic import SecretStr
 
@@ -592,7 +592,7 @@ def app_routes(app: Litestar) -> Iterator[tuple[str, str]]:
     """Every (method, path template) the app answers, whatever kind of route serves it."""
     for route in app.routes:
         if not isinstance(route, HTTPRoute):
-            yield ("WEBSOCKET/ASGI", route.path)
+            yield ("ASGI" if isinstance(route, ASGIRoute) else "WEBSOCKET", route.path)
             continue
         for handler in route.route_handlers:
             for method in sorted(handler.http_methods):
