@@ -96,7 +96,7 @@ def parse_envelope(raw: bytes) -> Envelope | None:
     if len(str(event_id)) > 128:
         raise PoisonEvent("event_id is longer than 128 characters")
     return Envelope(
-        event_id=str(event_id).strip(),
+        event_id=str(event_id),  # byte for byte: "e1 " and "e1" are two events
         event_type=EventType(event_type),
         payload=payload,
         outbox_id=outbox_id,

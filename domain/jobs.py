@@ -157,9 +157,10 @@ def extract_job_key(
     said again in a later turn are extracted again; without one it covers the text, as
     the reference does.
     """
-    subject = message_id.strip() if message_id else text.strip()
+    subject = message_id if message_id else text.strip()
     kind = "m" if message_id else "t"
-    raw = "\x1f".join([user_id, conversation_id.strip(), kind, subject])
+    # Ids go in byte for byte (never trimmed): "c1" and "c1 " are two conversations.
+    raw = "\x1f".join([user_id, conversation_id, kind, subject])
     return JOB_KEY_PREFIX + sha256_hex(raw)
 
 
@@ -209,22 +210,25 @@ class ExtractPayload:
 
     @classmethod
     def from_mapping(cls, data: dict[str, object]) -> ExtractPayload:
-        def text_field(name: str, *, required: bool, limit: int = 128) -> str | None:
+        def text_field(
+            name: str, *, required: bool, limit: int = 128, exact: bool = True
+        ) -> str | None:
+            """``exact`` fields are ids, kept byte for byte: a blank one counts as
+            missing, any other is never trimmed ("bob " is not "bob")."""
             value = data.get(name)
-            if value is None or value == "":
+            if isinstance(value, int) and not isinstance(value, bool):
+                value = str(value)
+            if value is not None and not isinstance(value, str):
+                raise InvalidValue(f"payload field {name} must be a string", field=name)
+            if value is None or not value.strip():
                 if required:
                     raise InvalidValue(f"payload field {name} is required", field=name)
                 return None
-            if isinstance(value, int) and not isinstance(value, bool):
-                value = str(value)
-            if not isinstance(value, str):
-                raise InvalidValue(f"payload field {name} must be a string", field=name)
-            value = value.strip()
-            if required and not value:
-                raise InvalidValue(f"payload field {name} is required", field=name)
+            if not exact:
+                value = value.strip()
             if len(value) > limit:
                 raise InvalidValue(f"payload field {name} is too long", field=name)
-            return value or None
+            return value
 
         occurred = data.get("occurred_at")
         try:
@@ -235,11 +239,11 @@ class ExtractPayload:
             ) from error
         if occurred_at.tzinfo is None:
             occurred_at = occurred_at.replace(tzinfo=UTC)
-        text = text_field("source_text", required=True, limit=100_000) or ""
+        text = text_field("source_text", required=True, limit=100_000, exact=False) or ""
         return cls(
             user_id=text_field("user_id", required=True) or "",
             conversation_id=text_field("conversation_id", required=True) or "",
-            source_role=(text_field("source_role", required=True) or "").lower(),
+            source_role=(text_field("source_role", required=True, exact=False) or "").lower(),
             source_text=text[:MAX_SOURCE_TEXT],
             occurred_at=occurred_at.astimezone(UTC),
             idempotency_key=text_field("idempotency_key", required=True) or "",

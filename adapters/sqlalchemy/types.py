@@ -16,17 +16,40 @@ LongText = Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
 """JSON documents and payloads: MySQL's ``TEXT`` stops at 64 KiB."""
 
 
-def ExactString(length: int) -> TypeEngine[str]:
+def exact_collation(dialect: Dialect) -> str:
+    """The binary, NO PAD ``utf8mb4`` collation of this MySQL-family server.
+
+    ``utf8mb4_bin`` is not enough: it is a PAD SPACE collation, so ``'bob' = 'bob '``
+    still holds and a unique key treats them as one. MariaDB (10.2+) calls the NO PAD
+    binary collation ``utf8mb4_nopad_bin``, MySQL (8.0.17+) ``utf8mb4_0900_bin``.
+    """
+    return "utf8mb4_nopad_bin" if getattr(dialect, "is_mariadb", False) else "utf8mb4_0900_bin"
+
+
+class ExactString(TypeDecorator[str]):
     """An identifier compared byte for byte on every dialect.
 
     MySQL/MariaDB's default ``utf8mb4`` collations compare case- and accent-insensitively
     and ignore trailing spaces (``'alice' = 'ALICE ' = 'alicé'``), which would let two
-    users see each other's rows; ``utf8mb4_bin`` compares the bytes. PostgreSQL and
-    SQLite already compare text exactly.
+    users see each other's rows; a binary NO PAD collation (:func:`exact_collation`)
+    compares the bytes. PostgreSQL and SQLite already compare text exactly. Equality,
+    unique keys, ``GROUP BY`` and ``ORDER BY`` on these columns all follow the bytes.
     """
-    return String(length).with_variant(
-        mysql.VARCHAR(length, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb"
-    )
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, length: int) -> None:
+        super().__init__(length)
+        self.length = length
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name in ("mysql", "mariadb"):
+            exact = mysql.VARCHAR(
+                self.length, charset="utf8mb4", collation=exact_collation(dialect)
+            )
+            return dialect.type_descriptor(exact)
+        return dialect.type_descriptor(String(self.length))
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -41,12 +41,13 @@ class Handled:
 
 def snapshot_of(payload: dict[str, object], now: datetime) -> AgentSnapshot:
     def text(name: str, limit: int) -> str:
+        """Not blank; returned byte for byte (ids are never trimmed: "bob " is not "bob")."""
         value = payload.get(name)
         if isinstance(value, int) and not isinstance(value, bool):
             value = str(value)
         if not isinstance(value, str) or not value.strip() or len(value) > limit:
             raise InvalidValue(f"payload field {name} must be a string of 1-{limit} characters")
-        return value.strip()
+        return value
 
     snapshot = payload.get("snapshot_json")
     if not isinstance(snapshot, str):
@@ -54,7 +55,7 @@ def snapshot_of(payload: dict[str, object], now: datetime) -> AgentSnapshot:
     return AgentSnapshot(
         user_id=text("user_id", 128),
         conversation_id=text("conversation_id", 128),
-        phase=text("phase", MAX_PHASE),
+        phase=text("phase", MAX_PHASE).strip(),
         snapshot_json=snapshot,
         created_at=now,
         updated_at=now,

@@ -22,7 +22,8 @@ MAX_USER_ID = 128
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who calls: the user whose data the request reaches, and who is audited for it."""
+    """Who calls: the user whose data the request reaches (a token's ``sub`` or a key's
+    user, byte for byte), and who is audited for it."""
 
     user_id: str
     is_admin: bool = False
@@ -45,6 +46,14 @@ def issue_token(
 
 
 def principal_from_token(token: str, secret: str) -> Principal:
+    """The caller named by a valid HS256 token (401 for anything else).
+
+    The user id is the ``sub`` claim exactly as signed: never trimmed, case-folded or
+    Unicode-normalised (NFC and NFD spellings of "é" are two users), and compared byte for
+    byte in every database (see ``adapters.sqlalchemy.types.ExactString``). Two different
+    ``sub`` values are two users who never see each other's data; merging spellings is
+    the identity provider's job, by issuing one ``sub``.
+    """
     try:
         # ``exp`` is required: a token that never expires stays valid as long as the secret.
         claims = jwt.decode(
@@ -82,8 +91,13 @@ class JWTAuthMiddleware(AbstractAuthenticationMiddleware):
 
 
 def admin_guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:  # type: ignore[type-arg]
-    """Operator endpoints need a token whose scope holds ``admin``. Read from the scope:
-    ``connection.user`` raises where the middleware did not run (``OPTIONS``)."""
+    """Operator endpoints need a token whose scope holds ``admin``.
+
+    A CORS preflight (``OPTIONS``, answered by Litestar with no body) carries no token and
+    passes: it reveals nothing, and reading ``connection.user`` there would be a 500.
+    """
+    if connection.scope.get("method") == "OPTIONS":
+        return
     user = connection.scope.get("user")
     if not isinstance(user, Principal) or not user.is_admin:
         raise PermissionDeniedException("this endpoint needs the admin scope")

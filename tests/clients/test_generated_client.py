@@ -45,7 +45,9 @@ def test_a_generated_client_creates_and_searches_a_memory(server: LiveServer, tm
         models: Any = importlib.import_module(f"{PACKAGE}.models")
         user = f"generated-{uuid.uuid4().hex[:8]}"
         with api.AuthenticatedClient(base_url=server.url, token=server.token(user)) as client:
-            body = models.ItemIn(memory_type=models.MemoryType("preference"), content="I like jasmine tea")
+            body = models.ItemIn(
+                memory_type=models.MemoryType("preference"), content="I like jasmine tea"
+            )
             made = create_memory.sync(client=client, body=body)
             assert isinstance(made, models.ItemOut)
             assert (made.user_id, made.content) == (user, "I like jasmine tea")

@@ -87,3 +87,10 @@ async def test_settings_are_per_user_and_default_until_changed(client: Client, a
     assert again.json()["sensitive_memory_enabled"] is True
     assert again.json()["memory_enabled"] is False
     assert (await client.get(url, headers=bob)).json() == defaults
+
+
+@pytest.mark.parametrize("path", ["/api/v1/admin/jobs", "/api/v1/memory/items"])
+async def test_a_preflight_needs_no_token_and_shows_nothing(client: Client, path: str):
+    response = await client.options(path)
+    assert response.status_code == 204
+    assert response.content == b""
