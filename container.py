@@ -86,6 +86,7 @@ from application.ports.extractor import Extractor
 from application.ports.relation_judge import RelationJudge
 from application.ports.vector_store import VectorStore
 from application.readiness import CheckReadinessUseCase
+from application.search.access_times import AccessTimes
 from application.search.build_context import BuildContextUseCase
 from application.search.search_memories import RetrievalWeights, SearchMemoriesUseCase
 from application.settings.settings import ChangeSettingsUseCase, GetSettingsUseCase
@@ -153,6 +154,8 @@ class Settings(BaseSettings):
     retrieval_relevance_weight: float = Field(default=0.9, ge=0)
     retrieval_prior_weight: float = Field(default=0.1, ge=0)
     retrieval_dense_timeout_s: float = Field(default=1.5, gt=0)
+    access_flush_interval_s: float = Field(default=5.0, gt=0)
+    """How often the API writes the access times searches recorded in memory."""
     rate_limit_per_second: float = Field(default=20.0, gt=0)
     rate_limit_burst: int = Field(default=40, ge=1)
     job_max_retry: int = Field(default=6, ge=1)
@@ -551,6 +554,8 @@ class Container(containers.DeclarativeContainer):
     put_snapshot = providers.Factory(PutSnapshotUseCase, uow, clock, infra.outbox_policy)
     get_snapshot = providers.Factory(GetSnapshotUseCase, uow)
 
+    access_times = providers.Singleton(AccessTimes, uow)
+    """Access times of searched memories, flushed by the API's background task."""
     search = providers.Factory(
         SearchMemoriesUseCase,
         uow,
@@ -558,6 +563,7 @@ class Container(containers.DeclarativeContainer):
         infra.embedder,
         infra.vector_store,
         infra.retrieval_weights,
+        access=access_times,
         metrics=infra.metrics,
     )
     build_context = providers.Factory(BuildContextUseCase, search, metrics=infra.metrics)

@@ -1,4 +1,10 @@
-"""Engines per dialect: SQLite in WAL mode with a busy timeout, MySQL in READ COMMITTED."""
+"""Engines per dialect: SQLite in WAL mode with a busy timeout, MySQL in READ COMMITTED.
+
+A connection with the ``READ_ONLY`` execution option begins a transaction that cannot
+write and takes no write lock: a plain deferred ``BEGIN`` on SQLite (WAL readers never
+wait for the writer), ``SET TRANSACTION READ ONLY`` on PostgreSQL and
+``START TRANSACTION READ ONLY`` on MySQL/MariaDB (the server refuses a write in it).
+"""
 
 from __future__ import annotations
 
@@ -29,7 +35,26 @@ def create_engine(url: str, *, pool_size: int = 5, echo: bool = False) -> AsyncE
         # Queue-like tables: READ COMMITTED avoids the gap locks that make SKIP LOCKED
         # claims deadlock under REPEATABLE READ.
         options["isolation_level"] = "READ COMMITTED"
-    return create_async_engine(url, **options)
+    engine = create_async_engine(url, **options)
+    begin_read_only = READ_ONLY_BEGIN.get(engine.dialect.name)
+    if begin_read_only is not None:
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _on_begin(connection: Any) -> None:
+            if connection.get_execution_options().get(READ_ONLY, False):
+                connection.exec_driver_sql(begin_read_only)
+
+    return engine
+
+
+READ_ONLY_BEGIN = {
+    # asyncpg opens the transaction on the first statement, so this is its first.
+    "postgresql": "SET TRANSACTION READ ONLY",
+    # The DB-API connection is not in autocommit: an explicit START TRANSACTION is the
+    # transaction that the driver's commit/rollback then ends.
+    "mysql": "START TRANSACTION READ ONLY",
+    "mariadb": "START TRANSACTION READ ONLY",
+}
 
 
 def _sqlite_engine(url: str, *, echo: bool) -> AsyncEngine:

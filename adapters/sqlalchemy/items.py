@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, delete, false, func, insert, or_, select, true, update
+from sqlalchemy import Row, and_, bindparam, delete, false, func, insert, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
+from adapters.sqlalchemy.lexical import matches_query, posting_rows
 from adapters.sqlalchemy.tables import memory_items as t
 from adapters.sqlalchemy.tables import memory_postings as postings
 from application.ports.repositories import (
@@ -21,7 +22,6 @@ from application.ports.repositories import (
     ScopeQuery,
     VectorState,
 )
-from domain.lexical import term_counts
 from domain.memory import MemoryItem, MemoryStatus, MemoryType, Scope, VectorStatus
 
 LIST_ORDER = (t.c.is_explicit.desc(), t.c.importance.desc(), t.c.updated_at.desc(), t.c.id.desc())
@@ -108,23 +108,12 @@ class SqlMemoryItemRepository(MemoryItemRepository):
 
     async def _index(self, item: MemoryItem) -> None:
         """Rewrite the item's postings (the lexical index) in this transaction."""
+        if item.id is None:
+            raise ValueError("cannot index an item that was never added")
         await self._conn.execute(delete(postings).where(postings.c.item_id == item.id))
-        counts = term_counts(f"{item.title} {item.content}")
-        if counts:
-            length = sum(counts.values())
-            await self._conn.execute(
-                insert(postings),
-                [
-                    {
-                        "item_id": item.id,
-                        "user_id": item.user_id,
-                        "term": term,
-                        "tf": tf,
-                        "doc_len": length,
-                    }
-                    for term, tf in counts.items()
-                ],
-            )
+        rows = posting_rows(item.id, item.user_id, f"{item.title} {item.content}")
+        if rows:
+            await self._conn.execute(insert(postings), rows)
 
     async def get(
         self, user_id: str, item_id: int, *, for_update: bool = False
@@ -254,32 +243,16 @@ class SqlMemoryItemRepository(MemoryItemRepository):
     async def lexical(self, query: ScopeQuery, query_terms: Sequence[str]) -> LexicalMatches:
         if not query_terms:
             return LexicalMatches(postings=[], documents=0, average_length=1.0)
-        visible = self._visible(query)
-        stats = (
-            await self._conn.execute(
-                select(func.count(func.distinct(postings.c.item_id)), func.avg(postings.c.doc_len))
-                .select_from(postings.join(t, t.c.id == postings.c.item_id))
-                .where(*visible)
-            )
-        ).one()
-        documents, average = int(stats[0] or 0), float(stats[1] or 1.0)
-        rows = (
-            await self._conn.execute(
-                select(postings.c.item_id, postings.c.term, postings.c.tf, postings.c.doc_len)
-                .select_from(postings.join(t, t.c.id == postings.c.item_id))
-                .where(
-                    postings.c.user_id == query.user_id,
-                    postings.c.term.in_(list(set(query_terms))),
-                    *visible,
-                )
-            )
-        ).all()
+        stmt = matches_query(query.user_id, query_terms, self._visible(query))
+        rows = (await self._conn.execute(stmt)).all()
+        if not rows:
+            return LexicalMatches(postings=[], documents=0, average_length=1.0)
         return LexicalMatches(
             postings=[
                 Posting(item_id=int(r[0]), term=r[1], tf=int(r[2]), doc_len=int(r[3])) for r in rows
             ],
-            documents=documents,
-            average_length=average,
+            documents=int(rows[0][4] or 0),
+            average_length=float(rows[0][5] or 1.0),
         )
 
     def _visible(self, query: ScopeQuery) -> list[ColumnElement[bool]]:
@@ -302,8 +275,15 @@ class SqlMemoryItemRepository(MemoryItemRepository):
             clauses.append(t.c.sensitivity_level <= query.max_sensitivity)
         return clauses
 
-    async def touch(self, item_ids: Sequence[int], *, now: datetime) -> None:
-        if item_ids:
-            await self._conn.execute(
-                update(t).where(t.c.id.in_(list(item_ids))).values(last_access_at=now)
+    async def touch(self, accessed: Mapping[int, datetime]) -> None:
+        stmt = (
+            update(t)
+            .where(
+                t.c.id == bindparam("item"),
+                or_(t.c.last_access_at.is_(None), t.c.last_access_at < bindparam("at")),
             )
+            .values(last_access_at=bindparam("at"))
+        )
+        rows = [{"item": item_id, "at": at} for item_id, at in sorted(accessed.items())]
+        if rows:
+            await self._conn.execute(stmt, rows)

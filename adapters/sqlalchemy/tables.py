@@ -21,7 +21,7 @@ from sqlalchemy import (
     true,
 )
 
-from adapters.sqlalchemy.types import Id, LongText, UTCDateTime
+from adapters.sqlalchemy.types import ExactString, Id, LongText, UTCDateTime
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -224,13 +224,18 @@ run concurrently, product §5 improvement 3)."""
 memory_postings = Table(
     "memory_postings",
     metadata,
+    Column("user_key", Integer, nullable=False),
+    Column("term", ExactString(64), nullable=False),
     Column("item_id", Id, nullable=False),
-    Column("user_id", String(USER_ID), nullable=False),
-    Column("term", String(64), nullable=False),
     Column("tf", Integer, nullable=False),
-    Column("doc_len", Integer, nullable=False),
-    PrimaryKeyConstraint("item_id", "term", name="pk_memory_postings"),
-    Index("ix_memory_postings_user_term", "user_id", "term"),
+    PrimaryKeyConstraint("user_key", "term", "item_id", name="pk_memory_postings"),
+    Index("ix_memory_postings_item_id", "item_id"),
+    sqlite_with_rowid=False,
 )
-"""The lexical index (product §6): one row per item and term, rewritten in the item's own
-transaction so every API process sees the same index."""
+"""The lexical index (product §6), rewritten in the item's own transaction so every API
+process sees the same index. One row per item and term (``tf``: the term's count), plus
+one *document row* per item with the empty term whose ``tf`` is the item's length in
+terms. ``user_key`` (see ``lexical.user_key``) clusters a user's postings by term; it is
+a 32-bit hash, not an owner: every read joins ``memory_items`` on ``user_id``. On SQLite
+the table is ``WITHOUT ROWID`` (the primary key is the table), so a posting is stored
+twice (table and item index) rather than three times."""

@@ -11,6 +11,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
 from container import Infrastructure, Settings, build_infrastructure, close_infrastructure
+from entrypoints.access_flusher import AccessFlusher
 from entrypoints.embedded_worker import EmbeddedWorker
 from entrypoints.http.auth import JWTAuthMiddleware
 from entrypoints.http.deps import DEPENDENCIES
@@ -48,9 +49,14 @@ def create_app(settings: Settings, *, infra: Infrastructure | None = None) -> Li
         if loops is not None:
             await loops.resume_pending_work()
             loops.start()
+        access = AccessFlusher(
+            container.access_times(), interval_s=settings.access_flush_interval_s
+        )
+        access.start()
         try:
             yield
         finally:
+            await access.stop()
             if loops is not None:
                 await loops.stop()
             if worker is not None:
