@@ -360,3 +360,19 @@ async def test_typed_context_puts_constraints_then_preferences_then_facts(
     chinese = await context(client, me, "sea swimming", render_mode="typed_v2", language="zh")
     order = ["【必守约束】", "【用户偏好】", "【当前话题相关事实】"]
     assert list(headings(chinese["text"], order)) == sorted(headings(chinese["text"], order))
+
+
+async def test_search_and_context_report_their_stage_timings(
+    client: Client, auth: Auth, user_id: str
+):
+    me = auth(user_id)
+    await create(client, me, content="Rides a red bicycle to work")
+    for path in (SEARCH, CONTEXT):
+        response = await client.post(path, json={"query": "red bicycle"}, headers=me)
+        assert response.status_code == 200, response.text
+        stages = dict(
+            part.strip().split(";dur=") for part in response.headers["server-timing"].split(",")
+        )
+        expected = {"settings", "lexical", "embed", "vector", "recheck", "rank", "total"}
+        assert expected <= set(stages)
+        assert all(float(ms) >= 0 for ms in stages.values())
