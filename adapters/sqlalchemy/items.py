@@ -4,15 +4,29 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Row, and_, bindparam, delete, false, func, insert, or_, select, true, update
+from sqlalchemy import (
+    Row,
+    Select,
+    and_,
+    bindparam,
+    delete,
+    false,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
-from adapters.sqlalchemy.lexical import matches_query, posting_rows
+from adapters.sqlalchemy.lexical import matches, posting_rows
 from adapters.sqlalchemy.tables import memory_items as t
 from adapters.sqlalchemy.tables import memory_postings as postings
+from adapters.sqlalchemy.visibility import parameters, shape_of, visible
 from application.ports.repositories import (
     ItemCursor,
     ItemQuery,
@@ -93,6 +107,14 @@ def after_cursor(cursor: ItemCursor) -> ColumnElement[bool]:
         and_(explicit, t.c.importance < round(cursor.importance, 4)),
         and_(explicit, importance, t.c.updated_at < cursor.updated_at),
         and_(explicit, importance, updated, t.c.id < cursor.id),
+    )
+
+
+@cache
+def _many() -> Select[Any]:
+    """Built once (the search re-reads its candidates with it on every request)."""
+    return select(t).where(
+        t.c.user_id == bindparam("user_id"), t.c.id.in_(bindparam("ids", expanding=True))
     )
 
 
@@ -233,18 +255,18 @@ class SqlMemoryItemRepository(MemoryItemRepository):
     async def get_many(self, user_id: str, item_ids: Sequence[int]) -> list[MemoryItem]:
         if not item_ids:
             return []
-        stmt = select(t).where(t.c.user_id == user_id, t.c.id.in_(list(item_ids)))
-        return [from_row(row) for row in await self._conn.execute(stmt)]
+        values = {"user_id": user_id, "ids": list(item_ids)}
+        return [from_row(row) for row in await self._conn.execute(_many(), values)]
 
     async def scope(self, query: ScopeQuery) -> list[MemoryItem]:
-        stmt = select(t).where(*self._visible(query)).order_by(*LIST_ORDER).limit(query.limit)
-        return [from_row(row) for row in await self._conn.execute(stmt)]
+        stmt = select(t).where(*visible(shape_of(query))).order_by(*LIST_ORDER).limit(query.limit)
+        return [from_row(row) for row in await self._conn.execute(stmt, parameters(query))]
 
     async def lexical(self, query: ScopeQuery, query_terms: Sequence[str]) -> LexicalMatches:
         if not query_terms:
             return LexicalMatches(postings=[], documents=0, average_length=1.0)
-        stmt = matches_query(query.user_id, query_terms, self._visible(query))
-        rows = (await self._conn.execute(stmt)).all()
+        stmt, values = matches(query, query_terms)
+        rows = (await self._conn.execute(stmt, values)).all()
         if not rows:
             return LexicalMatches(postings=[], documents=0, average_length=1.0)
         return LexicalMatches(
@@ -254,26 +276,6 @@ class SqlMemoryItemRepository(MemoryItemRepository):
             documents=int(rows[0][4] or 0),
             average_length=float(rows[0][5] or 1.0),
         )
-
-    def _visible(self, query: ScopeQuery) -> list[ColumnElement[bool]]:
-        """Read scope (reference §9.2): the user's active, unexpired items; assistant and
-        run match their value or none; conversation is deliberately ignored."""
-        clauses: list[ColumnElement[bool]] = [
-            t.c.user_id == query.user_id,
-            t.c.status == MemoryStatus.ACTIVE.value,
-            or_(t.c.ttl_at.is_(None), t.c.ttl_at > query.now),
-        ]
-        if query.memory_types:
-            clauses.append(t.c.memory_type.in_([m.value for m in query.memory_types]))
-        if query.assistant_id:
-            clauses.append(or_(t.c.assistant_id == query.assistant_id, t.c.assistant_id.is_(None)))
-        if query.run_id:
-            clauses.append(or_(t.c.run_id == query.run_id, t.c.run_id.is_(None)))
-        if query.explicit_only:
-            clauses.append(t.c.is_explicit == true())
-        if query.max_sensitivity is not None:
-            clauses.append(t.c.sensitivity_level <= query.max_sensitivity)
-        return clauses
 
     async def touch(self, accessed: Mapping[int, datetime]) -> None:
         stmt = (

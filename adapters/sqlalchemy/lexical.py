@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, func, select
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy import Select, bindparam, func, select
 
 from adapters.sqlalchemy.tables import memory_items as t
 from adapters.sqlalchemy.tables import memory_postings as postings
+from adapters.sqlalchemy.visibility import Shape, parameters, shape_of, visible
+from application.ports.repositories import ScopeQuery
 from domain.lexical import term_counts
 
 DOCUMENT_TERM = ""
@@ -41,20 +43,27 @@ def posting_rows(item_id: int, user_id: str, text: str) -> list[dict[str, Any]]:
     ]
 
 
-def matches_query(
-    user_id: str, query_terms: Sequence[str], visible: Sequence[ColumnElement[bool]]
-) -> Select[Any]:
+def matches(query: ScopeQuery, query_terms: Sequence[str]) -> tuple[Select[Any], dict[str, Any]]:
+    """The statement of :func:`matches_statement` for ``query`` and its parameters."""
+    values = parameters(query)
+    values["l_user_key"] = user_key(query.user_id)
+    values["l_terms"] = sorted(set(query_terms))
+    return matches_statement(shape_of(query)), values
+
+
+@cache
+def matches_statement(shape: Shape) -> Select[Any]:
     """One statement: every posting of the query terms in the user's visible items, each
     with its item's length, the number of visible items with terms and their average
     length (what BM25 needs). The visible items come from ``memory_items`` itself, so
     the index can only propose; the item row decides."""
-    key = user_key(user_id)
+    key = bindparam("l_user_key", type_=postings.c.user_key.type)
     doc = postings.alias("doc")
     hit = postings.alias("hit")
     documents = (
         select(doc.c.item_id, doc.c.tf.label("length"))
         .select_from(doc.join(t, t.c.id == doc.c.item_id))
-        .where(doc.c.user_key == key, doc.c.term == DOCUMENT_TERM, *visible)
+        .where(doc.c.user_key == key, doc.c.term == DOCUMENT_TERM, *visible(shape))
         .cte("visible_documents")
     )
     count = select(func.count()).select_from(documents).scalar_subquery()
@@ -62,5 +71,5 @@ def matches_query(
     return (
         select(hit.c.item_id, hit.c.term, hit.c.tf, documents.c.length, count, average)
         .select_from(hit.join(documents, documents.c.item_id == hit.c.item_id))
-        .where(hit.c.user_key == key, hit.c.term.in_(sorted(set(query_terms))))
+        .where(hit.c.user_key == key, hit.c.term.in_(bindparam("l_terms", expanding=True)))
     )
