@@ -43,7 +43,7 @@ from adapters.job_queue.dramatiq_queue import (
     register_job_actor,
 )
 from adapters.metrics import process_metrics
-from adapters.sqlalchemy.engine import create_engine
+from adapters.sqlalchemy.engine import create_engine, create_read_engine
 from adapters.sqlalchemy.health import DatabaseProbe
 from adapters.sqlalchemy.idempotency import SqlIdempotencyStore
 from adapters.sqlalchemy.migrations import upgrade
@@ -453,7 +453,9 @@ class Container(containers.DeclarativeContainer):
     clock = infra.clock
 
     engine = providers.Singleton(_engine, settings)
-    uow = providers.Singleton(SqlUnitOfWorkFactory, engine)
+    read_engine = providers.Singleton(create_read_engine, settings.provided.effective_database_url)
+    """SQLite only (else ``None``): read-only units of work run on it without thread hops."""
+    uow = providers.Singleton(SqlUnitOfWorkFactory, engine, read_engine)
     indexer = providers.Singleton(VectorIndexer, uow, clock, infra.embedder, infra.vector_store)
     idempotency = providers.Singleton(SqlIdempotencyStore, engine)
     closables: providers.Singleton[list[object]] = providers.Singleton(list)
@@ -622,6 +624,9 @@ async def shutdown(container: Container) -> None:
         except Exception as error:  # closing must go on for the others
             structlog.get_logger(__name__).warning("close_failed", error=str(error))
     await container.engine().dispose()
+    read_engine = container.read_engine()
+    if read_engine is not None:
+        read_engine.dispose()
 
 
 async def close_infrastructure(infra: Infrastructure) -> None:

@@ -52,7 +52,8 @@ SEARCH = "/api/v1/memory/search"
 BATCH = "/api/v1/memory/items/batch"
 LIMIT = 10
 STARTUP_TIMEOUT_S = 120
-LOAD_IN_FLIGHT = 4
+LOAD_IN_FLIGHT = 2
+LOAD_ATTEMPTS = 5
 BATCH_SIZE = 500
 HASHING_DIMENSION = 256
 
@@ -103,6 +104,11 @@ async def server(data_dir: Path, embedder: str, secret: str) -> AsyncIterator[st
     try:
         await _ready(process, base)
         yield base
+    except BaseException:
+        log.flush()
+        lines = (data_dir.parent / f"serve-{embedder}.log").read_text().splitlines()
+        print("\n".join(["memvault serve's log ends with:", *lines[-40:]]), file=sys.stderr)
+        raise
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -163,7 +169,11 @@ async def load(
     async def send(user: str, items: list[dict[str, str]]) -> None:
         nonlocal done
         async with gate:
-            response = await client.post(BATCH, json={"items": items}, headers=tokens(user))
+            for attempt in range(LOAD_ATTEMPTS):
+                response = await client.post(BATCH, json={"items": items}, headers=tokens(user))
+                if response.status_code < 500 or attempt == LOAD_ATTEMPTS - 1:
+                    break
+                await asyncio.sleep(1 + attempt)  # a batch is all or nothing: send it again
             response.raise_for_status()
         done += len(items)
         if done % 5000 < len(items) or done == len(corpus):

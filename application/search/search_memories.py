@@ -146,11 +146,12 @@ class SearchMemoriesUseCase:
                 assistant_id=query.assistant_id,
                 run_id=query.run_id,
             )
-            dense = asyncio.create_task(
-                asyncio.wait_for(self._dense(text, where, stages), self._weights.dense_timeout_s)
-            )
+            dense = asyncio.create_task(self._dense(text, where, stages))
+            # Let it start (and hand its embedding or store call to a thread) before the
+            # database reads, which may run on this thread without yielding.
+            await asyncio.sleep(0)
         try:
-            result = await self._read(query, text, types, limit, dense, stages)
+            result = await self._read(query, text, types, limit, dense, stages, started)
         finally:
             if dense is not None:
                 _forget(dense)
@@ -167,8 +168,10 @@ class SearchMemoriesUseCase:
         limit: int,
         dense: asyncio.Task[list[int]] | None,
         stages: Stages,
+        started: float,
     ) -> SearchResult:
-        """Everything the database answers, in one read-only transaction."""
+        """Everything the database answers, in one read-only transaction; the dense
+        ranking is awaited at most ``dense_timeout_s`` after ``started``."""
         async with self._uow(read_only=True) as uow:
             with stages.stage("settings"):
                 settings = await uow.settings.get(query.user_id) or MemorySettings(
@@ -198,7 +201,8 @@ class SearchMemoriesUseCase:
             if dense is not None:
                 with stages.stage("dense_wait"):
                     try:
-                        ranked = await dense
+                        left = self._weights.dense_timeout_s - (time.perf_counter() - started)
+                        ranked = await asyncio.wait_for(dense, max(left, 0.0))
                     except Exception as error:  # any vector-side failure degrades, never fails
                         log.warning(
                             "dense_retrieval_failed", error=f"{type(error).__name__}: {error}"

@@ -97,8 +97,11 @@ async def test_a_burst_of_reads_sends_no_write_statement(client: Client, auth: A
     def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         statements.append(statement)
 
-    engine = container_of(client).engine().sync_engine
-    event.listen(engine, "before_cursor_execute", record)
+    engines = [container_of(client).engine().sync_engine]
+    if (read_engine := container_of(client).read_engine()) is not None:
+        engines.append(read_engine)
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", record)
     try:
         for _ in range(3):
             answers = await asyncio.gather(
@@ -109,7 +112,8 @@ async def test_a_burst_of_reads_sends_no_write_statement(client: Client, auth: A
             )
             assert [a.status_code for a in answers] == [200] * 7 + [404] + [200] * 3
     finally:
-        event.remove(engine, "before_cursor_execute", record)
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", record)
 
     assert any(s.lstrip().upper().startswith("SELECT") for s in statements)
     assert [s for s in statements if is_write(s)] == []
