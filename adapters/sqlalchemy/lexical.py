@@ -1,4 +1,13 @@
-"""The lexical index's rows and its one query (table ``memory_postings``)."""
+"""The lexical index's rows and its one query (table ``memory_postings``).
+
+The index lives in the database, not in each process: it is written in the item's own
+transaction, so every API process (scale mode runs several) sees a change the moment it
+commits, with nothing to invalidate or rebuild at start-up. One statement per search
+returns the postings of the query terms in the user's visible items with the statistics
+BM25 needs; the arithmetic over those few rows stays in Python
+(``application.search.bm25``), so the scores are identical on every dialect (SQLite has
+no portable ``ln``) and the tie order does not depend on a database's float summation.
+"""
 
 from __future__ import annotations
 

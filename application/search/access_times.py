@@ -58,11 +58,11 @@ class AccessTimes:
                 await uow.items.touch(batch)
                 await uow.commit()
         except BaseException:
-            self.record_all(batch)
+            self._restore(batch)
             raise
         log.debug("access_times_flushed", items=len(batch))
         return len(batch)
 
-    def record_all(self, times: dict[int, datetime]) -> None:
+    def _restore(self, times: dict[int, datetime]) -> None:
         for item_id, at in times.items():
             self.record([item_id], at=at)
