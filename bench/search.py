@@ -154,15 +154,24 @@ def by_user(corpus: Sequence[SyntheticMemory]) -> dict[str, list[str]]:
 
 
 async def load(
-    client: httpx.AsyncClient, tokens: Tokens, corpus: Sequence[SyntheticMemory], console: Console
+    client: httpx.AsyncClient,
+    tokens: Tokens,
+    corpus: Sequence[SyntheticMemory],
+    console: Console,
+    *,
+    batch_size: int = BATCH_SIZE,
+    in_flight: int = LOAD_IN_FLIGHT,
 ) -> float:
-    """Every memory through ``POST /items/batch``; returns items per second."""
+    """Every memory through ``POST /items/batch``; returns items per second. A batch's
+    vectors are embedded in its request: with a slow model, small batches one at a time
+    keep each within the indexer's timeout, so no vector is left to the re-sync sweeper
+    to embed in the background while searches are measured."""
     batches: list[tuple[str, list[dict[str, str]]]] = []
     for memory in corpus:
-        if not batches or batches[-1][0] != memory.user or len(batches[-1][1]) >= BATCH_SIZE:
+        if not batches or batches[-1][0] != memory.user or len(batches[-1][1]) >= batch_size:
             batches.append((memory.user, []))
         batches[-1][1].append({"memory_type": memory.memory_type, "content": memory.content})
-    gate = asyncio.Semaphore(LOAD_IN_FLIGHT)
+    gate = asyncio.Semaphore(in_flight)
     done = 0
     started = time.perf_counter()
 
@@ -176,7 +185,7 @@ async def load(
                 await asyncio.sleep(1 + attempt)  # a batch is all or nothing: send it again
             response.raise_for_status()
         done += len(items)
-        if done % 5000 < len(items) or done == len(corpus):
+        if done % 5000 < len(items) or done == len(corpus):  # progress, now and then
             console.print(f"  loaded {done:,}/{len(corpus):,} memories", highlight=False)
 
     await asyncio.gather(*(send(user, items) for user, items in batches))
@@ -380,7 +389,7 @@ async def local_run(args: argparse.Namespace, tmp: Path, console: Console) -> li
         httpx.AsyncClient(base_url=base, timeout=60) as client,
     ):
         console.print(f"local embedder: loading {len(corpus):,} memories of {len(users):,} users")
-        rate = await load(client, tokens, corpus, console)
+        rate = await load(client, tokens, corpus, console, batch_size=16, in_flight=1)
         await sequential(client, tokens, work[:20])  # warm up (the model loads lazily)
         alone = await sequential(client, tokens, work)
     baseline = labelled(await embedding_baseline(work), "in-process query embedding")
