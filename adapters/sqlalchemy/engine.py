@@ -4,6 +4,8 @@ A connection with the ``READ_ONLY`` execution option begins a transaction that c
 write and takes no write lock: a plain deferred ``BEGIN`` on SQLite (WAL readers never
 wait for the writer), ``SET TRANSACTION READ ONLY`` on PostgreSQL and
 ``START TRANSACTION READ ONLY`` on MySQL/MariaDB (the server refuses a write in it).
+On a SQLite file, read-only units of work use :func:`create_read_engine` instead, whose
+connections are ``query_only``.
 """
 
 from __future__ import annotations
