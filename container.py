@@ -49,7 +49,7 @@ from adapters.settings import (
     write_private_file,
 )
 from adapters.sqlalchemy.api_keys import SqlApiKeyRepository
-from adapters.sqlalchemy.engine import create_engine
+from adapters.sqlalchemy.engine import create_engine, create_read_engine
 from adapters.sqlalchemy.health import DatabaseProbe
 from adapters.sqlalchemy.idempotency import SqlIdempotencyStore
 from adapters.sqlalchemy.migrations import upgrade
@@ -97,6 +97,7 @@ from application.ports.rate_limiter import RateLimiter
 from application.ports.relation_judge import RelationJudge
 from application.ports.vector_store import VectorStore
 from application.readiness import CheckReadinessUseCase
+from application.search.access_times import AccessTimes
 from application.search.build_context import BuildContextUseCase
 from application.search.search_memories import RetrievalWeights
 from application.settings.settings import ChangeSettingsUseCase, GetSettingsUseCase
@@ -384,7 +385,9 @@ class Container(containers.DeclarativeContainer):
     clock = infra.clock
 
     engine = providers.Singleton(_engine, settings)
-    uow = providers.Singleton(SqlUnitOfWorkFactory, engine)
+    read_engine = providers.Singleton(create_read_engine, settings.provided.effective_database_url)
+    """SQLite only (else ``None``): read-only units of work run on it without thread hops."""
+    uow = providers.Singleton(SqlUnitOfWorkFactory, engine, read_engine)
     indexer = providers.Singleton(VectorIndexer, uow, clock, infra.embedder, infra.vector_store)
     idempotency = providers.Singleton(SqlIdempotencyStore, engine)
     closables: providers.Singleton[list[object]] = providers.Singleton(list)
@@ -488,6 +491,8 @@ class Container(containers.DeclarativeContainer):
     put_snapshot = providers.Factory(PutSnapshotUseCase, uow, clock, infra.outbox_policy)
     get_snapshot = providers.Factory(GetSnapshotUseCase, uow)
 
+    access_times = providers.Singleton(AccessTimes, uow)
+    """Access times of searched memories, flushed by the API's background task."""
     search = providers.Factory(
         TimedSearch,
         uow,
@@ -495,6 +500,7 @@ class Container(containers.DeclarativeContainer):
         infra.embedder,
         infra.vector_store,
         infra.retrieval_weights,
+        access=access_times,
         metrics=infra.metrics,
     )
     build_context = providers.Factory(BuildContextUseCase, search, metrics=infra.metrics)
@@ -562,6 +568,9 @@ async def shutdown(container: Container) -> None:
         except Exception as error:  # closing must go on for the others
             structlog.get_logger(__name__).warning("close_failed", error=str(error))
     await container.engine().dispose()
+    read_engine = container.read_engine()
+    if read_engine is not None:
+        read_engine.dispose()
 
 
 async def close_infrastructure(infra: Infrastructure) -> None:

@@ -79,6 +79,8 @@ class Settings(BaseSettings):
     retrieval_relevance_weight: float = Field(default=0.9, ge=0)
     retrieval_prior_weight: float = Field(default=0.1, ge=0)
     retrieval_dense_timeout_s: float = Field(default=1.5, gt=0)
+    access_flush_interval_s: float = Field(default=5.0, gt=0)
+    """How often the API writes the access times searches recorded in memory."""
     rate_limit_per_second: float = Field(default=20.0, gt=0)
     rate_limit_burst: int = Field(default=40, ge=1)
     job_max_retry: int = Field(default=6, ge=1)

@@ -1,7 +1,7 @@
 """Runs every benchmark with its defaults, each printing its own tables.
 
-Run: ``python -m bench [extraction] [retrieval]`` (no name: all of them). For options,
-run one directly: ``python -m bench.extraction --help``, ``python -m bench.retrieval --help``.
+Run: ``python -m bench [extraction] [retrieval] [search] [lexical-size]`` (no name: all of
+them). For options, run one directly, e.g. ``python -m bench.search --help``.
 """
 
 from __future__ import annotations
@@ -9,11 +9,13 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 
-from bench import extraction, retrieval
+from bench import extraction, lexical_size, retrieval, search
 
 BENCHMARKS: dict[str, Callable[[Sequence[str]], int]] = {
     "extraction": extraction.main,
     "retrieval": retrieval.main,
+    "search": search.main,
+    "lexical-size": lexical_size.main,
 }
 
 

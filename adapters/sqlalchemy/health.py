@@ -6,6 +6,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from adapters.sqlalchemy.engine import READ_ONLY
 from adapters.sqlalchemy.migrations import head_revision
 from application.ports.health import Probe
 
@@ -19,7 +20,8 @@ class DatabaseProbe(Probe):
         self._engine = engine
 
     async def check(self) -> None:
-        async with self._engine.connect() as connection:
+        async with self._engine.connect() as opened:
+            connection = await opened.execution_options(**{READ_ONLY: True})
             try:
                 version = (
                     await connection.execute(text("SELECT version_num FROM alembic_version"))

@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Row, and_, delete, false, func, insert, or_, select, true, update
+from sqlalchemy import (
+    Row,
+    Select,
+    and_,
+    bindparam,
+    delete,
+    false,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
+from adapters.sqlalchemy.lexical import matches, posting_rows
 from adapters.sqlalchemy.tables import memory_items as t
 from adapters.sqlalchemy.tables import memory_postings as postings
+from adapters.sqlalchemy.visibility import parameters, shape_of, visible
 from application.ports.repositories import (
     ItemCursor,
     ItemQuery,
@@ -21,7 +36,6 @@ from application.ports.repositories import (
     ScopeQuery,
     VectorState,
 )
-from domain.lexical import term_counts
 from domain.memory import MemoryItem, MemoryStatus, MemoryType, Scope, VectorStatus
 
 LIST_ORDER = (t.c.is_explicit.desc(), t.c.importance.desc(), t.c.updated_at.desc(), t.c.id.desc())
@@ -96,6 +110,14 @@ def after_cursor(cursor: ItemCursor) -> ColumnElement[bool]:
     )
 
 
+@cache
+def _many() -> Select[Any]:
+    """Built once (the search re-reads its candidates with it on every request)."""
+    return select(t).where(
+        t.c.user_id == bindparam("user_id"), t.c.id.in_(bindparam("ids", expanding=True))
+    )
+
+
 class SqlMemoryItemRepository(MemoryItemRepository):
     def __init__(self, connection: AsyncConnection) -> None:
         self._conn = connection
@@ -108,23 +130,12 @@ class SqlMemoryItemRepository(MemoryItemRepository):
 
     async def _index(self, item: MemoryItem) -> None:
         """Rewrite the item's postings (the lexical index) in this transaction."""
+        if item.id is None:
+            raise ValueError("cannot index an item that was never added")
         await self._conn.execute(delete(postings).where(postings.c.item_id == item.id))
-        counts = term_counts(f"{item.title} {item.content}")
-        if counts:
-            length = sum(counts.values())
-            await self._conn.execute(
-                insert(postings),
-                [
-                    {
-                        "item_id": item.id,
-                        "user_id": item.user_id,
-                        "term": term,
-                        "tf": tf,
-                        "doc_len": length,
-                    }
-                    for term, tf in counts.items()
-                ],
-            )
+        rows = posting_rows(item.id, item.user_id, f"{item.title} {item.content}")
+        if rows:
+            await self._conn.execute(insert(postings), rows)
 
     async def get(
         self, user_id: str, item_id: int, *, for_update: bool = False
@@ -244,66 +255,37 @@ class SqlMemoryItemRepository(MemoryItemRepository):
     async def get_many(self, user_id: str, item_ids: Sequence[int]) -> list[MemoryItem]:
         if not item_ids:
             return []
-        stmt = select(t).where(t.c.user_id == user_id, t.c.id.in_(list(item_ids)))
-        return [from_row(row) for row in await self._conn.execute(stmt)]
+        values = {"user_id": user_id, "ids": list(item_ids)}
+        return [from_row(row) for row in await self._conn.execute(_many(), values)]
 
     async def scope(self, query: ScopeQuery) -> list[MemoryItem]:
-        stmt = select(t).where(*self._visible(query)).order_by(*LIST_ORDER).limit(query.limit)
-        return [from_row(row) for row in await self._conn.execute(stmt)]
+        stmt = select(t).where(*visible(shape_of(query))).order_by(*LIST_ORDER).limit(query.limit)
+        return [from_row(row) for row in await self._conn.execute(stmt, parameters(query))]
 
     async def lexical(self, query: ScopeQuery, query_terms: Sequence[str]) -> LexicalMatches:
         if not query_terms:
             return LexicalMatches(postings=[], documents=0, average_length=1.0)
-        visible = self._visible(query)
-        stats = (
-            await self._conn.execute(
-                select(func.count(func.distinct(postings.c.item_id)), func.avg(postings.c.doc_len))
-                .select_from(postings.join(t, t.c.id == postings.c.item_id))
-                .where(*visible)
-            )
-        ).one()
-        documents, average = int(stats[0] or 0), float(stats[1] or 1.0)
-        rows = (
-            await self._conn.execute(
-                select(postings.c.item_id, postings.c.term, postings.c.tf, postings.c.doc_len)
-                .select_from(postings.join(t, t.c.id == postings.c.item_id))
-                .where(
-                    postings.c.user_id == query.user_id,
-                    postings.c.term.in_(list(set(query_terms))),
-                    *visible,
-                )
-            )
-        ).all()
+        stmt, values = matches(query, query_terms)
+        rows = (await self._conn.execute(stmt, values)).all()
+        if not rows:
+            return LexicalMatches(postings=[], documents=0, average_length=1.0)
         return LexicalMatches(
             postings=[
                 Posting(item_id=int(r[0]), term=r[1], tf=int(r[2]), doc_len=int(r[3])) for r in rows
             ],
-            documents=documents,
-            average_length=average,
+            documents=int(rows[0][4] or 0),
+            average_length=float(rows[0][5] or 1.0),
         )
 
-    def _visible(self, query: ScopeQuery) -> list[ColumnElement[bool]]:
-        """Read scope: the user's active, unexpired items; assistant and
-        run match their value or none; conversation is deliberately ignored."""
-        clauses: list[ColumnElement[bool]] = [
-            t.c.user_id == query.user_id,
-            t.c.status == MemoryStatus.ACTIVE.value,
-            or_(t.c.ttl_at.is_(None), t.c.ttl_at > query.now),
-        ]
-        if query.memory_types:
-            clauses.append(t.c.memory_type.in_([m.value for m in query.memory_types]))
-        if query.assistant_id:
-            clauses.append(or_(t.c.assistant_id == query.assistant_id, t.c.assistant_id.is_(None)))
-        if query.run_id:
-            clauses.append(or_(t.c.run_id == query.run_id, t.c.run_id.is_(None)))
-        if query.explicit_only:
-            clauses.append(t.c.is_explicit == true())
-        if query.max_sensitivity is not None:
-            clauses.append(t.c.sensitivity_level <= query.max_sensitivity)
-        return clauses
-
-    async def touch(self, item_ids: Sequence[int], *, now: datetime) -> None:
-        if item_ids:
-            await self._conn.execute(
-                update(t).where(t.c.id.in_(list(item_ids))).values(last_access_at=now)
+    async def touch(self, accessed: Mapping[int, datetime]) -> None:
+        stmt = (
+            update(t)
+            .where(
+                t.c.id == bindparam("item"),
+                or_(t.c.last_access_at.is_(None), t.c.last_access_at < bindparam("at")),
             )
+            .values(last_access_at=bindparam("at"))
+        )
+        rows = [{"item": item_id, "at": at} for item_id, at in sorted(accessed.items())]
+        if rows:
+            await self._conn.execute(stmt, rows)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from functools import cache
+from typing import Any
+
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.sqlalchemy.tables import memory_user_settings as t
@@ -13,12 +16,18 @@ from domain.settings import MemorySettings
 FLAGS = ("memory_enabled", "implicit_memory_enabled", "sensitive_memory_enabled")
 
 
+@cache
+def _by_user() -> Select[Any]:
+    """Built once: every search reads the settings with it."""
+    return select(t).where(t.c.user_id == bindparam("user_id"))
+
+
 class SqlSettingsRepository(SettingsRepository):
     def __init__(self, connection: AsyncConnection) -> None:
         self._conn = connection
 
     async def get(self, user_id: str) -> MemorySettings | None:
-        row = (await self._conn.execute(select(t).where(t.c.user_id == user_id))).first()
+        row = (await self._conn.execute(_by_user(), {"user_id": user_id})).first()
         if row is None:
             return None
         m = row._mapping

@@ -227,16 +227,21 @@ run concurrently, docs/adr/0001)."""
 memory_postings = Table(
     "memory_postings",
     metadata,
-    Column("item_id", Id, nullable=False),
-    Column("user_id", ExactString(USER_ID), nullable=False),
+    Column("user_key", Integer, nullable=False),
     Column("term", ExactString(64), nullable=False),
+    Column("item_id", Id, nullable=False),
     Column("tf", Integer, nullable=False),
-    Column("doc_len", Integer, nullable=False),
-    PrimaryKeyConstraint("item_id", "term", name="pk_memory_postings"),
-    Index("ix_memory_postings_user_term", "user_id", "term"),
+    PrimaryKeyConstraint("user_key", "term", "item_id", name="pk_memory_postings"),
+    Index("ix_memory_postings_item_id", "item_id"),
+    sqlite_with_rowid=False,
 )
-"""The lexical index (docs/behaviour.md, "Search and ranking"): one row per item and term,
-rewritten in the item's own transaction so every API process sees the same index."""
+"""The lexical index (docs/behaviour.md, "Search and ranking"), rewritten in the item's
+own transaction so every API process sees the same index. One row per item and term
+(``tf``: the term's count), plus one *document row* per item with the empty term whose
+``tf`` is the item's length in terms. ``user_key`` (see ``lexical.user_key``) clusters a user's postings by term; it is
+a 32-bit hash, not an owner: every read joins ``memory_items`` on ``user_id``. On SQLite
+the table is ``WITHOUT ROWID`` (the primary key is the table), so a posting is stored
+twice (table and item index) rather than three times."""
 
 memvault_api_keys = Table(
     "memvault_api_keys",

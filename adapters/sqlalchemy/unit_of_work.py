@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any, cast
 
+from sqlalchemy import Connection, Dialect, Engine, Executable, Result
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
 
 from adapters.sqlalchemy.audit import SqlAuditRepository
@@ -21,19 +23,33 @@ from application.ports.repositories import UnitOfWork
 
 
 class SqlUnitOfWork(UnitOfWork):
-    """``async with uow:`` opens a transaction; leaving without ``commit`` rolls back."""
+    """``async with uow:`` opens a transaction; leaving without ``commit`` rolls back.
 
-    def __init__(self, engine: AsyncEngine, *, read_only: bool = False) -> None:
+    A read-only unit of work given a ``read_engine`` (SQLite, see
+    ``engine.create_read_engine``) runs its statements on that synchronous engine."""
+
+    def __init__(
+        self, engine: AsyncEngine, *, read_only: bool = False, read_engine: Engine | None = None
+    ) -> None:
         self._engine = engine
         self._read_only = read_only
+        self._read_engine = read_engine if read_only else None
         self._conn: AsyncConnection | None = None
         self._tx: AsyncTransaction | None = None
+        self._blocking: Connection | None = None
 
     async def __aenter__(self) -> SqlUnitOfWork:
-        self._conn = await self._engine.connect()
-        if self._read_only:
-            await self._conn.execution_options(**{READ_ONLY: True})
-        self._tx = await self._conn.begin()
+        if self._read_engine is not None:
+            self._blocking = self._read_engine.connect()
+            self._blocking.begin()
+            # Repositories only call ``execute`` (and read ``dialect``) in a read-only
+            # unit of work, which BlockingConnection provides.
+            self._conn = cast(AsyncConnection, BlockingConnection(self._blocking))
+        else:
+            self._conn = await self._engine.connect()
+            if self._read_only:
+                await self._conn.execution_options(**{READ_ONLY: True})
+            self._tx = await self._conn.begin()
         self.items = SqlMemoryItemRepository(self._conn)
         self.audit = SqlAuditRepository(self._conn)
         self.settings = SqlSettingsRepository(self._conn)
@@ -46,6 +62,10 @@ class SqlUnitOfWork(UnitOfWork):
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        if self._blocking is not None:
+            self._blocking.close()  # rolls the read transaction back
+            self._blocking = self._conn = None
+            return
         try:
             if self._tx is not None and self._tx.is_active:
                 await self._tx.rollback()
@@ -66,14 +86,32 @@ class SqlUnitOfWork(UnitOfWork):
             yield
 
     async def commit(self) -> None:
+        if self._blocking is not None:
+            return  # nothing was written: there is nothing to commit
         if self._tx is None:
             raise RuntimeError("the unit of work is not open")
         await self._tx.commit()
 
 
 class SqlUnitOfWorkFactory:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, read_engine: Engine | None = None) -> None:
         self._engine = engine
+        self._read_engine = read_engine
 
     def __call__(self, *, read_only: bool = False) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self._engine, read_only=read_only)
+        return SqlUnitOfWork(self._engine, read_only=read_only, read_engine=self._read_engine)
+
+
+class BlockingConnection:
+    """``AsyncConnection.execute`` over a synchronous connection, run on the calling
+    thread: for SQLite reads, which never wait for a lock (see ``create_read_engine``)."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    @property
+    def dialect(self) -> Dialect:
+        return self._connection.dialect
+
+    async def execute(self, statement: Executable, parameters: Any = None) -> Result[Any]:
+        return self._connection.execute(statement, parameters)

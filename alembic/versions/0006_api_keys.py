@@ -13,9 +13,7 @@ from alembic import op
 from adapters.sqlalchemy.types import ExactString, Id, UTCDateTime
 
 revision = "0006"
-# The chain is 0003 → 0004 → 0005 → 0006; 0004 and 0005 come from parallel branches,
-# so until they are merged this revision sits on 0003 (set to "0005" when merging).
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

@@ -66,7 +66,7 @@ class GetSnapshotUseCase:
         self._uow = uow
 
     async def __call__(self, user_id: str, conversation_id: str) -> AgentSnapshot:
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             snapshot = await uow.snapshots.get(user_id, conversation_id)
         if snapshot is None:
             raise NotFound(f"no snapshot for conversation {conversation_id}")

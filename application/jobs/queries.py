@@ -50,7 +50,7 @@ class ListJobsUseCase:
 
     async def __call__(self, query: ListJobs) -> JobPage:
         limit = page_limit(query.limit, default=20, maximum=MAX_LIMIT)
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             rows = await uow.jobs.list(
                 JobQuery(
                     user_id=query.user_id,
@@ -72,7 +72,7 @@ class GetJobUseCase:
         self._uow = uow
 
     async def __call__(self, job_id: int, *, user_id: str | None) -> ExtractionJob:
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             job = await uow.jobs.get(job_id, user_id=user_id)
         if job is None:
             raise JobNotFound(f"job {job_id} not found")

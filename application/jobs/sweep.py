@@ -80,7 +80,7 @@ class MeasureJobsUseCase:
         self._metrics = metrics
 
     async def __call__(self) -> dict[str, int]:
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             counts = await uow.jobs.count_by_status()
         measured = {status.value: counts.get(status.value, 0) for status in JobStatus}
         self._metrics.set_jobs(measured)

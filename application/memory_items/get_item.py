@@ -12,7 +12,7 @@ class GetItemUseCase:
         self._uow = uow
 
     async def __call__(self, user_id: str, item_id: int) -> MemoryItem:
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             item = await uow.items.get(user_id, item_id)
         if item is None:
             raise MemoryItemNotFound(f"memory item {item_id} not found")

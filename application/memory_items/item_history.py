@@ -12,7 +12,7 @@ class ItemHistoryUseCase:
         self._uow = uow
 
     async def __call__(self, user_id: str, item_id: int) -> list[AuditEntry]:
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             if await uow.items.get(user_id, item_id) is None:
                 raise MemoryItemNotFound(f"memory item {item_id} not found")
             return await uow.audit.history(user_id, AuditTarget.MEMORY_ITEM, str(item_id))

@@ -59,7 +59,7 @@ class ListItemsUseCase:
             limit=limit + 1,
             after=decode_item_cursor(query.cursor) if query.cursor else None,
         )
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             rows = await uow.items.page(item_query)
         items = rows[:limit]
         more = len(rows) > limit

@@ -29,7 +29,7 @@ class ListOutboxUseCase:
         self, *, status: str | None, limit: int | None, cursor: str | None
     ) -> tuple[list[OutboxMessage], str | None]:
         size = page_limit(limit, default=20, maximum=100)
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             rows = await uow.outbox.list(
                 status=parse_outbox_status(status),
                 limit=size + 1,
@@ -47,7 +47,7 @@ class ListDeadEventsUseCase:
         self, *, limit: int | None, cursor: str | None
     ) -> tuple[list[DeadEvent], str | None]:
         size = page_limit(limit, default=20, maximum=100)
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             rows = await uow.events.list_dead(limit=size + 1, before_id=decode_id_cursor(cursor))
         page = rows[:size]
         return page, encode_id_cursor(page[-1].id) if len(rows) > size else None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -121,8 +121,9 @@ class MemoryItemRepository(Protocol):
 
     async def lexical(self, query: ScopeQuery, query_terms: Sequence[str]) -> LexicalMatches: ...
 
-    async def touch(self, item_ids: Sequence[int], *, now: datetime) -> None:
-        """Set ``last_access_at`` (never ``updated_at``)."""
+    async def touch(self, accessed: Mapping[int, datetime]) -> None:
+        """Set each item's ``last_access_at`` to its time unless it already holds a later
+        one (never ``updated_at``); items of any user, missing ones ignored."""
         ...
 
     async def duplicated(self, *, user_id: str | None, limit: int | None) -> list[MemoryItem]:

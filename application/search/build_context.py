@@ -3,7 +3,8 @@ and ranking")."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from application.ports.metrics import NO_METRICS, Metric, Metrics
 from application.search.render import RenderMode, language_of, render_within
@@ -40,6 +41,8 @@ class Context:
     hits: list[Scored]
     degraded: bool
     skipped: bool = False
+    stages: Mapping[str, float] = field(default_factory=dict)
+    """The search's stage timings (see ``SearchResult.stages``)."""
 
 
 def is_acknowledgement(text: str) -> bool:
@@ -76,4 +79,4 @@ class BuildContextUseCase:
         self._metrics.count(
             Metric.INJECT_ITEM_TOTAL, len(kept), inject_mode=mode.value, source="retrieve"
         )
-        return Context(text=text, hits=kept, degraded=result.degraded)
+        return Context(text=text, hits=kept, degraded=result.degraded, stages=result.stages)

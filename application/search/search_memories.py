@@ -6,22 +6,31 @@ database and kept only if it is active, unexpired, this user's, in scope and all
 the user's settings; duplicates are dropped; the final score combines the fused
 relevance with the reference's prior; the type budget applies. If the embedder or the
 vector store fails or is slow, the answer comes from the database alone, ``degraded``.
+
+A search never writes and never takes a write lock: the settings, the lexical matches
+and the candidates are read in one read-only transaction (so they are one consistent
+snapshot, and there is no settings cache to invalidate in other processes), while the
+query is embedded and the vector store searched concurrently. The returned items' access
+times are only recorded in memory (:mod:`application.search.access_times`).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from dataclasses import dataclass
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import structlog
 
 from application.ports.clock import Clock
 from application.ports.embedder import Embedder, Vector
 from application.ports.metrics import NO_METRICS, Metric, Metrics
-from application.ports.repositories import ScopeQuery, UnitOfWorkFactory
+from application.ports.repositories import ScopeQuery, UnitOfWork, UnitOfWorkFactory
 from application.ports.vector_store import VectorFilter, VectorHit, VectorStore, VectorStoreError
+from application.search.access_times import AccessTimes
 from application.search.bm25 import bm25_ranking
+from application.search.timing import Stages
 from application.shared.documents import document_item_id
 from application.shared.paging import page_limit
 from domain.errors import InvalidValue
@@ -72,6 +81,9 @@ class SearchQuery:
 class SearchResult:
     hits: list[Scored]
     degraded: bool
+    stages: Mapping[str, float] = field(default_factory=dict)
+    """Milliseconds per stage (``settings``, ``embed``, ``vector``, ``lexical``,
+    ``dense_wait``, ``recheck``, ``rank``, ``total``): the server's own timing."""
 
 
 def in_scope(item: MemoryItem, scope: ScopeQuery) -> bool:
@@ -98,9 +110,11 @@ class SearchMemoriesUseCase:
         store: VectorStore,
         weights: RetrievalWeights,
         *,
+        access: AccessTimes | None = None,
         metrics: Metrics = NO_METRICS,
     ) -> None:
         self._metrics = metrics
+        self._access = access
         self._uow = uow
         self._clock = clock
         self._embedder = embedder
@@ -115,45 +129,87 @@ class SearchMemoriesUseCase:
             raise InvalidValue(f"query must be at most {MAX_QUERY} characters", field="query")
         limit = page_limit(query.limit, default=DEFAULT_LIMIT, maximum=MAX_LIMIT)
         types = frozenset(MemoryType.require(t) for t in query.memory_types)
-        async with self._uow() as uow:
-            settings = await uow.settings.get(query.user_id) or MemorySettings(
-                user_id=query.user_id
-            )
-        if not settings.memory_enabled:
-            return SearchResult(hits=[], degraded=False)
-        scope = ScopeQuery(
-            user_id=query.user_id,
-            now=self._clock.now(),
-            memory_types=types,
-            assistant_id=query.assistant_id,
-            run_id=query.run_id,
-            explicit_only=not settings.implicit_memory_enabled,
-            max_sensitivity=None if settings.sensitive_memory_enabled else 0,
-            limit=self._weights.candidates,
-        )
-        dense: list[int] = []
-        degraded = False
+        stages = Stages()
+        started = time.perf_counter()
+        dense: asyncio.Task[list[int]] | None = None
         if query.mode in ("hybrid", "dense"):
-            try:
-                dense = await asyncio.wait_for(
-                    self._dense(text, scope), self._weights.dense_timeout_s
-                )
-            except Exception as error:  # any vector-side failure degrades, never fails
-                log.warning("dense_retrieval_failed", error=f"{type(error).__name__}: {error}")
-                degraded = True
-        return await self._rank(text, scope, dense, limit, degraded, query.mode)
+            where = VectorFilter(
+                user_id=query.user_id,
+                memory_types=frozenset(t.value for t in types),
+                assistant_id=query.assistant_id,
+                run_id=query.run_id,
+            )
+            dense = asyncio.create_task(self._dense(text, where, stages))
+            # Let it start (and hand its embedding or store call to a thread) before the
+            # database reads, which may run on this thread without yielding.
+            await asyncio.sleep(0)
+        try:
+            result = await self._read(query, text, types, limit, dense, stages, started)
+        finally:
+            if dense is not None:
+                _forget(dense)
+        stages.add("total", (time.perf_counter() - started) * 1000)
+        if self._access is not None and result.hits:
+            self._access.record((h.item.id for h in result.hits if h.item.id), at=self._clock.now())
+        return SearchResult(hits=result.hits, degraded=result.degraded, stages=stages.ms)
 
-    async def _dense(self, text: str, scope: ScopeQuery) -> list[int]:
-        vector = await self._embedder.embed_query(text)
-        hits = await self._nearest(
-            vector,
-            VectorFilter(
-                user_id=scope.user_id,
-                memory_types=frozenset(t.value for t in scope.memory_types),
-                assistant_id=scope.assistant_id,
-                run_id=scope.run_id,
-            ),
-        )
+    async def _read(
+        self,
+        query: SearchQuery,
+        text: str,
+        types: frozenset[MemoryType],
+        limit: int,
+        dense: asyncio.Task[list[int]] | None,
+        stages: Stages,
+        started: float,
+    ) -> SearchResult:
+        """Everything the database answers, in one read-only transaction; the dense
+        ranking is awaited at most ``dense_timeout_s`` after ``started``."""
+        async with self._uow(read_only=True) as uow:
+            with stages.stage("settings"):
+                settings = await uow.settings.get(query.user_id) or MemorySettings(
+                    user_id=query.user_id
+                )
+            if not settings.memory_enabled:
+                return SearchResult(hits=[], degraded=False)
+            scope = ScopeQuery(
+                user_id=query.user_id,
+                now=self._clock.now(),
+                memory_types=types,
+                assistant_id=query.assistant_id,
+                run_id=query.run_id,
+                explicit_only=not settings.implicit_memory_enabled,
+                max_sensitivity=None if settings.sensitive_memory_enabled else 0,
+                limit=self._weights.candidates,
+            )
+            lexical: list[int] = []
+            if query.mode in ("hybrid", "lexical"):
+                with stages.stage("lexical"):
+                    query_terms = terms(text)
+                    matches = await uow.items.lexical(scope, query_terms)
+                    ranking = bm25_ranking(matches, query_terms)
+                    lexical = [i for i, _ in ranking][: self._weights.candidates]
+            ranked: list[int] = []
+            degraded = False
+            if dense is not None:
+                with stages.stage("dense_wait"):
+                    try:
+                        left = self._weights.dense_timeout_s - (time.perf_counter() - started)
+                        ranked = await asyncio.wait_for(dense, max(left, 0.0))
+                    except Exception as error:  # any vector-side failure degrades, never fails
+                        log.warning(
+                            "dense_retrieval_failed", error=f"{type(error).__name__}: {error}"
+                        )
+                        degraded = True
+            return await self._rank(
+                uow, scope, ranked, lexical, limit, degraded, query.mode, stages
+            )
+
+    async def _dense(self, text: str, where: VectorFilter, stages: Stages) -> list[int]:
+        with stages.stage("embed"):
+            vector = await self._embedder.embed_query(text)
+        with stages.stage("vector"):
+            hits = await self._nearest(vector, where)
         ranked: list[int] = []
         for hit in hits:
             item_id = document_item_id(hit.document_id)
@@ -175,26 +231,23 @@ class SearchMemoriesUseCase:
 
     async def _rank(
         self,
-        text: str,
+        uow: UnitOfWork,
         scope: ScopeQuery,
         dense: list[int],
+        lexical: list[int],
         limit: int,
         degraded: bool,
         mode: str,
+        stages: Stages,
     ) -> SearchResult:
         w = self._weights
-        async with self._uow() as uow:
-            lexical: list[int] = []
-            if mode in ("hybrid", "lexical"):
-                query_terms = terms(text)
-                matches = await uow.items.lexical(scope, query_terms)
-                lexical = [i for i, _ in bm25_ranking(matches, query_terms)][: w.candidates]
-            fused = {
-                item_id: w.dense_weight * score
-                for item_id, score in reciprocal_rank_fusion([dense], k=w.rrf_k).items()
-            }
-            for item_id, score in reciprocal_rank_fusion([lexical], k=w.rrf_k).items():
-                fused[item_id] = fused.get(item_id, 0.0) + w.lexical_weight * score
+        fused = {
+            item_id: w.dense_weight * score
+            for item_id, score in reciprocal_rank_fusion([dense], k=w.rrf_k).items()
+        }
+        for item_id, score in reciprocal_rank_fusion([lexical], k=w.rrf_k).items():
+            fused[item_id] = fused.get(item_id, 0.0) + w.lexical_weight * score
+        with stages.stage("recheck"):
             if fused:
                 candidates = await uow.items.get_many(scope.user_id, list(fused))
             else:
@@ -204,6 +257,7 @@ class SearchMemoriesUseCase:
                 key=lambda item: fused.get(item.id or 0, 0.0),
                 reverse=True,
             )
+        with stages.stage("rank"):
             visible = dedupe(allowed)
             top = max(fused.values(), default=0.0) or 1.0
             ranked = sorted(
@@ -219,8 +273,6 @@ class SearchMemoriesUseCase:
                 reverse=True,
             )
             chosen = apply_budget(ranked, limit=limit)
-            await uow.items.touch([e.item.id for e in chosen if e.item.id], now=scope.now)
-            await uow.commit()
         self._metrics.count(Metric.RETRIEVE_HIT_TOTAL, len(chosen), read_mode=mode)
         self._metrics.count(
             Metric.RETRIEVE_DEDUP_DROP_TOTAL, len(allowed) - len(visible), read_mode=mode
@@ -228,3 +280,12 @@ class SearchMemoriesUseCase:
         if degraded:
             self._metrics.count(Metric.RAG_FALLBACK_TOTAL, read_mode=mode)
         return SearchResult(hits=chosen, degraded=degraded)
+
+
+def _forget(task: asyncio.Task[list[int]]) -> None:
+    """A dense search the answer no longer waits for: cancelled, or its error retrieved
+    (so asyncio does not report it as never retrieved)."""
+    if not task.done():
+        task.cancel()
+    elif not task.cancelled():
+        task.exception()

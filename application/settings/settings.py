@@ -27,7 +27,7 @@ class GetSettingsUseCase:
         self._uow = uow
 
     async def __call__(self, user_id: str) -> MemorySettings:
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             return await uow.settings.get(user_id) or MemorySettings(user_id=user_id)
 
 

@@ -11,6 +11,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
 from container import Infrastructure, Settings, build_infrastructure
+from entrypoints.access_flusher import AccessFlusher
 from entrypoints.embedded_worker import EmbeddedWorker
 from entrypoints.http.asgi import MAX_BODY_BYTES
 from entrypoints.http.auth import PUBLIC_PATHS, JWTAuthMiddleware
@@ -58,10 +59,15 @@ def lifespan_of(
             if loops is not None:
                 await loops.resume_pending_work()
                 loops.start()
+            access = AccessFlusher(
+                container.access_times(), interval_s=settings.access_flush_interval_s
+            )
+            access.start()
             try:
                 async with mcp.running():
                     yield
             finally:
+                await access.stop()
                 if loops is not None:
                     await loops.stop()
                 if worker is not None:

@@ -25,6 +25,7 @@ def settings(tmp_path: Path, database_urls: dict[str, str]) -> Settings:
         auth_jwt_secret=SecretStr(SECRET),
         embedder="hashing",
         vector_store="memory",
+        access_flush_interval_s=3600,  # tests flush access times themselves
     )
 
 

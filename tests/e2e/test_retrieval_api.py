@@ -18,6 +18,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import delete, insert
 
+from adapters.sqlalchemy.lexical import DOCUMENT_TERM, user_key
 from adapters.sqlalchemy.tables import memory_postings
 from application.ports.embedder import Embedder, Vector
 from application.ports.vector_store import (
@@ -99,21 +100,24 @@ async def plant_vectors(client: Client, user: str, item_ids: Sequence[int], quer
 
 
 async def plant_postings(client: Client, user: str, item_ids: Sequence[int], query: str) -> None:
-    """Postings of ``user`` holding every query term many times over: BM25 would rank
-    these items first."""
-    counts = term_counts(query)
+    """Postings of ``user`` holding every query term many times over, with a document
+    row: BM25 would rank these items first if the index decided."""
+    planted = {DOCUMENT_TERM: 9} | {term: 9 for term in term_counts(query)}
+    key = user_key(user)
     async with container_of(client).engine().begin() as conn:
         for item_id in item_ids:
             await conn.execute(
                 delete(memory_postings).where(
-                    memory_postings.c.item_id == item_id, memory_postings.c.term.in_(list(counts))
+                    memory_postings.c.user_key == key,
+                    memory_postings.c.item_id == item_id,
+                    memory_postings.c.term.in_(list(planted)),
                 )
             )
             await conn.execute(
                 insert(memory_postings),
                 [
-                    {"item_id": item_id, "user_id": user, "term": term, "tf": 9, "doc_len": 9}
-                    for term in counts
+                    {"user_key": key, "term": term, "item_id": item_id, "tf": tf}
+                    for term, tf in planted.items()
                 ],
             )
 
@@ -299,13 +303,18 @@ async def test_scores_limits_and_the_type_budget(client: Client, auth: Auth, use
         assert assert_problem(response, 400, "WrongParamType")["field"] == field
 
 
-async def test_search_touches_last_access_but_not_updated_at(
+async def test_search_records_last_access_written_at_the_next_flush_not_updated_at(
     client: Client, auth: Auth, user_id: str
 ):
     me = auth(user_id)
     item = await create(client, me, content="Keeps a sourdough starter named Bob")
     assert item["last_access_at"] is None
     await search(client, me, "sourdough starter")
+    before_flush = (await client.get(f"{ITEMS}/{item['id']}", headers=me)).json()
+    assert before_flush["last_access_at"] is None
+
+    assert await container_of(client).access_times().flush() >= 1
+
     after = (await client.get(f"{ITEMS}/{item['id']}", headers=me)).json()
     assert after["last_access_at"] is not None
     assert after["updated_at"] == item["updated_at"]
@@ -351,3 +360,19 @@ async def test_typed_context_puts_constraints_then_preferences_then_facts(
     chinese = await context(client, me, "sea swimming", render_mode="typed_v2", language="zh")
     order = ["【必守约束】", "【用户偏好】", "【当前话题相关事实】"]
     assert list(headings(chinese["text"], order)) == sorted(headings(chinese["text"], order))
+
+
+async def test_search_and_context_report_their_stage_timings(
+    client: Client, auth: Auth, user_id: str
+):
+    me = auth(user_id)
+    await create(client, me, content="Rides a red bicycle to work")
+    for path in (SEARCH, CONTEXT):
+        response = await client.post(path, json={"query": "red bicycle"}, headers=me)
+        assert response.status_code == 200, response.text
+        stages = dict(
+            part.strip().split(";dur=") for part in response.headers["server-timing"].split(",")
+        )
+        expected = {"settings", "lexical", "embed", "vector", "recheck", "rank", "total"}
+        assert expected <= set(stages)
+        assert all(float(ms) >= 0 for ms in stages.values())

@@ -3,7 +3,9 @@ and ranking")."""
 
 from __future__ import annotations
 
-from litestar import post
+from collections.abc import Mapping
+
+from litestar import Response, post
 from litestar.params import JSONBody
 
 from application.search.build_context import ContextQuery
@@ -21,7 +23,7 @@ from entrypoints.http.schemas import ContextIn, ContextOut, SearchIn, SearchOut,
 )
 async def search(
     data: JSONBody[SearchIn], container: ContainerDep, principal: PrincipalDep
-) -> SearchOut:
+) -> Response[SearchOut]:
     result = await container.search()(
         SearchQuery(
             user_id=principal.user_id,
@@ -32,7 +34,10 @@ async def search(
             run_id=data.run_id,
         )
     )
-    return SearchOut(items=[scored(hit) for hit in result.hits], degraded=result.degraded)
+    return Response(
+        SearchOut(items=[scored(hit) for hit in result.hits], degraded=result.degraded),
+        headers=server_timing(result.stages),
+    )
 
 
 @post(
@@ -44,7 +49,7 @@ async def search(
 )
 async def context(
     data: JSONBody[ContextIn], container: ContainerDep, principal: PrincipalDep
-) -> ContextOut:
+) -> Response[ContextOut]:
     result = await container.build_context()(
         ContextQuery(
             user_id=principal.user_id,
@@ -58,9 +63,20 @@ async def context(
             language=data.language,
         )
     )
-    return ContextOut(
-        text=result.text,
-        items=[scored(hit) for hit in result.hits],
-        degraded=result.degraded,
-        skipped=result.skipped,
+    return Response(
+        ContextOut(
+            text=result.text,
+            items=[scored(hit) for hit in result.hits],
+            degraded=result.degraded,
+            skipped=result.skipped,
+        ),
+        headers=server_timing(result.stages),
     )
+
+
+def server_timing(stages: Mapping[str, float]) -> dict[str, str]:
+    """The search's own stage timings as a ``Server-Timing`` header (milliseconds):
+    durations only, so it tells a client nothing it could not time itself."""
+    if not stages:
+        return {}
+    return {"Server-Timing": ", ".join(f"{name};dur={ms:.3f}" for name, ms in stages.items())}

@@ -1,0 +1,80 @@
+"""The read scope as SQL: which of ``memory_items`` a retrieval may see.
+
+The clauses are built once per *shape* of the query (which optional filters it has)
+with bound parameters, so the statements that use them are built and compiled once
+and then only executed: building a SQLAlchemy statement costs more than running it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from sqlalchemy import bindparam, or_, true
+from sqlalchemy.sql.elements import ColumnElement
+
+from adapters.sqlalchemy.tables import memory_items as t
+from application.ports.repositories import ScopeQuery
+from domain.memory import MemoryStatus
+
+
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """Which optional filters a scope query has."""
+
+    types: bool
+    assistant: bool
+    run: bool
+    explicit_only: bool
+    sensitivity: bool
+
+
+def shape_of(query: ScopeQuery) -> Shape:
+    return Shape(
+        types=bool(query.memory_types),
+        assistant=bool(query.assistant_id),
+        run=bool(query.run_id),
+        explicit_only=query.explicit_only,
+        sensitivity=query.max_sensitivity is not None,
+    )
+
+
+def parameters(query: ScopeQuery) -> dict[str, Any]:
+    """The values of :func:`visible`'s parameters for ``query``."""
+    shape = shape_of(query)
+    values: dict[str, Any] = {"v_user_id": query.user_id, "v_now": query.now}
+    if shape.types:
+        values["v_types"] = sorted(m.value for m in query.memory_types)
+    if shape.assistant:
+        values["v_assistant_id"] = query.assistant_id
+    if shape.run:
+        values["v_run_id"] = query.run_id
+    if shape.sensitivity:
+        values["v_max_sensitivity"] = query.max_sensitivity
+    return values
+
+
+@cache
+def visible(shape: Shape) -> tuple[ColumnElement[bool], ...]:
+    """Read scope: the user's active, unexpired items; assistant and run match their
+    value or none; conversation is deliberately ignored; the user's settings as
+    ``explicit_only`` and ``max_sensitivity``."""
+    clauses: list[ColumnElement[bool]] = [
+        t.c.user_id == bindparam("v_user_id", type_=t.c.user_id.type),
+        t.c.status == MemoryStatus.ACTIVE.value,
+        or_(t.c.ttl_at.is_(None), t.c.ttl_at > bindparam("v_now", type_=t.c.ttl_at.type)),
+    ]
+    if shape.types:
+        clauses.append(t.c.memory_type.in_(bindparam("v_types", expanding=True)))
+    if shape.assistant:
+        clauses.append(
+            or_(t.c.assistant_id == bindparam("v_assistant_id"), t.c.assistant_id.is_(None))
+        )
+    if shape.run:
+        clauses.append(or_(t.c.run_id == bindparam("v_run_id"), t.c.run_id.is_(None)))
+    if shape.explicit_only:
+        clauses.append(t.c.is_explicit == true())
+    if shape.sensitivity:
+        clauses.append(t.c.sensitivity_level <= bindparam("v_max_sensitivity"))
+    return tuple(clauses)

@@ -1,0 +1,65 @@
+"""A read-only unit of work takes no write lock, and the server refuses a write in it
+where the dialect has read-only transactions (PostgreSQL, MySQL/MariaDB); the next
+transaction on the same pooled connection writes again."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import insert, select
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from adapters.sqlalchemy.engine import create_engine, create_read_engine
+from adapters.sqlalchemy.tables import memory_user_settings as settings
+from adapters.sqlalchemy.unit_of_work import SqlUnitOfWork
+
+
+def a_row(user_id: str) -> dict[str, object]:
+    return {"user_id": user_id, "updated_at": datetime.now(UTC)}
+
+
+@pytest.mark.parametrize("blocking", [False, True], ids=["async", "blocking"])
+async def test_a_writer_commits_while_a_read_only_unit_of_work_is_open(
+    engine: AsyncEngine, dialect: str, blocking: bool, user_id: str
+):
+    url = engine.url.render_as_string(hide_password=False)
+    read_engine = create_read_engine(url) if blocking else None
+    assert (read_engine is not None) == (blocking and dialect == "sqlite")
+    async with SqlUnitOfWork(engine, read_only=True, read_engine=read_engine) as reader:
+        await reader.settings.get(user_id)
+        async with SqlUnitOfWork(engine) as writer:
+            await writer.connection.execute(insert(settings).values(**a_row(user_id)))
+            await writer.commit()
+    async with engine.connect() as conn:
+        stored = await conn.execute(select(settings.c.user_id).where(settings.c.user_id == user_id))
+        assert stored.scalar_one() == user_id
+    if read_engine is not None:
+        read_engine.dispose()
+
+
+def test_sqlite_refuses_a_write_on_the_read_engine(database_urls: dict[str, str], user_id: str):
+    read_engine = create_read_engine(database_urls["sqlite"])
+    assert read_engine is not None
+    try:
+        with read_engine.connect() as conn, pytest.raises(DBAPIError, match="readonly"):
+            conn.execute(insert(settings).values(**a_row(user_id)))
+    finally:
+        read_engine.dispose()
+
+
+@pytest.mark.parametrize("server", ["postgresql", "mysql"])
+async def test_the_server_refuses_a_write_in_a_read_only_unit_of_work(
+    database_urls: dict[str, str], server: str, user_id: str
+):
+    engine = create_engine(database_urls[server], pool_size=1)
+    try:
+        with pytest.raises(DBAPIError, match=r"(?i)read.only"):
+            async with SqlUnitOfWork(engine, read_only=True) as reader:
+                await reader.connection.execute(insert(settings).values(**a_row(user_id)))
+        async with SqlUnitOfWork(engine) as writer:
+            await writer.connection.execute(insert(settings).values(**a_row(user_id)))
+            await writer.commit()
+    finally:
+        await engine.dispose()
