@@ -235,13 +235,13 @@ memory_postings = Table(
     Index("ix_memory_postings_item_id", "item_id"),
     sqlite_with_rowid=False,
 )
-"""The lexical index (docs/behaviour.md, "Search and ranking"), rewritten in the item's
-own transaction so every API process sees the same index. One row per item and term
-(``tf``: the term's count), plus one *document row* per item with the empty term whose
-``tf`` is the item's length in terms. ``user_key`` (see ``lexical.user_key``) clusters a user's postings by term; it is
-a 32-bit hash, not an owner: every read joins ``memory_items`` on ``user_id``. On SQLite
-the table is ``WITHOUT ROWID`` (the primary key is the table), so a posting is stored
-twice (table and item index) rather than three times."""
+"""The lexical index (docs/behaviour.md, "Search and ranking"), rewritten in the item's own
+transaction so every API process sees the same index. One row per item and term (``tf``:
+the term's count), plus one *document row* per item with the empty term whose ``tf`` is
+the item's length in terms. ``user_key`` (see ``lexical.user_key``) clusters a user's
+postings by term; it is a 32-bit hash, not an owner: every read joins ``memory_items``
+on ``user_id``. On SQLite the table is ``WITHOUT ROWID`` (the primary key is the table),
+so a posting is stored twice (table and item index) rather than three times."""
 
 memvault_api_keys = Table(
     "memvault_api_keys",
