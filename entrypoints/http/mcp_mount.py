@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import functools
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import asynccontextmanager
 
 import httpx
 from litestar import Litestar
+from litestar.exceptions import ServiceUnavailableException
 from litestar.handlers import ASGIRouteHandler, asgi
 from litestar.types import Receive, Scope, Send
 from mcp.server.mcpserver import Context, MCPServer
@@ -49,31 +50,41 @@ async def _caller_client(ctx: Context) -> AsyncIterator[AsyncClient]:
 
 
 class McpMount:
-    """One API's ``/mcp``: an ASGI app and the session manager its lifespan runs."""
+    """One API's ``/mcp``: an ASGI app and the session manager its lifespan runs.
+
+    The SDK's session manager runs once per instance, while a Litestar app may run its
+    lifespan more than once (test clients do): each run builds a fresh app and manager.
+    """
 
     def __init__(self) -> None:
+        self._app: Callable[..., Awaitable[None]] | None = None
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """Serve ``/mcp`` for the duration of the API's lifespan."""
         server = _tools()
         # Bearer authentication happens before the mount, so the SDK's DNS-rebinding
         # check (meant for unauthenticated local servers) would only refuse real hosts.
         security = TransportSecuritySettings(enable_dns_rebinding_protection=False)
-        self.app: Callable[..., Awaitable[None]] = server.streamable_http_app(
+        app = server.streamable_http_app(
             streamable_http_path="/",
             stateless_http=True,
             json_response=True,
             transport_security=security,
         )
-        self._sessions = server.session_manager
-        """This app's own manager (the server keeps only the newest one)."""
-
-    def running(self) -> AbstractAsyncContextManager[None]:
-        """The session manager's task group, for the API's lifespan."""
-        return self._sessions.run()
+        sessions = server.session_manager  # this app's own (the server keeps the newest)
+        async with sessions.run():
+            self._app = app
+            try:
+                yield
+            finally:
+                self._app = None
 
     def route(self) -> ASGIRouteHandler:
-        app = self.app
-
         @asgi(MCP_PATH, is_mount=True, copy_scope=True)
         async def mcp_endpoint(scope: Scope, receive: Receive, send: Send) -> None:
-            await app(scope, receive, send)
+            if self._app is None:
+                raise ServiceUnavailableException("the MCP endpoint is not running")
+            await self._app(scope, receive, send)
 
         return mcp_endpoint
