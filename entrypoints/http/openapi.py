@@ -73,6 +73,19 @@ _PROMETHEUS = OpenAPIResponse(
 )
 
 
+_EXPORT = OpenAPIResponse(
+    description="The memories, one JSON object per line (or one JSON array with ?format=json)",
+    content={
+        "application/x-ndjson": OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING)),
+        "application/json": OpenAPIMediaType(
+            schema=Schema(type=OpenAPIType.ARRAY, items=Schema(type=OpenAPIType.OBJECT))
+        ),
+    },
+)
+STREAMED_EXPORTS = ("/api/v1/memory/export", "/api/v1/admin/export")
+"""Streamed exports: Litestar cannot describe a ``Stream``'s media types itself."""
+
+
 def _problem(status: int) -> OpenAPIResponse:
     return OpenAPIResponse(
         description=WHY.get(status, TITLES.get(status, "Error")),
@@ -119,6 +132,10 @@ def document_problems(document: OpenAPI, public_paths: Iterable[str]) -> None:
                 responses[str(status)] = _problem(status)
             if not is_public:
                 operation.security = [{BEARER: []}]
+    for path in STREAMED_EXPORTS:
+        export = (document.paths or {}).get(path)
+        if export is not None and isinstance(export.get, Operation):
+            export.get.responses = {**(export.get.responses or {}), "200": _EXPORT}
     metrics = (document.paths or {}).get("/metrics")
     if metrics is not None and isinstance(metrics.get, Operation):
         metrics.get.responses = {"200": _PROMETHEUS}
