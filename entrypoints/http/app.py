@@ -33,6 +33,7 @@ from entrypoints.http.routes.search import context, search
 from entrypoints.http.routes.settings import SettingsController
 from entrypoints.http.routes.snapshots import SnapshotController
 from entrypoints.http.routes.transfer import TransferController, export_own
+from entrypoints.http.routes.ui import ui_asset, ui_page
 from entrypoints.http.tracing import tracing_plugins
 from entrypoints.lifecycle import running
 from entrypoints.pipeline import PipelineLoops
@@ -101,6 +102,8 @@ def create_app(settings: Settings, *, infra: Infrastructure | None = None) -> Li
             mcp.route(),
             export_own,
             TransferController,
+            ui_page,
+            ui_asset,
         ],
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,

@@ -669,6 +669,8 @@ ROUTES: dict[tuple[str, str], Check | Public | Admin] = {
     ("GET", "/schema/elements"): Public(),
     ("GET", "/schema/oauth2-redirect.html"): Public(),
     ("GET", "/schema/{path:str}"): Public(),
+    ("GET", "/ui"): Public(),
+    ("GET", "/ui/{name:str}"): Public(),
     ("GET", f"{API}/items"): list_items,
     ("POST", f"{API}/items"): create_items,
     ("POST", f"{API}/items/batch"): create_batches,
