@@ -40,6 +40,7 @@ from adapters.job_queue.dramatiq_queue import (
 )
 from adapters.loop_local import LoopLocal
 from adapters.metrics import TimedEmbedder, TimedSearch, process_metrics
+from adapters.outage import unavailable_dependency as unavailable_dependency
 from adapters.settings import (
     Command,
     Settings,
@@ -246,7 +247,11 @@ def worker_name() -> str:
 def _engine(settings: Settings) -> AsyncEngine:
     if settings.database_url is None:
         settings.prepare_embedded_files()
-    return create_engine(settings.effective_database_url, pool_size=settings.db_pool_size)
+    return create_engine(
+        settings.effective_database_url,
+        pool_size=settings.db_pool_size,
+        busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+    )
 
 
 def _require(value: str | None, name: str) -> str:

@@ -13,11 +13,21 @@ READ_ONLY = "memvault_read_only"
 """Connection execution option: the transaction will not write."""
 
 
-def create_engine(url: str, *, pool_size: int = 5, echo: bool = False) -> AsyncEngine:
-    """An async engine for ``url``; call it inside the event loop that will use it."""
+def create_engine(
+    url: str,
+    *,
+    pool_size: int = 5,
+    echo: bool = False,
+    busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS,
+) -> AsyncEngine:
+    """An async engine for ``url``; call it inside the event loop that will use it.
+
+    ``busy_timeout_ms``: how long a SQLite writer waits for another's lock before its
+    statement fails with "database is locked" (answered 503 at the HTTP edge).
+    """
     dialect = make_url(url).get_backend_name()
     if dialect == "sqlite":
-        return _sqlite_engine(url, echo=echo)
+        return _sqlite_engine(url, echo=echo, busy_timeout_ms=busy_timeout_ms)
     options: dict[str, Any] = {
         "pool_size": pool_size,
         "max_overflow": pool_size,
@@ -32,10 +42,8 @@ def create_engine(url: str, *, pool_size: int = 5, echo: bool = False) -> AsyncE
     return create_async_engine(url, **options)
 
 
-def _sqlite_engine(url: str, *, echo: bool) -> AsyncEngine:
-    engine = create_async_engine(
-        url, echo=echo, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
-    )
+def _sqlite_engine(url: str, *, echo: bool, busy_timeout_ms: int) -> AsyncEngine:
+    engine = create_async_engine(url, echo=echo, connect_args={"timeout": busy_timeout_ms / 1000})
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -45,7 +53,7 @@ def _sqlite_engine(url: str, *, echo: bool) -> AsyncEngine:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
