@@ -103,7 +103,7 @@ from application.search.search_memories import RetrievalWeights
 from application.settings.settings import ChangeSettingsUseCase, GetSettingsUseCase
 from application.transfer.export_memories import ExportMemoriesUseCase
 from application.transfer.import_memories import ImportMemoriesUseCase
-from domain.retry import ExponentialBackoff, QuadraticBackoff
+from domain.retry import ExponentialBackoff, QuadraticBackoff, TransientBackoff
 
 if TYPE_CHECKING:
     from adapters.llm.client import LLMClient
@@ -115,6 +115,11 @@ def job_policy(settings: Settings) -> JobPolicy:
     return JobPolicy(
         max_retry=settings.job_max_retry,
         backoff=ExponentialBackoff(base_seconds=settings.job_backoff_base_s),
+        transient=TransientBackoff(
+            base_seconds=settings.job_backoff_base_s,
+            cap_seconds=settings.job_retry_cap_s,
+            horizon_seconds=settings.job_retry_horizon_s,
+        ),
         lease=timedelta(seconds=settings.job_lease_s),
         busy_retry_delay=timedelta(milliseconds=settings.job_busy_retry_ms),
         min_confidence=settings.min_confidence,
@@ -127,6 +132,10 @@ def outbox_policy(settings: Settings) -> OutboxPolicy:
         topic=settings.event_topic,
         max_retry=settings.outbox_max_retry,
         backoff=QuadraticBackoff(),
+        transient=TransientBackoff(
+            cap_seconds=settings.outbox_retry_cap_s,
+            horizon_seconds=settings.outbox_retry_horizon_s,
+        ),
         batch=settings.outbox_batch,
     )
 

@@ -87,11 +87,20 @@ class Settings(BaseSettings):
     rate_limit_burst: int = Field(default=40, ge=1)
     job_max_retry: int = Field(default=6, ge=1)
     job_backoff_base_s: float = Field(default=1.0, gt=0)
+    job_retry_cap_s: float = Field(default=300.0, gt=0)
+    """Longest wait between attempts after a transient failure (the LLM endpoint down)."""
+    job_retry_horizon_s: float = Field(default=86_400.0, gt=0)
+    """How long after its creation a job keeps retrying transient failures before it is
+    dead (24 h by default)."""
     job_lease_s: float = Field(default=60.0, gt=0)
     job_busy_retry_ms: int = Field(default=500, ge=0)
     job_requeue_grace_s: float = Field(default=10.0, ge=0)
     min_confidence: float = Field(default=0.5, ge=0, le=1)
     outbox_max_retry: int = Field(default=20, ge=1)
+    outbox_retry_cap_s: float = Field(default=100.0, gt=0)
+    """Longest wait between publish attempts while the event bus is down."""
+    outbox_retry_horizon_s: float = Field(default=86_400.0, gt=0)
+    """How long after its creation an outbox row keeps retrying a bus that is down."""
     outbox_batch: int = Field(default=100, ge=1)
     relay_poll_interval_s: float = Field(default=0.5, gt=0)
     sweep_interval_s: float = Field(default=5.0, gt=0)
