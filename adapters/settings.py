@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     retrieval_relevance_weight: float = Field(default=0.9, ge=0)
     retrieval_prior_weight: float = Field(default=0.1, ge=0)
     retrieval_dense_timeout_s: float = Field(default=1.5, gt=0)
+    idempotency_lease_s: float = Field(default=60.0, gt=0)
+    """How long a request holds its ``Idempotency-Key``: a key whose request crashed or
+    hangs answers 409 until then, and may be used again after."""
     rate_limit_per_second: float = Field(default=20.0, gt=0)
     rate_limit_burst: int = Field(default=40, ge=1)
     job_max_retry: int = Field(default=6, ge=1)
