@@ -67,6 +67,7 @@ from application.extraction.deterministic_judge import DeterministicJudge
 from application.extraction.write_memories import DecisionPolicy, MemoryWriter
 from application.indexing.vector_sync import ResyncVectorsUseCase, VectorIndexer
 from application.ingest.ingest_messages import IngestMessagesUseCase
+from application.jobs.bulk_retry import RetryJobsUseCase
 from application.jobs.process_job import ProcessJobUseCase
 from application.jobs.queries import GetJobUseCase, ListJobsUseCase, RetryJobUseCase
 from application.jobs.sweep import (
@@ -90,6 +91,7 @@ from application.outbox.admin import (
     ListOutboxUseCase,
     RetryOutboxUseCase,
 )
+from application.outbox.bulk_retry import RetryOutboxRowsUseCase
 from application.outbox.consume import ConsumeEventsUseCase, HandleEventUseCase
 from application.outbox.relay import RelayOutboxUseCase
 from application.ports.embedder import Embedder
@@ -496,8 +498,10 @@ class Container(containers.DeclarativeContainer):
     list_jobs = providers.Factory(ListJobsUseCase, uow)
     get_job = providers.Factory(GetJobUseCase, uow)
     retry_job = providers.Factory(RetryJobUseCase, uow, clock, infra.job_queue)
+    retry_jobs = providers.Factory(RetryJobsUseCase, uow, clock, infra.job_queue)
     list_outbox = providers.Factory(ListOutboxUseCase, uow)
     retry_outbox = providers.Factory(RetryOutboxUseCase, uow, clock)
+    retry_outbox_rows = providers.Factory(RetryOutboxRowsUseCase, uow, clock)
     list_dead_events = providers.Factory(ListDeadEventsUseCase, uow)
     put_snapshot = providers.Factory(PutSnapshotUseCase, uow, clock, infra.outbox_policy)
     get_snapshot = providers.Factory(GetSnapshotUseCase, uow)
