@@ -41,8 +41,11 @@ async def test_a_locked_sqlite_database_answers_503_then_recovers(
     assert path
     holder = sqlite3.connect(path, isolation_level=None, timeout=5)
     holder.execute("BEGIN IMMEDIATE")
+    keyed = {**headers, "Idempotency-Key": "outage-key"}
     try:
         during = await client.post("/api/v1/memory/items", json=ITEM, headers=headers)
+        # The idempotency store's own write (in the middleware) meets the lock first.
+        during_keyed = await client.post("/api/v1/memory/items", json=ITEM, headers=keyed)
     finally:
         holder.execute("ROLLBACK")
         holder.close()
@@ -51,6 +54,8 @@ async def test_a_locked_sqlite_database_answers_503_then_recovers(
     assert during.json()["code"] == "Unavailable"
     assert "database" in during.json()["detail"]
     assert path not in during.text
+    assert during_keyed.status_code == 503, during_keyed.text
+    assert "retry-after" in during_keyed.headers
     after = await client.post("/api/v1/memory/items", json=ITEM, headers=headers)
     assert after.status_code in (200, 201), after.text
     listed = await client.get("/api/v1/memory/items", headers=headers)
