@@ -40,6 +40,7 @@ from adapters.job_queue.dramatiq_queue import (
 )
 from adapters.loop_local import LoopLocal
 from adapters.metrics import TimedEmbedder, TimedSearch, process_metrics
+from adapters.outage import unavailable_dependency as unavailable_dependency
 from adapters.settings import (
     Command,
     Settings,
@@ -66,6 +67,7 @@ from application.extraction.deterministic_judge import DeterministicJudge
 from application.extraction.write_memories import DecisionPolicy, MemoryWriter
 from application.indexing.vector_sync import ResyncVectorsUseCase, VectorIndexer
 from application.ingest.ingest_messages import IngestMessagesUseCase
+from application.jobs.bulk_retry import RetryJobsUseCase
 from application.jobs.process_job import ProcessJobUseCase
 from application.jobs.queries import GetJobUseCase, ListJobsUseCase, RetryJobUseCase
 from application.jobs.sweep import (
@@ -89,6 +91,7 @@ from application.outbox.admin import (
     ListOutboxUseCase,
     RetryOutboxUseCase,
 )
+from application.outbox.bulk_retry import RetryOutboxRowsUseCase
 from application.outbox.consume import ConsumeEventsUseCase, HandleEventUseCase
 from application.outbox.relay import RelayOutboxUseCase
 from application.ports.embedder import Embedder
@@ -103,7 +106,7 @@ from application.search.search_memories import RetrievalWeights
 from application.settings.settings import ChangeSettingsUseCase, GetSettingsUseCase
 from application.transfer.export_memories import ExportMemoriesUseCase
 from application.transfer.import_memories import ImportMemoriesUseCase
-from domain.retry import ExponentialBackoff, QuadraticBackoff
+from domain.retry import ExponentialBackoff, QuadraticBackoff, TransientBackoff
 
 if TYPE_CHECKING:
     from adapters.llm.client import LLMClient
@@ -115,6 +118,11 @@ def job_policy(settings: Settings) -> JobPolicy:
     return JobPolicy(
         max_retry=settings.job_max_retry,
         backoff=ExponentialBackoff(base_seconds=settings.job_backoff_base_s),
+        transient=TransientBackoff(
+            base_seconds=settings.job_backoff_base_s,
+            cap_seconds=settings.job_retry_cap_s,
+            horizon_seconds=settings.job_retry_horizon_s,
+        ),
         lease=timedelta(seconds=settings.job_lease_s),
         busy_retry_delay=timedelta(milliseconds=settings.job_busy_retry_ms),
         min_confidence=settings.min_confidence,
@@ -127,6 +135,10 @@ def outbox_policy(settings: Settings) -> OutboxPolicy:
         topic=settings.event_topic,
         max_retry=settings.outbox_max_retry,
         backoff=QuadraticBackoff(),
+        transient=TransientBackoff(
+            cap_seconds=settings.outbox_retry_cap_s,
+            horizon_seconds=settings.outbox_retry_horizon_s,
+        ),
         batch=settings.outbox_batch,
     )
 
@@ -247,7 +259,11 @@ def worker_name() -> str:
 def _engine(settings: Settings) -> AsyncEngine:
     if settings.database_url is None:
         settings.prepare_embedded_files()
-    return create_engine(settings.effective_database_url, pool_size=settings.db_pool_size)
+    return create_engine(
+        settings.effective_database_url,
+        pool_size=settings.db_pool_size,
+        busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+    )
 
 
 def _require(value: str | None, name: str) -> str:
@@ -385,7 +401,11 @@ class Container(containers.DeclarativeContainer):
     clock = infra.clock
 
     engine = providers.Singleton(_engine, settings)
-    read_engine = providers.Singleton(create_read_engine, settings.provided.effective_database_url)
+    read_engine = providers.Singleton(
+        create_read_engine,
+        settings.provided.effective_database_url,
+        busy_timeout_ms=settings.provided.sqlite_busy_timeout_ms,
+    )
     """SQLite only (else ``None``): read-only units of work run on it without thread hops."""
     uow = providers.Singleton(SqlUnitOfWorkFactory, engine, read_engine)
     indexer = providers.Singleton(VectorIndexer, uow, clock, infra.embedder, infra.vector_store)
@@ -485,8 +505,10 @@ class Container(containers.DeclarativeContainer):
     list_jobs = providers.Factory(ListJobsUseCase, uow)
     get_job = providers.Factory(GetJobUseCase, uow)
     retry_job = providers.Factory(RetryJobUseCase, uow, clock, infra.job_queue)
+    retry_jobs = providers.Factory(RetryJobsUseCase, uow, clock, infra.job_queue)
     list_outbox = providers.Factory(ListOutboxUseCase, uow)
     retry_outbox = providers.Factory(RetryOutboxUseCase, uow, clock)
+    retry_outbox_rows = providers.Factory(RetryOutboxRowsUseCase, uow, clock)
     list_dead_events = providers.Factory(ListDeadEventsUseCase, uow)
     put_snapshot = providers.Factory(PutSnapshotUseCase, uow, clock, infra.outbox_policy)
     get_snapshot = providers.Factory(GetSnapshotUseCase, uow)

@@ -35,11 +35,15 @@ class Settings(BaseSettings):
     database_url: str | None = None
     """SQLAlchemy URL; unset means a SQLite file in the data dir."""
     db_pool_size: int = 5
+    sqlite_busy_timeout_ms: int = Field(default=10_000, ge=0)
+    """How long a SQLite writer waits for another's lock before the request answers 503."""
+    unavailable_retry_after_s: int = Field(default=5, ge=1)
+    """``Retry-After`` of a 503 answered while a dependency (database, broker) is down."""
     broker: Literal["memory", "redis", "rabbitmq"] = "memory"
     broker_namespace: str = Field(default="memvault-dramatiq", min_length=1)
     """Prefix of the Redis broker's keys: deployments (or test runs) can share one Redis."""
     event_bus: Literal["memory", "redis", "kafka"] = "memory"
-    vector_store: Literal["memory", "qdrant-edge", "qdrant", "milvus", "pgvector"] = "qdrant-edge"
+    vector_store: Literal["memory", "qdrant-edge", "qdrant", "milvus"] = "qdrant-edge"
     event_topic: str = "memvault.memory.events"
     consumer_group: str = "memvault-memory-consumer"
     embedder: Literal["local", "openai", "hashing"] = "local"
@@ -81,15 +85,27 @@ class Settings(BaseSettings):
     retrieval_dense_timeout_s: float = Field(default=1.5, gt=0)
     access_flush_interval_s: float = Field(default=5.0, gt=0)
     """How often the API writes the access times searches recorded in memory."""
+    idempotency_lease_s: float = Field(default=60.0, gt=0)
+    """How long a request holds its ``Idempotency-Key``: a key whose request crashed or
+    hangs answers 409 until then, and may be used again after."""
     rate_limit_per_second: float = Field(default=20.0, gt=0)
     rate_limit_burst: int = Field(default=40, ge=1)
     job_max_retry: int = Field(default=6, ge=1)
     job_backoff_base_s: float = Field(default=1.0, gt=0)
+    job_retry_cap_s: float = Field(default=300.0, gt=0)
+    """Longest wait between attempts after a transient failure (the LLM endpoint down)."""
+    job_retry_horizon_s: float = Field(default=86_400.0, gt=0)
+    """How long after its creation a job keeps retrying transient failures before it is
+    dead (24 h by default)."""
     job_lease_s: float = Field(default=60.0, gt=0)
     job_busy_retry_ms: int = Field(default=500, ge=0)
     job_requeue_grace_s: float = Field(default=10.0, ge=0)
     min_confidence: float = Field(default=0.5, ge=0, le=1)
     outbox_max_retry: int = Field(default=20, ge=1)
+    outbox_retry_cap_s: float = Field(default=100.0, gt=0)
+    """Longest wait between publish attempts while the event bus is down."""
+    outbox_retry_horizon_s: float = Field(default=86_400.0, gt=0)
+    """How long after its creation an outbox row keeps retrying a bus that is down."""
     outbox_batch: int = Field(default=100, ge=1)
     relay_poll_interval_s: float = Field(default=0.5, gt=0)
     sweep_interval_s: float = Field(default=5.0, gt=0)
@@ -211,7 +227,10 @@ def refusal(settings: Settings, command: Command) -> str | None:
     The one place for start-up refusals: a JWT secret under 32 bytes stops every
     command; ``worker`` and ``relay`` run beside other processes (scale mode), so they
     refuse the in-process broker and event bus, which live inside ``serve``, and the
-    embedded vector store, which one process only may open.
+    embedded vector store, which one process only may open. ``serve`` refuses a server
+    event bus (redis, kafka) beside the in-process broker: its relay runs only in
+    ``memvault relay``, which needs a server broker, so no relay would run anywhere and
+    accepted messages would wait forever.
     """
     try:
         settings.check_secret()
@@ -226,6 +245,13 @@ def refusal(settings: Settings, command: Command) -> str | None:
         return (
             "memvault relay needs MEMVAULT_EVENT_BUS=redis or kafka and MEMVAULT_BROKER=redis "
             "or rabbitmq: with in-process backends the relay runs inside `memvault serve`."
+        )
+    if command == "serve" and settings.event_bus != "memory" and settings.broker == "memory":
+        return (
+            f"MEMVAULT_EVENT_BUS={settings.event_bus} needs `memvault relay` and "
+            "`memvault worker` beside `memvault serve`, and they need a server broker: set "
+            "MEMVAULT_BROKER=redis (or rabbitmq), or MEMVAULT_EVENT_BUS=memory to run the "
+            "whole pipeline inside `memvault serve`."
         )
     if command in ("worker", "relay") and settings.vector_store == "qdrant-edge":
         return (

@@ -8,13 +8,15 @@ from datetime import timedelta
 from domain.facts import DEFAULT_MIN_CONFIDENCE
 from domain.jobs import DEFAULT_MAX_RETRY
 from domain.outbox import DEFAULT_OUTBOX_MAX_RETRY
-from domain.retry import ExponentialBackoff, QuadraticBackoff
+from domain.retry import ExponentialBackoff, QuadraticBackoff, TransientBackoff
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class JobPolicy:
     max_retry: int = DEFAULT_MAX_RETRY
     backoff: ExponentialBackoff = field(default_factory=ExponentialBackoff)
+    transient: TransientBackoff = field(default_factory=TransientBackoff)
+    """Waits after a dependency failure (LLM or embedder down): never counted as attempts."""
     lease: timedelta = timedelta(seconds=60)
     busy_retry_delay: timedelta = timedelta(milliseconds=500)
     """How long an actor whose user is busy waits before trying its job again."""
@@ -29,6 +31,8 @@ class OutboxPolicy:
     topic: str = "memvault.memory.events"
     max_retry: int = DEFAULT_OUTBOX_MAX_RETRY
     backoff: QuadraticBackoff = field(default_factory=QuadraticBackoff)
+    transient: TransientBackoff = field(default_factory=lambda: TransientBackoff(cap_seconds=100.0))
+    """Waits after a failed publish (the bus is down): never counted as attempts."""
     batch: int = 100
     claim_lease: timedelta = timedelta(seconds=30)
     """A row a relay claimed but never marked is offered again after this long."""

@@ -4,6 +4,8 @@
 pending --claim--> processing --succeed--> success            (terminal)
    ^                  |--fail (n < max)--> failed --due--> claim again
    |                  |--fail (n >= max)-> dead                (terminal until replayed)
+   |                  |--transient failure--> failed (n unchanged; dead past the horizon)
+   |                  |--permanent failure--> dead at once
    |                  |--lease expired---> failed / dead       (counted as an attempt)
    +--operator retry-- failed / dead
 ```
@@ -17,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from domain.errors import InvalidTransition, InvalidValue
-from domain.retry import ExponentialBackoff
+from domain.retry import ExponentialBackoff, TransientBackoff
 from domain.text import sha256_hex, truncate_utf8
 
 MAX_ERROR_BYTES = 2000
@@ -107,8 +109,29 @@ class ExtractionJob:
             self.next_retry_at = now + backoff.delay(attempt)
         self._release(now)
 
+    def defer(
+        self, reason: str, *, now: datetime, backoff: TransientBackoff, jitter: float
+    ) -> None:
+        """A dependency was down: ``failed`` again after a capped, jittered wait, without
+        counting toward ``max_retry``; ``dead`` once the job has waited past the horizon
+        (counted from its creation)."""
+        self._require(JobStatus.PROCESSING, action="fail")
+        waited = now - self.created_at if self.created_at is not None else timedelta(0)
+        if backoff.exhausted(waited):
+            self.kill(
+                f"transient failures beyond the retry horizon "
+                f"({backoff.horizon_seconds:g} s): {reason}",
+                now=now,
+            )
+            return
+        self.status = JobStatus.FAILED
+        self.last_error = truncate_utf8(reason, MAX_ERROR_BYTES)
+        self.next_retry_at = now + backoff.delay(waited, jitter=jitter)
+        self._release(now)
+
     def kill(self, reason: str, *, now: datetime) -> None:
-        """Dead at once: the job can never succeed (an unparseable payload)."""
+        """Dead at once: the job can never succeed (an unparseable payload, a permanent
+        failure such as a wrong API key)."""
         self._require(JobStatus.PENDING, JobStatus.PROCESSING, JobStatus.FAILED, action="kill")
         self.status = JobStatus.DEAD
         self.retry_count += 1

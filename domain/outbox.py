@@ -4,11 +4,11 @@ business transaction."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from domain.errors import InvalidTransition
-from domain.retry import QuadraticBackoff
+from domain.retry import QuadraticBackoff, TransientBackoff
 from domain.text import truncate_utf8
 
 DEFAULT_OUTBOX_MAX_RETRY = 20
@@ -62,6 +62,27 @@ class OutboxMessage:
         else:
             self.status = OutboxStatus.PENDING
             self.next_retry_at = now + backoff.delay(attempt)
+
+    def defer(
+        self, reason: str, *, now: datetime, backoff: TransientBackoff, jitter: float
+    ) -> None:
+        """The bus was down: ``pending`` again after a capped, jittered wait, without
+        counting toward ``max_retry``; ``dead`` once the row has waited past the horizon
+        (counted from its creation), so a broker outage of hours loses nothing."""
+        if self.status in (OutboxStatus.CONSUMED, OutboxStatus.DEAD):
+            return
+        waited = now - self.created_at if self.created_at is not None else timedelta(0)
+        if backoff.exhausted(waited):
+            self.bury(
+                f"publish failed beyond the retry horizon ({backoff.horizon_seconds:g} s): "
+                f"{reason}",
+                now=now,
+            )
+            return
+        self.status = OutboxStatus.PENDING
+        self.last_error = truncate_utf8(reason, MAX_ERROR_BYTES)
+        self.next_retry_at = now + backoff.delay(waited, jitter=jitter)
+        self.updated_at = now
 
     def bury(self, reason: str, *, now: datetime) -> None:
         """``dead`` at once: its event can never be handled, so it is never sent again

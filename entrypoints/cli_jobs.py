@@ -7,13 +7,14 @@ broker nobody in this process consumes it, and the server's sweeper sends it on.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from application.jobs.bulk_retry import RetryJobs
 from application.jobs.queries import ListJobs
 from container import Settings
 from domain.errors import Conflict, InvalidValue, NotFound
@@ -112,11 +113,26 @@ def show_job(job_id: Annotated[int, typer.Argument(min=1, help="The job id.")]) 
 
 @jobs.command("retry")
 def retry_job(
-    job_id: Annotated[int, typer.Argument(min=1, help="The job id.")],
+    job_id: Annotated[
+        int | None, typer.Argument(min=1, help="The job id (or filter with --status/--since).")
+    ] = None,
+    status: Annotated[
+        str | None, typer.Option(help="Retry every job in this status: failed or dead.")
+    ] = None,
+    since: Annotated[
+        datetime | None,
+        typer.Option(help="With --status: only jobs that changed at or after (ISO, UTC)."),
+    ] = None,
+    user: Annotated[str | None, typer.Option(help="With --status: only this user's jobs.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="With --status: at most.")] = 100,
     reason: Annotated[str | None, typer.Option(help="Audit reason.")] = None,
 ) -> None:
-    """Send a failed or dead job again, with a fresh retry budget (audited)."""
+    """Send a failed or dead job again, with a fresh retry budget (audited); or, with
+    --status and --since, every job matching the filter (each audited)."""
     settings = Settings()
+    if job_id is None:
+        _retry_many(settings, status, since, user=user, limit=limit, reason=reason)
+        return
     try:
         job = run_directly(
             settings, lambda c: c.retry_job()(job_id, operator=CLI_OPERATOR, reason=reason)
@@ -129,3 +145,25 @@ def retry_job(
             "the running server picks it up within "
             f"{settings.sweep_interval_s + settings.job_requeue_grace_s:g} s"
         )
+
+
+def _retry_many(
+    settings: Settings,
+    status: str | None,
+    since: datetime | None,
+    *,
+    user: str | None,
+    limit: int,
+    reason: str | None,
+) -> None:
+    if status is None or since is None:
+        raise _fail(ValueError("give a job id, or --status and --since"), 2)
+    moment = since if since.tzinfo is not None else since.replace(tzinfo=UTC)
+    command = RetryJobs(status=status, since=moment, user_id=user, limit=limit)
+    try:
+        ids = run_directly(
+            settings, lambda c: c.retry_jobs()(command, operator=CLI_OPERATOR, reason=reason)
+        )
+    except InvalidValue as error:
+        raise _fail(error, 2) from error
+    console.print(f"{len(ids)} jobs sent again: {', '.join(map(str, ids)) or '-'}")

@@ -18,8 +18,17 @@ import structlog
 from adapters.embedder._vectors import unit_vectors
 from adapters.loop_local import LoopLocal
 from application.ports.embedder import Embedder, EmbedderError, Vector
+from application.ports.failures import PermanentFailure, TransientFailure
 
 _log = structlog.get_logger(__name__)
+
+
+class EmbedderUnavailable(EmbedderError, TransientFailure):
+    """The endpoint stayed down, slow or overloaded through this call's own retries."""
+
+
+class EmbedderRefused(EmbedderError, PermanentFailure):
+    """The endpoint refused the request for good (HTTP 4xx other than 408 and 429)."""
 
 
 class _RetryableError(Exception):
@@ -100,7 +109,7 @@ class OpenAIEmbedder(Embedder):
             except _RetryableError as error:
                 failures += 1
                 if failures > self._max_retries:
-                    raise EmbedderError(
+                    raise EmbedderUnavailable(
                         f"embeddings endpoint failed after {failures} attempts: {error}"
                     ) from error
                 _log.warning("embedder_retry", url=self._url, failures=failures, reason=str(error))
@@ -115,10 +124,10 @@ class OpenAIEmbedder(Embedder):
             raise _RetryableError(f"timed out after {self._timeout} s") from error
         except httpx.TransportError as error:
             raise _RetryableError(f"{type(error).__name__}: {error}") from error
-        if response.status_code >= 500 or response.status_code == 429:
+        if response.status_code >= 500 or response.status_code in (408, 429):
             raise _RetryableError(f"HTTP {response.status_code}")
         if response.status_code >= 400:
-            raise EmbedderError(f"HTTP {response.status_code}: {response.text[:200]}")
+            raise EmbedderRefused(f"HTTP {response.status_code}: {response.text[:200]}")
         try:
             return response.json()
         except ValueError as error:

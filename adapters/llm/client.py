@@ -3,7 +3,9 @@
 The SDK's own retries are off (``max_retries=0``): a failed call is a failed job attempt,
 and the job's retry policy (backoff, ``max_retry``) is the only one. Every failure,
 whether HTTP, timeout, or an answer that is empty, cut short, too long or not a JSON
-object, is one :class:`LLMError` whose message says which.
+object, is one :class:`LLMError` whose message says which: :class:`LLMUnavailable` (a
+transient failure: unreachable, timed out, HTTP 5xx, 408 or 429) or :class:`LLMRefused`
+(permanent: any other 4xx, such as a wrong API key) where the kind is known.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
 from adapters.llm.json_answer import AnswerFormatError, parse_json_object
 from adapters.loop_local import LoopLocal
 from adapters.metrics import observe_llm
+from application.ports.failures import PermanentFailure, TransientFailure
 
 _log = structlog.get_logger(__name__)
 
@@ -29,6 +32,27 @@ NO_API_KEY = "not-needed"
 
 class LLMError(Exception):
     """The model gave no usable JSON object; the message is the reason."""
+
+
+class LLMUnavailable(LLMError, TransientFailure):
+    """The endpoint is down, slow or overloaded: the same call may work later."""
+
+
+class LLMRefused(LLMError, PermanentFailure):
+    """The endpoint refused the request for good (HTTP 4xx other than 408 and 429)."""
+
+
+TRANSIENT_STATUSES = frozenset({408, 429})
+
+
+def status_error(status: int, message: str) -> LLMError:
+    """The error for an HTTP error answer, classified by its status."""
+    text = f"LLM endpoint answered HTTP {status}: {message}"
+    if status >= 500 or status in TRANSIENT_STATUSES:
+        return LLMUnavailable(text)
+    if 400 <= status < 500:
+        return LLMRefused(text)
+    return LLMError(text)
 
 
 class LLMClient:
@@ -114,13 +138,11 @@ class LLMClient:
             ok = True
             return completion
         except (TimeoutError, openai.APITimeoutError) as error:
-            raise LLMError(f"LLM call timed out after {self._timeout:g} s") from error
+            raise LLMUnavailable(f"LLM call timed out after {self._timeout:g} s") from error
         except openai.APIStatusError as error:
-            raise LLMError(
-                f"LLM endpoint answered HTTP {error.status_code}: {_short(error.message)}"
-            ) from error
+            raise status_error(error.status_code, _short(error.message)) from error
         except openai.APIConnectionError as error:
-            raise LLMError(f"LLM endpoint unreachable: {_short(str(error))}") from error
+            raise LLMUnavailable(f"LLM endpoint unreachable: {_short(str(error))}") from error
         except ValueError as error:
             raise LLMError(
                 f"LLM endpoint answered an unreadable body: {_short(str(error))}"

@@ -22,11 +22,21 @@ READ_ONLY = "memvault_read_only"
 """Connection execution option: the transaction will not write."""
 
 
-def create_engine(url: str, *, pool_size: int = 5, echo: bool = False) -> AsyncEngine:
-    """An async engine for ``url``; call it inside the event loop that will use it."""
+def create_engine(
+    url: str,
+    *,
+    pool_size: int = 5,
+    echo: bool = False,
+    busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS,
+) -> AsyncEngine:
+    """An async engine for ``url``; call it inside the event loop that will use it.
+
+    ``busy_timeout_ms``: how long a SQLite writer waits for another's lock before its
+    statement fails with "database is locked" (answered 503 at the HTTP edge).
+    """
     dialect = make_url(url).get_backend_name()
     if dialect == "sqlite":
-        return _sqlite_engine(url, echo=echo)
+        return _sqlite_engine(url, echo=echo, busy_timeout_ms=busy_timeout_ms)
     options: dict[str, Any] = {
         "pool_size": pool_size,
         "max_overflow": pool_size,
@@ -60,7 +70,7 @@ READ_ONLY_BEGIN = {
 }
 
 
-def create_read_engine(url: str) -> Engine | None:
+def create_read_engine(url: str, *, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> Engine | None:
     """For a SQLite file: a synchronous engine for read-only units of work, else ``None``.
 
     aiosqlite runs every cursor call in its own thread, so a read of three statements
@@ -75,21 +85,19 @@ def create_read_engine(url: str) -> Engine | None:
         return None
     engine = create_sync_engine(
         parsed.set(drivername="sqlite+pysqlite"),
-        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        connect_args={"timeout": busy_timeout_ms / 1000},
     )
-    _sqlite_setup(engine, always_read_only=True)
+    _sqlite_setup(engine, always_read_only=True, busy_timeout_ms=busy_timeout_ms)
     return engine
 
 
-def _sqlite_engine(url: str, *, echo: bool) -> AsyncEngine:
-    engine = create_async_engine(
-        url, echo=echo, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
-    )
-    _sqlite_setup(engine.sync_engine, always_read_only=False)
+def _sqlite_engine(url: str, *, echo: bool, busy_timeout_ms: int) -> AsyncEngine:
+    engine = create_async_engine(url, echo=echo, connect_args={"timeout": busy_timeout_ms / 1000})
+    _sqlite_setup(engine.sync_engine, always_read_only=False, busy_timeout_ms=busy_timeout_ms)
     return engine
 
 
-def _sqlite_setup(engine: Engine, *, always_read_only: bool) -> None:
+def _sqlite_setup(engine: Engine, *, always_read_only: bool, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy, not pysqlite, decide where transactions begin (SQLAlchemy docs,
@@ -98,7 +106,7 @@ def _sqlite_setup(engine: Engine, *, always_read_only: bool) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.execute("PRAGMA foreign_keys=ON")
         if always_read_only:  # SQLite itself refuses any write on these connections
             cursor.execute("PRAGMA query_only=ON")

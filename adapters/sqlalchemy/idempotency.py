@@ -10,7 +10,13 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from adapters.sqlalchemy.tables import idempotency_keys as t
 from adapters.sqlalchemy.upsert import insert_unless_exists
-from application.ports.idempotency import Claim, IdempotencyStore, KeyClaim, StoredResponse
+from application.ports.idempotency import (
+    DEFAULT_LEASE,
+    Claim,
+    IdempotencyStore,
+    KeyClaim,
+    StoredResponse,
+)
 
 IN_PROGRESS = "in_progress"
 DONE = "done"
@@ -24,15 +30,24 @@ class SqlIdempotencyStore(IdempotencyStore):
         return and_(t.c.user_id == user_id, t.c.idem_key == key)
 
     async def begin(
-        self, user_id: str, key: str, request_hash: str, *, now: datetime, ttl: timedelta
+        self,
+        user_id: str,
+        key: str,
+        request_hash: str,
+        *,
+        now: datetime,
+        ttl: timedelta,
+        lease: timedelta = DEFAULT_LEASE,
     ) -> KeyClaim:
+        """An ``in_progress`` row's ``expires_at`` is its lease; a finished row's is the
+        end of the key's life. Either way a row past it is taken over."""
         fresh = {
             "request_hash": request_hash,
             "status": IN_PROGRESS,
             "response_status": None,
             "response_body": None,
             "created_at": now,
-            "expires_at": now + ttl,
+            "expires_at": now + min(lease, ttl),
         }
         async with self._engine.begin() as conn:
             if await insert_unless_exists(conn, t, {"user_id": user_id, "idem_key": key, **fresh}):
@@ -58,13 +73,20 @@ class SqlIdempotencyStore(IdempotencyStore):
             ),
         )
 
-    async def finish(self, user_id: str, key: str, response: StoredResponse) -> None:
+    async def finish(
+        self, user_id: str, key: str, response: StoredResponse, *, expires_at: datetime
+    ) -> None:
         stored = f"{response.content_type}\n{response.body.decode('utf-8', errors='replace')}"
         async with self._engine.begin() as conn:
             await conn.execute(
                 update(t)
                 .where(self._key(user_id, key))
-                .values(status=DONE, response_status=response.status, response_body=stored)
+                .values(
+                    status=DONE,
+                    response_status=response.status,
+                    response_body=stored,
+                    expires_at=expires_at,
+                )
             )
 
     async def abandon(self, user_id: str, key: str) -> None:

@@ -187,4 +187,6 @@ class SqlJobRepository(JobRepository):
             stmt = stmt.where(t.c.idempotency_key == query.job_key)
         if query.before_id is not None:
             stmt = stmt.where(t.c.id < query.before_id)
+        if query.updated_since is not None:
+            stmt = stmt.where(t.c.updated_at >= query.updated_since)
         return [from_row(row) for row in await self._conn.execute(stmt)]

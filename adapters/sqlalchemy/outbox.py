@@ -129,9 +129,19 @@ class SqlOutboxRepository(OutboxRepository):
         )
 
     async def list(
-        self, *, status: OutboxStatus | None, limit: int, before_id: int | None = None
+        self,
+        *,
+        status: OutboxStatus | None,
+        limit: int,
+        before_id: int | None = None,
+        user_id: str | None = None,
+        updated_since: datetime | None = None,
     ) -> list[OutboxMessage]:
         stmt = select(t).order_by(t.c.id.desc()).limit(limit)
+        if user_id is not None:
+            stmt = stmt.where(t.c.user_id == user_id)
+        if updated_since is not None:
+            stmt = stmt.where(t.c.updated_at >= updated_since)
         if status is not None:
             stmt = stmt.where(t.c.status == status.value)
         if before_id is not None:

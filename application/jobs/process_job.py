@@ -5,8 +5,10 @@
 3. Read settings, extract (the lease is renewed meanwhile); failures are retryable.
 4. Normalise and filter facts; decide and write items, audits and the job's success in
    one transaction, compare-and-set on the lease.
-5. After commit: re-index changed items. On failure: ``failed`` with backoff (the retry
-   is enqueued with that delay) or ``dead`` at ``max_retry``.
+5. After commit: re-index changed items. On failure: a transient one (a dependency down)
+   is ``failed`` with a capped wait for the retry horizon and never counted; a permanent
+   one is ``dead`` at once; any other is ``failed`` with backoff or ``dead`` at
+   ``max_retry``. The retry is enqueued with its delay.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import random
 from collections.abc import AsyncIterator
 from datetime import datetime
 from enum import StrEnum
@@ -23,6 +26,7 @@ import structlog
 from application.config import JobPolicy
 from application.ports.clock import Clock
 from application.ports.extractor import ExtractionRequest, Extractor
+from application.ports.failures import FailureKind, failure_kind
 from application.ports.indexer import ItemIndexer
 from application.ports.job_queue import JobQueue
 from application.ports.memory_writer import FactWriter, WriteResult
@@ -125,8 +129,8 @@ class ProcessJobUseCase:
         except LeaseLost:
             log.warning("job_lease_lost", job_id=job_id)
             return JobOutcome.LOST
-        except Exception as error:  # any failure of an attempt is retried with backoff
-            return await self._fail(job, f"{type(error).__name__}: {error}")
+        except Exception as error:  # every failure of an attempt ends in _failed
+            return await self._failed(job, error)
         await self._indexer.items_changed(result.changed)
         log.info("job_succeeded", job_id=job_id, actions=[a.value for a in result.actions])
         return JobOutcome.SUCCEEDED
@@ -196,9 +200,20 @@ class ProcessJobUseCase:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    async def _fail(self, job: ExtractionJob, reason: str) -> JobOutcome:
+    async def _failed(self, job: ExtractionJob, error: Exception) -> JobOutcome:
+        """Transient (a dependency down): retried for the horizon, never counted;
+        permanent (a wrong key, a refused request): dead at once; anything else: counted
+        toward ``max_retry``."""
+        reason = f"{type(error).__name__}: {error}"
+        kind = failure_kind(error)
+        if kind is FailureKind.PERMANENT:
+            return await self._give_up(job, reason)
         now = self._clock.now()
-        job.fail(reason, now=now, backoff=self._policy.backoff)
+        if kind is FailureKind.TRANSIENT:
+            jitter = random.random()
+            job.defer(reason, now=now, backoff=self._policy.transient, jitter=jitter)
+        else:
+            job.fail(reason, now=now, backoff=self._policy.backoff)
         return await self._record_failure(job, reason, now)
 
     async def _give_up(self, job: ExtractionJob, reason: str) -> JobOutcome:

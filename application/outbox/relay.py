@@ -1,13 +1,17 @@
 """The outbox relay (docs/behaviour.md, "Ingestion and the outbox"): claim due rows,
 publish, mark published.
 
-A failed publish sends the rows back to ``pending`` with n² backoff (``dead`` after
-``max_retry``). A published row that no consumer has marked consumed after
-``republish_after`` is published again (its event may have died with an in-process bus).
+A failed publish (the bus is down) sends the rows back to ``pending`` after a capped,
+jittered wait, for the retry horizon, never counted; one the bus refuses for good
+(a ``PermanentFailure``) backs off n² and is ``dead`` after ``max_retry``.
+A published row that no consumer has marked consumed after ``republish_after`` is
+published again (its event may have died with an in-process bus).
 A row is published at least once; the consumer's inbox makes a second delivery harmless.
 """
 
 from __future__ import annotations
+
+import random
 
 import structlog
 
@@ -15,6 +19,7 @@ from application.config import OutboxPolicy
 from application.events import PoisonEvent, envelope
 from application.ports.clock import Clock
 from application.ports.event_bus import EventBusError, EventPublisher, OutgoingEvent
+from application.ports.failures import FailureKind, failure_kind
 from application.ports.metrics import NO_METRICS, Metric, Metrics
 from application.ports.repositories import UnitOfWorkFactory
 from domain.outbox import OutboxMessage, OutboxStatus
@@ -53,7 +58,11 @@ class RelayOutboxUseCase:
             await self._publisher.publish([event for _, event in ready])
         except EventBusError as error:
             log.warning("outbox_publish_failed", rows=len(ready), error=str(error))
-            await self._retry_later([row for row, _ in ready], f"publish failed: {error}")
+            await self._retry_later(
+                [row for row, _ in ready],
+                f"publish failed: {error}",
+                counted=failure_kind(error) is FailureKind.PERMANENT,
+            )
             self._metrics.count(Metric.OUTBOX_FAILED_TOTAL, len(ready))
             return 0
         now = self._clock.now()
@@ -79,14 +88,20 @@ class RelayOutboxUseCase:
                 await self._bury(row, str(error))
         return ready
 
-    async def _retry_later(self, rows: list[OutboxMessage], reason: str) -> None:
+    async def _retry_later(self, rows: list[OutboxMessage], reason: str, *, counted: bool) -> None:
+        """A bus that is down is waited for (``defer``, the retry horizon); a publish the
+        bus refuses for good is counted toward ``max_retry``."""
         now = self._clock.now()
         async with self._uow() as uow:
             for row in rows:
                 current = await uow.outbox.get(row.id or 0, for_update=True)
                 if current is None:
                     continue
-                current.fail(reason, now=now, backoff=self._policy.backoff)
+                if counted:
+                    current.fail(reason, now=now, backoff=self._policy.backoff)
+                else:
+                    jitter = random.random()
+                    current.defer(reason, now=now, backoff=self._policy.transient, jitter=jitter)
                 await uow.outbox.save(current)
             await uow.commit()
 

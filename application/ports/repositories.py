@@ -195,9 +195,15 @@ class OutboxRepository(Protocol):
     async def mark_consumed(self, outbox_id: int, *, now: datetime) -> None: ...
 
     async def list(
-        self, *, status: OutboxStatus | None, limit: int, before_id: int | None = None
+        self,
+        *,
+        status: OutboxStatus | None,
+        limit: int,
+        before_id: int | None = None,
+        user_id: str | None = None,
+        updated_since: datetime | None = None,
     ) -> list[OutboxMessage]:
-        """Newest first."""
+        """Newest first; ``updated_since`` keeps rows last changed at or after it."""
         ...
 
 
@@ -240,6 +246,8 @@ class JobQuery:
     conversation_id: str | None = None
     message_id: str | None = None
     job_key: str | None = None
+    updated_since: datetime | None = None
+    """Only jobs last changed at or after this instant (a dead job: when it died)."""
     limit: int = 20
     before_id: int | None = None
 

@@ -14,6 +14,7 @@ from litestar.exceptions import (
 )
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
+from container import unavailable_dependency
 from domain.errors import Conflict, DomainError, InvalidMemoryType, InvalidValue, NotFound, TooLarge
 
 log = structlog.get_logger(__name__)
@@ -141,7 +142,34 @@ def http_error(_: Request[Any, Any, Any], error: HTTPException) -> Response[dict
     return response
 
 
+DEFAULT_RETRY_AFTER_S = 5
+
+
+def _retry_after(request: Request[Any, Any, Any]) -> int:
+    container = getattr(request.app.state, "container", None)
+    if container is None:
+        return DEFAULT_RETRY_AFTER_S
+    return int(container.settings().unavailable_retry_after_s)
+
+
+def unavailable(request: Request[Any, Any, Any], dependency: str) -> Response[dict[str, Any]]:
+    """503 with ``Retry-After``: a dependency is down or locked, the request may be sent
+    again unchanged. The detail names the dependency, never its host or path."""
+    response = problem(503, f"the {dependency} is unavailable; try again later", code="Unavailable")
+    response.headers["Retry-After"] = str(_retry_after(request))
+    return response
+
+
 def unexpected_error(request: Request[Any, Any, Any], error: Exception) -> Response[dict[str, Any]]:
+    dependency = unavailable_dependency(error)
+    if dependency is not None:
+        log.warning(
+            "dependency_unavailable",
+            dependency=dependency,
+            path=request.url.path,
+            error=f"{type(error).__name__}: {error}",
+        )
+        return unavailable(request, dependency)
     log.exception("unhandled_error", path=request.url.path, method=request.method)
     return problem(
         HTTP_500_INTERNAL_SERVER_ERROR, "an unexpected error occurred", code="InternalError"

@@ -1,13 +1,16 @@
 """``Idempotency-Key`` on mutating requests (docs/behaviour.md, "HTTP edges").
 
 The same key from the same user within 24 h replays the first response; the same key
-with a different request is 422; a key whose first request is still running is 409.
+with a different request is 422; a key whose first request is still running is 409, for
+as long as its lease (``MEMVAULT_IDEMPOTENCY_LEASE_S``, 60 s): a request that crashed or
+hangs past it no longer holds the key.
 Responses of 500 and above are not kept, so the client's retry runs again.
 """
 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from litestar import Litestar
@@ -29,6 +32,16 @@ HEADER = b"idempotency-key"
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
 KEY_TTL = timedelta(hours=24)
 MAX_KEY = 255
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Kept:
+    """The key a running request holds, and when its stored response expires."""
+
+    store: IdempotencyStore
+    user_id: str
+    key: str
+    expires_at: datetime
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -65,8 +78,11 @@ class IdempotencyMiddleware:
         digest = hashlib.sha256(
             b"\n".join([scope["method"].encode(), scope["path"].encode(), body])
         ).hexdigest()
-        store: IdempotencyStore = Litestar.from_scope(scope).state.container.idempotency()
-        claim = await store.begin(user.user_id, key, digest, now=datetime.now(UTC), ttl=KEY_TTL)
+        container = Litestar.from_scope(scope).state.container
+        store: IdempotencyStore = container.idempotency()
+        lease = timedelta(seconds=container.settings().idempotency_lease_s)
+        started = datetime.now(UTC)
+        claim = await store.begin(user.user_id, key, digest, now=started, ttl=KEY_TTL, lease=lease)
         if claim.outcome is Claim.MISMATCH:
             await send_problem(send, 422, "this Idempotency-Key was used with another request")
             return
@@ -83,17 +99,10 @@ class IdempotencyMiddleware:
                 [("idempotent-replayed", "true")],
             )
             return
-        await self._run_and_keep(scope, replay_receive(body, receive), send, store, user, key)
+        kept = _Kept(store=store, user_id=user.user_id, key=key, expires_at=started + KEY_TTL)
+        await self._run_and_keep(scope, replay_receive(body, receive), send, kept)
 
-    async def _run_and_keep(
-        self,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        store: IdempotencyStore,
-        user: Principal,
-        key: str,
-    ) -> None:
+    async def _run_and_keep(self, scope: Scope, receive: Receive, send: Send, kept: _Kept) -> None:
         status = 500
         content_type = "application/json"
         chunks: list[bytes] = []
@@ -112,10 +121,10 @@ class IdempotencyMiddleware:
         try:
             await self.app(scope, receive, capture)
         except BaseException:
-            await store.abandon(user.user_id, key)
+            await kept.store.abandon(kept.user_id, kept.key)
             raise
         if status >= 500:
-            await store.abandon(user.user_id, key)
+            await kept.store.abandon(kept.user_id, kept.key)
             return
         response = StoredResponse(status=status, body=b"".join(chunks), content_type=content_type)
-        await store.finish(user.user_id, key, response)
+        await kept.store.finish(kept.user_id, kept.key, response, expires_at=kept.expires_at)

@@ -74,6 +74,21 @@ class ReasonIn(msgspec.Struct, forbid_unknown_fields=True):
     reason: Reason | None = None
 
 
+class BulkRetryIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Retry every job (or outbox row) in ``status`` last changed at or after ``since``."""
+
+    status: str
+    since: datetime
+    user_id: ScopeId | None = None
+    limit: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 100
+    reason: Reason | None = None
+
+
+class BulkRetryOut(msgspec.Struct, kw_only=True):
+    retried: int
+    ids: list[int]
+
+
 class SettingsIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     memory_enabled: bool | None = None
     implicit_memory_enabled: bool | None = None

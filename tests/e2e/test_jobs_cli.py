@@ -173,3 +173,42 @@ def test_retry_refuses_a_job_that_succeeded(env: dict[str, str | None]) -> None:
     assert code == 1
     assert "cannot retry a job that is success" in output
     assert get_job(env, job_id).status is JobStatus.SUCCESS
+
+
+def test_retry_by_filter_sends_every_dead_job_since_a_time_again_each_audited(
+    env: dict[str, str | None],
+) -> None:
+    older = add_job(env, "alice", "b0", **dead())
+    job_ids = [add_job(env, "alice", f"b{n}", **dead()) for n in range(1, 3)]
+    theirs = add_job(env, "bob", "b3", **dead())
+    on_data(env, lambda c: _age(c, older))
+
+    code, output = memvault(
+        env, "jobs", "retry", "--status", "dead", "--since", "2026-01-01T00:00:00",
+        "--user", "alice", "--reason", "LLM is back",
+    )  # fmt: skip
+
+    assert code == 0, output
+    assert "2 jobs sent again" in output
+    for job_id in job_ids:
+        assert get_job(env, job_id).status is JobStatus.PENDING
+        (entry,) = job_audit(env, "alice", job_id)
+        assert (entry.operator_id, entry.reason) == ("cli", "LLM is back")
+    assert get_job(env, older).status is JobStatus.DEAD
+    assert get_job(env, theirs).status is JobStatus.DEAD
+
+
+def test_retry_needs_a_job_id_or_a_status_and_a_time(env: dict[str, str | None]) -> None:
+    code, output = memvault(env, "jobs", "retry", "--status", "dead")
+    assert code == 2
+    assert "--status and --since" in output
+
+
+async def _age(container: Container, job_id: int) -> None:
+    """Make the job's last change older than the filter's ``--since``."""
+    async with container.uow()() as uow:
+        job = await uow.jobs.get(job_id)
+        assert job is not None
+        job.updated_at = datetime(2025, 6, 1, tzinfo=UTC)
+        assert await uow.jobs.save(job, expected=JobStatus.DEAD, worker=None)
+        await uow.commit()

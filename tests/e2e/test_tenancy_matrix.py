@@ -494,6 +494,33 @@ async def admin_retry_outbox(world: World) -> None:
     assert response.status_code == 404, response.text
 
 
+LONG_AGO = "2000-01-01T00:00:00Z"
+
+
+async def admin_retry_jobs(world: World) -> None:
+    """A bulk retry filtered on one member touches none of its (successful) jobs and
+    none of anyone else's; only failed or dead jobs can be asked for."""
+    for me in world.members:
+        body = {"status": "dead", "since": LONG_AGO, "user_id": me.name, "reason": "matrix"}
+        result = ok(await world.client.post(f"{ADMIN}/jobs/retry", json=body, headers=world.admin))
+        assert result == {"retried": 0, "ids": []}
+        job = ok(await world.client.get(f"{API}/jobs/{me.job_id}", headers=me.headers))
+        assert job["status"] == "success"
+    wrong = {"status": "success", "since": LONG_AGO}
+    response = await world.client.post(f"{ADMIN}/jobs/retry", json=wrong, headers=world.admin)
+    assert response.status_code == 400, response.text
+
+
+async def admin_retry_outbox_rows(world: World) -> None:
+    for me in world.members:
+        body = {"status": "dead", "since": LONG_AGO, "user_id": me.name}
+        url = f"{ADMIN}/outbox/retry"
+        assert ok(await world.client.post(url, json=body, headers=world.admin))["retried"] == 0
+    wrong = {"status": "pending", "since": LONG_AGO}
+    response = await world.client.post(f"{ADMIN}/outbox/retry", json=wrong, headers=world.admin)
+    assert response.status_code == 400, response.text
+
+
 async def admin_dead_events(world: World) -> None:
     ok(await world.client.get(f"{ADMIN}/dead-events?limit=100", headers=world.admin))
 
@@ -694,6 +721,8 @@ ROUTES: dict[tuple[str, str], Check | Public | Admin] = {
     ("POST", f"{ADMIN}/outbox/{{outbox_id:int}}/retry"): Admin(
         admin_retry_outbox, f"{ADMIN}/outbox/1/retry"
     ),
+    ("POST", f"{ADMIN}/jobs/retry"): Admin(admin_retry_jobs, f"{ADMIN}/jobs/retry"),
+    ("POST", f"{ADMIN}/outbox/retry"): Admin(admin_retry_outbox_rows, f"{ADMIN}/outbox/retry"),
     ("GET", f"{ADMIN}/dead-events"): Admin(admin_dead_events, f"{ADMIN}/dead-events"),
     ("POST", f"{ADMIN}/dedup"): Admin(admin_dedup, f"{ADMIN}/dedup"),
     ("POST", f"{ADMIN}/reindex"): Admin(admin_reindex, f"{ADMIN}/reindex"),

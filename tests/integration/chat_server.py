@@ -24,14 +24,20 @@ class Scripted:
 
 
 class ChatServer:
-    def __init__(self) -> None:
+    def __init__(self, *, port: int = 0) -> None:
+        """``port`` 0 picks a free one; a stopped server's port may be given to a new
+        one (an endpoint that goes away and comes back)."""
         self.requests: list[dict[str, Any]] = []
         self._script: deque[Scripted] = deque()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
-        self._http = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._http = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self._http.daemon_threads = True
         self._thread = threading.Thread(target=self._http.serve_forever, args=(0.02,), daemon=True)
+
+    @property
+    def port(self) -> int:
+        return int(self._http.server_address[1])
 
     @property
     def url(self) -> str:

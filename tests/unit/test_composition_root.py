@@ -72,7 +72,21 @@ def test_scale_processes_refuse_the_embedded_vector_store(command: str):
 def test_a_relay_refuses_the_in_process_broker_even_with_a_server_bus():
     half = settings(broker="memory", event_bus="redis", vector_store="milvus")
     assert "MEMVAULT_BROKER=redis" in (refusal(half, "relay") or "")
-    assert refusal(half, "serve") is None
+
+
+@pytest.mark.parametrize("bus", ["redis", "kafka"])
+def test_serve_refuses_a_server_bus_with_the_in_process_broker(bus: str):
+    # No relay would run anywhere: `memvault relay` refuses the in-process broker.
+    half = settings(broker="memory", event_bus=bus, vector_store="milvus")
+    why = refusal(half, "serve") or ""
+    assert "MEMVAULT_BROKER=redis" in why
+    assert "MEMVAULT_EVENT_BUS=memory" in why
+    assert refusal(settings(broker="redis", event_bus=bus, vector_store="milvus"), "serve") is None
+
+
+def test_pgvector_is_not_an_accepted_vector_store():
+    with pytest.raises(ValueError, match="vector_store"):
+        settings(vector_store="pgvector")
 
 
 @pytest.mark.parametrize("command", ["serve", "token", "worker", "relay"])

@@ -7,12 +7,17 @@ from typing import Annotated
 from litestar import Controller, get, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
+from application.jobs.bulk_retry import RetryJobs
 from application.jobs.queries import ListJobs
 from application.maintenance.dedup import Dedup
+from application.outbox.bulk_retry import RetryOutboxRows
 from domain.audit import OperatorType
+from domain.instants import utc_instant
 from entrypoints.http.auth import admin_guard
 from entrypoints.http.deps import ContainerDep, PrincipalDep, checked_id, split_csv
 from entrypoints.http.schemas import (
+    BulkRetryIn,
+    BulkRetryOut,
     DeadEventOut,
     DeadEventPageOut,
     DedupIn,
@@ -69,6 +74,20 @@ class AdminController(Controller):
         )
         return JobOut.of(job, operator=True)
 
+    @post(
+        "/jobs/retry",
+        operation_id="admin_retry_jobs",
+        status_code=200,
+        summary="Send every failed or dead job matching a filter again (each audited)",
+    )
+    async def retry_jobs(
+        self, container: ContainerDep, principal: PrincipalDep, data: JSONBody[BulkRetryIn]
+    ) -> BulkRetryOut:
+        since = utc_instant(data.since, field="since")
+        command = RetryJobs(status=data.status, since=since, user_id=data.user_id, limit=data.limit)
+        ids = await container.retry_jobs()(command, operator=principal.user_id, reason=data.reason)
+        return BulkRetryOut(retried=len(ids), ids=ids)
+
     @get("/outbox", operation_id="admin_list_outbox", summary="Outbox rows (e.g. ?status=dead)")
     async def list_outbox(
         self,
@@ -99,6 +118,24 @@ class AdminController(Controller):
             reason=data.reason if data else None,
         )
         return OutboxOut.of(row)
+
+    @post(
+        "/outbox/retry",
+        operation_id="admin_retry_outbox_rows",
+        status_code=200,
+        summary="Send every dead outbox row matching a filter again (each audited)",
+    )
+    async def retry_outbox_rows(
+        self, container: ContainerDep, principal: PrincipalDep, data: JSONBody[BulkRetryIn]
+    ) -> BulkRetryOut:
+        since = utc_instant(data.since, field="since")
+        command = RetryOutboxRows(
+            status=data.status, since=since, user_id=data.user_id, limit=data.limit
+        )
+        ids = await container.retry_outbox_rows()(
+            command, operator=principal.user_id, reason=data.reason
+        )
+        return BulkRetryOut(retried=len(ids), ids=ids)
 
     @get(
         "/dead-events",

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import structlog
 from litestar import Response, get
 
 from entrypoints.http.deps import ContainerDep
 from entrypoints.http.errors import problem
+
+log = structlog.get_logger(__name__)
 
 
 @get("/healthz", operation_id="healthz", summary="The process is up", tags=["service"])
@@ -22,9 +25,15 @@ async def healthz() -> dict[str, str]:
     tags=["service"],
 )
 async def readyz(container: ContainerDep) -> Response[dict[str, Any]]:
+    """Names what is down; the reasons (which hold hosts and paths) go to the log only,
+    since anyone may call this route."""
     checks = await container.readiness()()
     failing = {name: why for name, why in checks.items() if why}
+    states = {name: ("unavailable" if why else "ok") for name, why in checks.items()}
     if failing:
-        detail = "; ".join(f"{name}: {why}" for name, why in failing.items())
-        return problem(503, f"not ready: {detail}", code="Unavailable", checks=checks)
-    return Response({"status": "ready", "checks": checks})
+        log.warning("not_ready", **failing)
+        detail = "not ready: " + ", ".join(sorted(failing)) + " unavailable"
+        response = problem(503, detail, code="Unavailable", checks=states)
+        response.headers["Retry-After"] = str(container.settings().unavailable_retry_after_s)
+        return response
+    return Response({"status": "ready", "checks": states})

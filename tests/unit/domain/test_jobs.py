@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from domain.errors import InvalidTransition
 from domain.jobs import ExtractionJob, JobStatus, JobType
-from domain.retry import ExponentialBackoff
+from domain.retry import ExponentialBackoff, TransientBackoff
 
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
 LEASE = timedelta(seconds=30)
@@ -354,3 +354,33 @@ def test_a_reason_with_a_lone_surrogate_still_fails_the_job() -> None:
     assert failing.status is JobStatus.FAILED
     assert failing.last_error is not None
     assert "bad" in failing.last_error
+
+
+TRANSIENT = TransientBackoff(base_seconds=1, cap_seconds=300, horizon_seconds=86_400)
+
+
+def test_a_transient_failure_waits_without_counting_an_attempt() -> None:
+    running = processing_job(created_at=NOW - timedelta(seconds=40))
+    running.defer("LLM endpoint unreachable", now=NOW, backoff=TRANSIENT, jitter=1.0)
+    assert (running.status, running.retry_count) == (JobStatus.FAILED, 0)
+    assert running.next_retry_at == NOW + timedelta(seconds=40)
+    assert running.last_error == "LLM endpoint unreachable"
+    assert running.locked_by is None
+
+
+def test_transient_failures_for_days_within_the_horizon_never_make_a_job_dead() -> None:
+    created = NOW - timedelta(hours=23)
+    running = processing_job(created_at=created)
+    for _ in range(1000):
+        running.defer("down", now=NOW, backoff=TRANSIENT, jitter=0.0)
+        assert running.status is JobStatus.FAILED
+        running.claim(worker="w1", now=running.next_retry_at or NOW, lease=LEASE)
+    assert running.retry_count == 0
+
+
+def test_a_transient_failure_past_the_horizon_makes_the_job_dead_with_the_reason() -> None:
+    running = processing_job(created_at=NOW - timedelta(hours=25))
+    running.defer("LLM endpoint unreachable", now=NOW, backoff=TRANSIENT, jitter=0.5)
+    assert running.status is JobStatus.DEAD
+    assert "retry horizon" in (running.last_error or "")
+    assert "LLM endpoint unreachable" in (running.last_error or "")

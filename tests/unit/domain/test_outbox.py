@@ -10,7 +10,7 @@ import pytest
 
 from domain.errors import InvalidTransition
 from domain.outbox import OutboxMessage, OutboxStatus
-from domain.retry import QuadraticBackoff
+from domain.retry import QuadraticBackoff, TransientBackoff
 
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
 BACKOFF = QuadraticBackoff()
@@ -138,3 +138,19 @@ def test_burying_leaves_a_consumed_row_consumed() -> None:
     row.bury("late refusal", now=NOW)
     assert row.status is OutboxStatus.CONSUMED
     assert row.last_error is None
+
+
+def test_a_bus_outage_of_hours_leaves_the_row_pending_and_uncounted() -> None:
+    backoff = TransientBackoff(cap_seconds=100, horizon_seconds=86_400)
+    row = message(created_at=NOW - timedelta(hours=5))
+    row.defer("publish failed: connection refused", now=NOW, backoff=backoff, jitter=1.0)
+    assert (row.status, row.retry_count) == (OutboxStatus.PENDING, 0)
+    assert row.next_retry_at == NOW + timedelta(seconds=100)
+
+
+def test_a_bus_outage_past_the_horizon_makes_the_row_dead() -> None:
+    backoff = TransientBackoff(horizon_seconds=3600)
+    row = message(created_at=NOW - timedelta(hours=2))
+    row.defer("publish failed", now=NOW, backoff=backoff, jitter=0.0)
+    assert row.status is OutboxStatus.DEAD
+    assert "retry horizon" in (row.last_error or "")

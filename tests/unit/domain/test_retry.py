@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from domain.retry import ExponentialBackoff, QuadraticBackoff
+from domain.retry import ExponentialBackoff, QuadraticBackoff, TransientBackoff
 
 
 @pytest.mark.parametrize(
@@ -54,3 +54,19 @@ def test_quadratic_backoff_scales_with_its_base_and_respects_its_cap() -> None:
         timedelta(seconds=8),
         timedelta(seconds=8),
     ]
+
+
+@pytest.mark.parametrize(
+    ("waited", "jitter", "seconds"),
+    [(0, 1.0, 1), (0, 0.0, 0.5), (3, 1.0, 3), (8, 0.0, 4), (1000, 1.0, 300), (1000, 0.0, 150)],
+)
+def test_a_transient_wait_is_the_time_waited_so_far_capped_and_jittered(
+    waited: float, jitter: float, seconds: float
+) -> None:
+    backoff = TransientBackoff(base_seconds=1, cap_seconds=300)
+    assert backoff.delay(timedelta(seconds=waited), jitter=jitter) == timedelta(seconds=seconds)
+
+
+def test_the_transient_horizon_is_24_hours_by_default() -> None:
+    assert not TransientBackoff().exhausted(timedelta(hours=23, minutes=59))
+    assert TransientBackoff().exhausted(timedelta(hours=24))
