@@ -60,6 +60,7 @@ def _export(container: Container, command: ExportMemories, shape: str) -> Stream
     "/api/v1/memory/export",
     summary="Every memory of the caller, in every status (JSON Lines, or ?format=json)",
     tags=("memory items",),
+    operation_id="export_memories",
 )
 async def export_own(
     container: ContainerDep,
@@ -76,7 +77,11 @@ class TransferController(Controller):
     tags = ("operators",)
     guards = (admin_guard,)
 
-    @get("/export", summary="Memories of one user (?user_id=) or of every user, JSON Lines")
+    @get(
+        "/export",
+        summary="Memories of one user (?user_id=) or of every user, JSON Lines",
+        operation_id="admin_export_memories",
+    )
     async def export_any(
         self, container: ContainerDep, user_id: UserFilter = None, history: FromQuery[bool] = False
     ) -> Stream:
@@ -85,6 +90,7 @@ class TransferController(Controller):
     @post(
         "/import",
         status_code=200,
+        operation_id="admin_import_memories",
         summary="Import an export file (JSON Lines body); all or nothing, idempotent",
         request_max_body_size=MAX_IMPORT_BYTES,
     )
