@@ -65,6 +65,7 @@ from application.api_keys.revoke_key import RevokeKeyUseCase
 from application.config import JobPolicy, OutboxPolicy
 from application.extraction.deterministic_judge import DeterministicJudge
 from application.extraction.write_memories import DecisionPolicy, MemoryWriter
+from application.indexing.ledger import SyncLedger
 from application.indexing.vector_sync import ResyncVectorsUseCase, VectorIndexer
 from application.ingest.ingest_messages import IngestMessagesUseCase
 from application.jobs.process_job import ProcessJobUseCase
@@ -385,6 +386,11 @@ class Infrastructure(containers.DeclarativeContainer):
     vector_store = providers.Singleton(_tracked, closables, vector_store_choice)
     retrieval_weights = providers.Singleton(retrieval_weights, settings)
     metrics = providers.Singleton(process_metrics)
+    sync_ledger = providers.Singleton(
+        SyncLedger,
+        rest=providers.Factory(timedelta, seconds=settings.provided.vector_resync_grace_s),
+    )
+    """Vector syncs running and failing in this process (the sweeper reads it)."""
 
 
 class Container(containers.DeclarativeContainer):
@@ -398,7 +404,9 @@ class Container(containers.DeclarativeContainer):
     read_engine = providers.Singleton(create_read_engine, settings.provided.effective_database_url)
     """SQLite only (else ``None``): read-only units of work run on it without thread hops."""
     uow = providers.Singleton(SqlUnitOfWorkFactory, engine, read_engine)
-    indexer = providers.Singleton(VectorIndexer, uow, clock, infra.embedder, infra.vector_store)
+    indexer = providers.Singleton(
+        VectorIndexer, uow, clock, infra.embedder, infra.vector_store, ledger=infra.sync_ledger
+    )
     idempotency = providers.Singleton(SqlIdempotencyStore, engine)
     closables: providers.Singleton[list[object]] = providers.Singleton(list)
     """Clients this loop opened, closed by :func:`shutdown` (newest first)."""
@@ -521,6 +529,7 @@ class Container(containers.DeclarativeContainer):
         clock,
         indexer,
         grace=providers.Factory(timedelta, seconds=settings.provided.vector_resync_grace_s),
+        ledger=infra.sync_ledger,
     )
 
     dedup = providers.Factory(DedupUseCase, uow, clock, indexer, metrics=infra.metrics)
