@@ -30,6 +30,7 @@ from adapters.embedder.priority import PriorityEmbedder
 from adapters.event_bus.in_process import InProcessBus
 from adapters.event_bus.kafka import KafkaConsumer, KafkaPublisher, KafkaSettings
 from adapters.event_bus.redis_streams import RedisStreamsConsumer, RedisStreamsPublisher
+from adapters.event_bus.wakeup import InProcessNotifier
 from adapters.extractor.rule_based import RuleBasedExtractor
 from adapters.health import RedisProbe, TcpProbe, VectorStoreProbe
 from adapters.job_queue.dramatiq_queue import (
@@ -350,6 +351,8 @@ class Infrastructure(containers.DeclarativeContainer):
     loop_shutdown = providers.Singleton(LoopShutdown, loops.provided.close_current)
     """Dramatiq middleware that disposes the actors' loop resources when a worker stops."""
     in_process_bus = providers.Singleton(InProcessBus, redelivery_after=30.0)
+    outbox_notifier = providers.Singleton(InProcessNotifier)
+    """Wakes this process's relay right after a commit that wrote outbox rows."""
     loop_closables: providers.Singleton[list[object]] = providers.Singleton(list)
     """Clients that keep one connection pool per event loop: each loop's container
     closes its own pools when it shuts down (``aclose``)."""
@@ -458,7 +461,9 @@ class Container(containers.DeclarativeContainer):
     get_settings = providers.Factory(GetSettingsUseCase, uow)
     change_settings = providers.Factory(ChangeSettingsUseCase, uow, clock)
 
-    ingest_messages = providers.Factory(IngestMessagesUseCase, uow, clock, infra.outbox_policy)
+    ingest_messages = providers.Factory(
+        IngestMessagesUseCase, uow, clock, infra.outbox_policy, notifier=infra.outbox_notifier
+    )
     relay_outbox = providers.Factory(
         RelayOutboxUseCase, uow, clock, publisher, infra.outbox_policy, metrics=infra.metrics
     )
@@ -506,7 +511,9 @@ class Container(containers.DeclarativeContainer):
     list_outbox = providers.Factory(ListOutboxUseCase, uow)
     retry_outbox = providers.Factory(RetryOutboxUseCase, uow, clock)
     list_dead_events = providers.Factory(ListDeadEventsUseCase, uow)
-    put_snapshot = providers.Factory(PutSnapshotUseCase, uow, clock, infra.outbox_policy)
+    put_snapshot = providers.Factory(
+        PutSnapshotUseCase, uow, clock, infra.outbox_policy, notifier=infra.outbox_notifier
+    )
     get_snapshot = providers.Factory(GetSnapshotUseCase, uow)
 
     access_times = providers.Singleton(AccessTimes, uow)
