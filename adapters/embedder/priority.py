@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+import time
 from collections import deque
 from collections.abc import Awaitable, Sequence
 from enum import Enum
@@ -93,18 +94,25 @@ def _grant(turn: asyncio.Future[None], gate: PriorityGate) -> None:
 class PriorityEmbedder(Embedder):
     """The wrapped embedder behind a :class:`PriorityGate`.
 
-    ``embed_documents`` embeds ``slice_size`` texts per turn of the gate and queues
-    again between slices, so queries overtake bulk indexing. A caller cancelled
+    ``embed_documents`` embeds one slice per turn of the gate and queues again between
+    slices, so queries overtake bulk indexing. A slice is at most ``slice_size`` texts
+    and, once the model's speed is known (a moving average of seconds per text), no
+    more than it embeds in ``slice_seconds``: on a loaded machine slices shrink, down
+    to one text, so a query's wait stays short whatever the speed. A caller cancelled
     mid-slice (a sync timeout) returns at once, but the gate stays held until the
     slice really ends: the model thread cannot be interrupted, and the next caller
     would only wait for it inside the model instead.
     """
 
-    def __init__(self, inner: Embedder, *, slice_size: int = 16) -> None:
-        if slice_size <= 0:
-            raise ValueError("slice_size must be positive")
+    def __init__(
+        self, inner: Embedder, *, slice_size: int = 16, slice_seconds: float = 0.25
+    ) -> None:
+        if slice_size <= 0 or slice_seconds <= 0:
+            raise ValueError("slice_size and slice_seconds must be positive")
         self._inner = inner
-        self._slice = slice_size
+        self._max_slice = slice_size
+        self._slice_seconds = slice_seconds
+        self._per_text: float | None = None
         self.gate = PriorityGate()
 
     @property
@@ -117,10 +125,25 @@ class PriorityEmbedder(Embedder):
 
     async def embed_documents(self, texts: Sequence[str]) -> list[Vector]:
         vectors: list[Vector] = []
-        for start in range(0, len(texts), self._slice):
-            piece = list(texts[start : start + self._slice])
-            vectors += await self._turn(Lane.DOCUMENT, self._inner.embed_documents(piece))
+        while len(vectors) < len(texts):
+            piece = list(texts[len(vectors) : len(vectors) + self._slice()])
+            vectors += await self._turn(Lane.DOCUMENT, self._timed(piece))
         return vectors
+
+    async def _timed(self, piece: list[str]) -> list[Vector]:
+        started = time.perf_counter()
+        vectors = await self._inner.embed_documents(piece)
+        self._learn((time.perf_counter() - started) / len(piece))
+        return vectors
+
+    def _slice(self) -> int:
+        if self._per_text is None:
+            return self._max_slice
+        return max(1, min(self._max_slice, int(self._slice_seconds / self._per_text)))
+
+    def _learn(self, per_text: float) -> None:
+        known = self._per_text
+        self._per_text = per_text if known is None else 0.7 * known + 0.3 * per_text
 
     async def embed_query(self, text: str) -> Vector:
         return await self._turn(Lane.QUERY, self._inner.embed_query(text))

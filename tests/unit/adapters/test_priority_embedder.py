@@ -8,6 +8,9 @@ from collections.abc import Sequence
 from adapters.embedder.priority import Lane, PriorityEmbedder
 from application.ports.embedder import Embedder, Vector
 
+UNBOUNDED = 1e9
+"""Slices never shrink below ``slice_size`` here, however slow the test runs."""
+
 
 class GatedEmbedder(Embedder):
     """Records every call in order; each call waits until the test opens its gate."""
@@ -59,7 +62,7 @@ async def queued(embedder: PriorityEmbedder, count: int) -> None:
 
 async def test_a_query_goes_before_queued_document_slices() -> None:
     inner = GatedEmbedder()
-    embedder = PriorityEmbedder(inner, slice_size=2)
+    embedder = PriorityEmbedder(inner, slice_size=2, slice_seconds=UNBOUNDED)
     bulk = asyncio.create_task(embedder.embed_documents(["a", "b", "c", "d", "e"]))
     await inner.started.wait()  # slice a+b holds the model
     other = asyncio.create_task(embedder.embed_documents(["x"]))
@@ -80,7 +83,7 @@ async def test_a_query_goes_before_queued_document_slices() -> None:
 
 async def test_a_cancelled_caller_keeps_the_model_until_its_slice_ends() -> None:
     inner = GatedEmbedder()
-    embedder = PriorityEmbedder(inner, slice_size=2)
+    embedder = PriorityEmbedder(inner, slice_size=2, slice_seconds=UNBOUNDED)
     bulk = asyncio.create_task(embedder.embed_documents(["a", "b", "c"]))
     await inner.started.wait()
     bulk.cancel()
@@ -92,3 +95,16 @@ async def test_a_cancelled_caller_keeps_the_model_until_its_slice_ends() -> None
     inner.gates[-1].set()
     assert await query == [1.0]
     assert inner.calls == ["a+b", "q:where"], "the cancelled batch's next slice never runs"
+
+
+async def test_slices_shrink_to_what_the_model_embeds_in_the_slice_budget() -> None:
+    inner = GatedEmbedder()
+    embedder = PriorityEmbedder(inner, slice_size=4, slice_seconds=0.25)
+    embedder._learn(0.25)  # measured: a quarter second per text
+    bulk = asyncio.create_task(embedder.embed_documents(["a", "b", "c"]))
+    await inner.started.wait()
+    await open_next(inner)
+    await open_next(inner)
+    inner.gates[-1].set()
+    await bulk
+    assert inner.calls[:2] == ["a", "b"]
