@@ -26,9 +26,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from adapters.embedder.caching import CachingEmbedder
 from adapters.embedder.hashing import HashingEmbedder
 from adapters.embedder.local import LocalEmbedder
+from adapters.embedder.priority import PriorityEmbedder
 from adapters.event_bus.in_process import InProcessBus
 from adapters.event_bus.kafka import KafkaConsumer, KafkaPublisher, KafkaSettings
 from adapters.event_bus.redis_streams import RedisStreamsConsumer, RedisStreamsPublisher
+from adapters.event_bus.wakeup import InProcessNotifier
 from adapters.extractor.rule_based import RuleBasedExtractor
 from adapters.health import RedisProbe, TcpProbe, VectorStoreProbe
 from adapters.job_queue.dramatiq_queue import (
@@ -65,6 +67,7 @@ from application.api_keys.revoke_key import RevokeKeyUseCase
 from application.config import JobPolicy, OutboxPolicy
 from application.extraction.deterministic_judge import DeterministicJudge
 from application.extraction.write_memories import DecisionPolicy, MemoryWriter
+from application.indexing.ledger import SyncLedger
 from application.indexing.vector_sync import ResyncVectorsUseCase, VectorIndexer
 from application.ingest.ingest_messages import IngestMessagesUseCase
 from application.jobs.bulk_retry import RetryJobsUseCase
@@ -184,6 +187,11 @@ def _milvus(settings: Settings) -> VectorStore:
         token=_secret(settings.milvus_token) or "",
         collection=settings.vector_collection,
     )
+
+
+LOCAL_EMBED_SLICE = 8
+"""Document texts per turn of the local model: a query waits at most for one such slice
+(≈0.4 s at 20 texts/s on two cores), well inside the dense retriever's timeout."""
 
 
 def _openai_embedder(settings: Settings, closables: list[object]) -> Embedder:
@@ -359,6 +367,8 @@ class Infrastructure(containers.DeclarativeContainer):
     loop_shutdown = providers.Singleton(LoopShutdown, loops.provided.close_current)
     """Dramatiq middleware that disposes the actors' loop resources when a worker stops."""
     in_process_bus = providers.Singleton(InProcessBus, redelivery_after=30.0)
+    outbox_notifier = providers.Singleton(InProcessNotifier)
+    """Wakes this process's relay right after a commit that wrote outbox rows."""
     loop_closables: providers.Singleton[list[object]] = providers.Singleton(list)
     """Clients that keep one connection pool per event loop: each loop's container
     closes its own pools when it shuts down (``aclose``)."""
@@ -373,7 +383,11 @@ class Infrastructure(containers.DeclarativeContainer):
             TimedEmbedder,
             providers.Selector(
                 settings.provided.embedder,
-                local=providers.Singleton(LocalEmbedder, settings.provided.local_embedding_model),
+                local=providers.Singleton(
+                    PriorityEmbedder,
+                    providers.Singleton(LocalEmbedder, settings.provided.local_embedding_model),
+                    slice_size=LOCAL_EMBED_SLICE,
+                ),
                 hashing=providers.Singleton(HashingEmbedder, settings.provided.hashing_dimension),
                 openai=providers.Singleton(_openai_embedder, settings, loop_closables),
             ),
@@ -391,6 +405,11 @@ class Infrastructure(containers.DeclarativeContainer):
     vector_store = providers.Singleton(_tracked, closables, vector_store_choice)
     retrieval_weights = providers.Singleton(retrieval_weights, settings)
     metrics = providers.Singleton(process_metrics)
+    sync_ledger = providers.Singleton(
+        SyncLedger,
+        rest=providers.Factory(timedelta, seconds=settings.provided.vector_resync_grace_s),
+    )
+    """Vector syncs running and failing in this process (the sweeper reads it)."""
 
 
 class Container(containers.DeclarativeContainer):
@@ -408,7 +427,9 @@ class Container(containers.DeclarativeContainer):
     )
     """SQLite only (else ``None``): read-only units of work run on it without thread hops."""
     uow = providers.Singleton(SqlUnitOfWorkFactory, engine, read_engine)
-    indexer = providers.Singleton(VectorIndexer, uow, clock, infra.embedder, infra.vector_store)
+    indexer = providers.Singleton(
+        VectorIndexer, uow, clock, infra.embedder, infra.vector_store, ledger=infra.sync_ledger
+    )
     idempotency = providers.Singleton(SqlIdempotencyStore, engine)
     closables: providers.Singleton[list[object]] = providers.Singleton(list)
     """Clients this loop opened, closed by :func:`shutdown` (newest first)."""
@@ -460,7 +481,9 @@ class Container(containers.DeclarativeContainer):
     get_settings = providers.Factory(GetSettingsUseCase, uow)
     change_settings = providers.Factory(ChangeSettingsUseCase, uow, clock)
 
-    ingest_messages = providers.Factory(IngestMessagesUseCase, uow, clock, infra.outbox_policy)
+    ingest_messages = providers.Factory(
+        IngestMessagesUseCase, uow, clock, infra.outbox_policy, notifier=infra.outbox_notifier
+    )
     relay_outbox = providers.Factory(
         RelayOutboxUseCase, uow, clock, publisher, infra.outbox_policy, metrics=infra.metrics
     )
@@ -510,7 +533,9 @@ class Container(containers.DeclarativeContainer):
     retry_outbox = providers.Factory(RetryOutboxUseCase, uow, clock)
     retry_outbox_rows = providers.Factory(RetryOutboxRowsUseCase, uow, clock)
     list_dead_events = providers.Factory(ListDeadEventsUseCase, uow)
-    put_snapshot = providers.Factory(PutSnapshotUseCase, uow, clock, infra.outbox_policy)
+    put_snapshot = providers.Factory(
+        PutSnapshotUseCase, uow, clock, infra.outbox_policy, notifier=infra.outbox_notifier
+    )
     get_snapshot = providers.Factory(GetSnapshotUseCase, uow)
 
     access_times = providers.Singleton(AccessTimes, uow)
@@ -533,6 +558,7 @@ class Container(containers.DeclarativeContainer):
         clock,
         indexer,
         grace=providers.Factory(timedelta, seconds=settings.provided.vector_resync_grace_s),
+        ledger=infra.sync_ledger,
     )
 
     dedup = providers.Factory(DedupUseCase, uow, clock, indexer, metrics=infra.metrics)

@@ -1,6 +1,7 @@
 """Runs every benchmark with its defaults, each printing its own tables.
 
-Run: ``python -m bench [extraction] [retrieval] [search] [lexical-size]`` (no name: all of
+Run: ``python -m bench [extraction] [retrieval] [search] [lexical-size]
+[ingest] [pipeline]`` (no name: all of
 them). For options, run one directly, e.g. ``python -m bench.search --help``.
 """
 
@@ -9,13 +10,15 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 
-from bench import extraction, lexical_size, retrieval, search
+from bench import extraction, ingest, lexical_size, pipeline, retrieval, search
 
 BENCHMARKS: dict[str, Callable[[Sequence[str]], int]] = {
     "extraction": extraction.main,
     "retrieval": retrieval.main,
     "search": search.main,
     "lexical-size": lexical_size.main,
+    "ingest": ingest.main,
+    "pipeline": pipeline.main,
 }
 
 

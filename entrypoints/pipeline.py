@@ -64,7 +64,10 @@ class PipelineLoops:
     async def _relay_once(self) -> None:
         published = await self._container.relay_outbox()()
         if published < self._settings.outbox_batch:
-            await asyncio.sleep(self._settings.relay_poll_interval_s)
+            # Woken at once by an ingest in this process; the poll finds the rest
+            # (rows written by other processes, retries coming due).
+            notifier = self._container.infra.outbox_notifier()
+            await notifier.wait(self._settings.relay_poll_interval_s)
 
     async def _consume_once(self) -> None:
         await self._container.consume_events()(max_events=100, timeout=1.0)

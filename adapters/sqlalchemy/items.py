@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -175,7 +175,12 @@ class SqlMemoryItemRepository(MemoryItemRepository):
             )
 
     async def unsynced(
-        self, *, changed_before: datetime, now: datetime, limit: int
+        self,
+        *,
+        changed_before: datetime,
+        now: datetime,
+        limit: int,
+        exclude: Collection[int] = (),
     ) -> list[MemoryItem]:
         behind = and_(
             t.c.vector_status.in_([VectorStatus.PENDING.value, VectorStatus.FAILED.value]),
@@ -183,6 +188,8 @@ class SqlMemoryItemRepository(MemoryItemRepository):
         )
         expired = and_(t.c.vector_status == VectorStatus.SYNCED.value, t.c.ttl_at <= now)
         stmt = select(t).where(or_(behind, expired)).order_by(t.c.updated_at).limit(limit)
+        if exclude:
+            stmt = stmt.where(t.c.id.not_in(list(exclude)))
         return [from_row(row) for row in await self._conn.execute(stmt)]
 
     async def duplicated(self, *, user_id: str | None, limit: int | None) -> list[MemoryItem]:

@@ -9,6 +9,7 @@ from typing import Any
 from application.config import OutboxPolicy
 from application.events import SERVICE_NAME, wrapper
 from application.ports.clock import Clock
+from application.ports.outbox_notifier import OutboxNotifier
 from application.ports.repositories import UnitOfWorkFactory
 from domain.conversation import AgentSnapshot, encode_snapshot
 from domain.errors import NotFound
@@ -26,10 +27,18 @@ class PutSnapshot:
 class PutSnapshotUseCase:
     """Writes an ``agent.state.snapshot.persist`` outbox row; the consumer upserts it."""
 
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, policy: OutboxPolicy) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        policy: OutboxPolicy,
+        *,
+        notifier: OutboxNotifier | None = None,
+    ) -> None:
         self._uow = uow
         self._clock = clock
         self._policy = policy
+        self._notifier = notifier
 
     async def __call__(self, command: PutSnapshot) -> None:
         now = self._clock.now()
@@ -59,6 +68,8 @@ class PutSnapshotUseCase:
         async with self._uow() as uow:
             await uow.outbox.add(row)
             await uow.commit()
+        if self._notifier is not None:
+            self._notifier.outbox_written()
 
 
 class GetSnapshotUseCase:

@@ -18,6 +18,7 @@ from datetime import timedelta
 import structlog
 
 from application.indexing.chunking import chunk_id, chunk_text
+from application.indexing.ledger import SyncLedger
 from application.ports.clock import Clock
 from application.ports.embedder import Embedder
 from application.ports.indexer import ItemIndexer
@@ -30,6 +31,14 @@ log = structlog.get_logger(__name__)
 
 
 class VectorIndexer(ItemIndexer):
+    """Syncs after commit and waits at most ``timeout + per_item × items`` for it.
+
+    A sync that takes longer is not cancelled: it goes on in the background and
+    records its outcome when it ends, while the caller returns (the items stay
+    ``pending``). Until it ends the :class:`SyncLedger` marks its items running, so the
+    sweeper does not embed them a second time meanwhile.
+    """
+
     def __init__(
         self,
         uow: UnitOfWorkFactory,
@@ -38,18 +47,40 @@ class VectorIndexer(ItemIndexer):
         store: VectorStore,
         *,
         timeout: timedelta = timedelta(seconds=30),
+        per_item: timedelta = timedelta(seconds=0.2),
+        ledger: SyncLedger | None = None,
     ) -> None:
         self._uow = uow
         self._clock = clock
         self._embedder = embedder
         self._store = store
         self._timeout = timeout.total_seconds()
+        self._per_item = per_item.total_seconds()
+        self._ledger = ledger or SyncLedger()
         self._ready = False
+        self._background: set[asyncio.Task[None]] = set()
 
     async def items_changed(self, items: Sequence[MemoryItem]) -> None:
         stored = [item for item in items if item.id is not None]
         if not stored:
             return
+        item_ids = [item.id or 0 for item in stored]
+        self._ledger.started(item_ids)
+        work = asyncio.create_task(self._sync(stored))
+        work.add_done_callback(lambda _: self._ledger.finished(item_ids))
+        limit = self._timeout + self._per_item * len(stored)
+        done, _ = await asyncio.wait({work}, timeout=limit)
+        if not done:  # not cancelled: the work so far is not wasted, nor done twice
+            log.warning("vector_sync_slow", items=len(stored), waited_s=round(limit, 1))
+            self._background.add(work)
+            work.add_done_callback(self._background.discard)
+
+    async def settled(self) -> None:
+        """Wait for the syncs still running in the background (shutdown, tests)."""
+        while self._background:
+            await asyncio.wait(set(self._background))
+
+    async def _sync(self, stored: list[MemoryItem]) -> None:
         now = self._clock.now()
         keep = [item for item in stored if item.is_visible(now)]
         drop = [item for item in stored if not item.is_visible(now)]
@@ -58,13 +89,18 @@ class VectorIndexer(ItemIndexer):
             states += await self._guarded(self._upsert(keep), keep, VectorStatus.SYNCED)
         if drop:
             states += await self._guarded(self._delete(drop), drop, VectorStatus.DELETED)
+        failed = [
+            (s.item_id, s.expected_updated_at) for s in states if s.status is VectorStatus.FAILED
+        ]
+        self._ledger.failed(failed, now=self._clock.now())
+        self._ledger.succeeded(s.item_id for s in states if s.status is not VectorStatus.FAILED)
         await self._record(states, stored)
 
     async def _guarded(
         self, work: Coroutine[object, object, None], items: list[MemoryItem], done: VectorStatus
     ) -> list[VectorState]:
         try:
-            await asyncio.wait_for(work, self._timeout)
+            await work
         except Exception as error:  # the sweeper retries; the caller's commit stands
             log.warning(
                 "vector_sync_failed", items=len(items), error=f"{type(error).__name__}: {error}"
@@ -150,7 +186,14 @@ def state(item: MemoryItem, status: VectorStatus) -> VectorState:
 class ResyncVectorsUseCase:
     """Items whose vectors stayed ``pending``/``failed`` longer than ``grace`` are synced
     again (a crash between commit and vector write, a store that was down), and items
-    that expired while indexed lose their vectors."""
+    that expired while indexed lose their vectors.
+
+    One call takes at most ``batch`` items, oldest change first, leaving out those the
+    :class:`SyncLedger` marks running or resting. Items never tried by this process are
+    synced together; those that failed before, one by one, so an item that always fails
+    costs only its own attempt and then rests (backoff) instead of heading every slice.
+    Returns how many items were taken.
+    """
 
     def __init__(
         self,
@@ -159,19 +202,28 @@ class ResyncVectorsUseCase:
         indexer: ItemIndexer,
         *,
         grace: timedelta = timedelta(seconds=30),
-        batch: int = 200,
+        batch: int = 50,
+        ledger: SyncLedger | None = None,
     ) -> None:
         self._uow = uow
         self._clock = clock
         self._indexer = indexer
         self._grace = grace
         self._batch = batch
+        self._ledger = ledger or SyncLedger()
 
     async def __call__(self, *, immediately: bool = False) -> int:
         now = self._clock.now()
         cutoff = now - (timedelta() if immediately else self._grace)
+        skip = self._ledger.skipped(now=now)
         async with self._uow() as uow:
-            items = await uow.items.unsynced(changed_before=cutoff, now=now, limit=self._batch)
-        if items:
-            await self._indexer.items_changed(items)
+            items = await uow.items.unsynced(
+                changed_before=cutoff, now=now, limit=self._batch, exclude=skip
+            )
+        fresh = [item for item in items if self._ledger.attempts(item.id or 0) == 0]
+        if fresh:
+            await self._indexer.items_changed(fresh)
+        for item in items:
+            if self._ledger.attempts(item.id or 0) > 0 and item not in fresh:
+                await self._indexer.items_changed([item])
         return len(items)

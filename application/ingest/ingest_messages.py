@@ -12,6 +12,7 @@ from enum import StrEnum
 from application.config import OutboxPolicy
 from application.events import SERVICE_NAME, wrapper
 from application.ports.clock import Clock
+from application.ports.outbox_notifier import OutboxNotifier
 from application.ports.repositories import UnitOfWork, UnitOfWorkFactory
 from application.request_context import REQUEST_ID
 from domain.conversation import ChatMessage, Role
@@ -65,10 +66,18 @@ class IngestMessagesUseCase:
     """Stores every turn; each user turn with text gets one ``memory.extract.requested``
     outbox row. A turn whose message id was stored before is not stored or queued twice."""
 
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, policy: OutboxPolicy) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        policy: OutboxPolicy,
+        *,
+        notifier: OutboxNotifier | None = None,
+    ) -> None:
         self._uow = uow
         self._clock = clock
         self._policy = policy
+        self._notifier = notifier
 
     async def __call__(self, command: IngestMessages) -> list[IngestedMessage]:
         if not 1 <= len(command.messages) <= MAX_MESSAGES:
@@ -81,6 +90,8 @@ class IngestMessagesUseCase:
                 for message, role in zip(command.messages, roles, strict=True)
             ]
             await uow.commit()
+        if self._notifier is not None and any(r.extraction is Extraction.QUEUED for r in results):
+            self._notifier.outbox_written()
         return results
 
     async def _ingest(

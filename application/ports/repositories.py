@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -107,10 +107,16 @@ class MemoryItemRepository(Protocol):
         ...
 
     async def unsynced(
-        self, *, changed_before: datetime, now: datetime, limit: int
+        self,
+        *,
+        changed_before: datetime,
+        now: datetime,
+        limit: int,
+        exclude: Collection[int] = (),
     ) -> list[MemoryItem]:
         """Items (any user) whose vectors are out of date, oldest change first: ``pending``
-        or ``failed`` since before ``changed_before``, or still indexed though expired."""
+        or ``failed`` since before ``changed_before``, or still indexed though expired;
+        never those whose id is in ``exclude``."""
         ...
 
     async def get_many(self, user_id: str, item_ids: Sequence[int]) -> list[MemoryItem]: ...
