@@ -37,7 +37,7 @@ from domain.errors import InvalidValue
 from domain.lexical import terms
 from domain.memory import MemoryItem, MemoryType
 from domain.ranking import Scored, apply_budget, dedupe, prior, reciprocal_rank_fusion
-from domain.settings import MemorySettings
+from domain.settings import CONSENTED_SENSITIVITY, MemorySettings
 
 log = structlog.get_logger(__name__)
 DEFAULT_LIMIT = 5
@@ -98,7 +98,9 @@ def in_scope(item: MemoryItem, scope: ScopeQuery) -> bool:
         return False
     if scope.explicit_only and not item.is_explicit:
         return False
-    return scope.max_sensitivity is None or item.sensitivity_level <= scope.max_sensitivity
+    if scope.max_sensitivity is None or item.sensitivity_level <= scope.max_sensitivity:
+        return True
+    return item.is_explicit and item.sensitivity_level <= CONSENTED_SENSITIVITY
 
 
 class SearchMemoriesUseCase:

@@ -207,6 +207,16 @@ class MessagesOut(msgspec.Struct):
     messages: list[MessageOut]
 
 
+class FactOutcomeOut(msgspec.Struct, kw_only=True):
+    """What the job did with one candidate fact: ``added``, ``updated``,
+    ``deleted+added``, ``duplicate``, ``failed`` or ``skipped: <why>``."""
+
+    memory_type: str
+    title: str | None
+    outcome: str
+    memory_id: int | None
+
+
 class JobOut(msgspec.Struct, kw_only=True):
     id: int
     job_key: str
@@ -220,6 +230,7 @@ class JobOut(msgspec.Struct, kw_only=True):
     memory_ids: list[int]
     created_at: datetime | None
     updated_at: datetime | None
+    outcomes: list[FactOutcomeOut] = msgspec.field(default_factory=list)
     user_id: str | None = None
     payload: str | None = None
 
@@ -240,6 +251,15 @@ class JobOut(msgspec.Struct, kw_only=True):
             memory_ids=list(job.memory_ids),
             created_at=job.created_at,
             updated_at=job.updated_at,
+            outcomes=[
+                FactOutcomeOut(
+                    memory_type=o.memory_type,
+                    title=o.title,
+                    outcome=o.outcome,
+                    memory_id=o.memory_id,
+                )
+                for o in job.outcomes
+            ],
             user_id=job.user_id if operator else None,
             payload=job.payload_json if operator else None,
         )
