@@ -365,6 +365,9 @@ class SearchIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     memory_types: list[MemoryType] | None = None
     assistant_id: ScopeId | None = None
     run_id: ScopeId | None = None
+    type_budget: dict[MemoryType, Annotated[int, msgspec.Meta(ge=0)]] | None = None
+    """At most so many results of each named type (e.g. ``{"fact": 3}``); by default
+    none: up to ``limit`` (max 100) of any types."""
 
 
 class ScoredItemOut(ItemOut, kw_only=True):
