@@ -2,10 +2,12 @@
 
 A statement holds a secret when it names a credential or an identity number: passwords,
 PINs, card/account/passport/ID numbers, API keys, "身份证", "密码", "银行卡号"…, or any
-run of 15+ digits (ID and card numbers). Such a statement is sensitivity 2, whoever
-graded it (the rule-based extractor, the LLM, a client), and every path refuses it:
-extraction skips the fact (``skipped: secret``), direct writes and imports answer 400.
-Nothing of it reaches the database, the vectors, the audit log or an export.
+run of 13+ digits, spaces or dashes allowed (ID and card numbers). A card or an account
+merely mentioned ("I pay by credit card", "不想在网上填银行卡信息") is no secret.
+Such a statement is sensitivity 2, whoever graded it (the rule-based extractor, the
+LLM, a client), and every path refuses it: extraction skips the fact
+(``skipped: secret``), direct writes and imports answer 400. Nothing of it
+reaches the database, the vectors, the audit log or an export.
 """
 
 from __future__ import annotations
@@ -18,9 +20,9 @@ SECRET_LEVEL = 2
 
 _SECRET = re.compile(
     r"\b(?:password|passcode|passphrase|pin(?:\s+code)?|ssn|social\s+security|passport|"
-    r"credit\s+card|card\s+number|cvv|bank\s+account|account\s+number|routing\s+number|"
+    r"card\s+number|cvv|account\s+number|routing\s+number|"
     r"api\s+key|secret\s+key|access\s+token|private\s+key|licen[sc]e\s+number|id\s+number)\b"
-    r"|身份证|密码|口令|护照|银行卡|卡号|社保号|账号|验证码|\d{15,}",
+    r"|身份证|密码|口令|护照|银行卡号|卡号|社保号|账号|验证码|(?:\d[ -]?){12,}\d",
     re.IGNORECASE,
 )
 
