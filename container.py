@@ -550,7 +550,12 @@ class Container(containers.DeclarativeContainer):
         access=access_times,
         metrics=infra.metrics,
     )
-    build_context = providers.Factory(BuildContextUseCase, search, metrics=infra.metrics)
+    build_context = providers.Factory(
+        BuildContextUseCase,
+        search,
+        type_budget=settings.provided.context_type_budget,
+        metrics=infra.metrics,
+    )
     measure_jobs = providers.Factory(MeasureJobsUseCase, uow, infra.metrics)
     resync_vectors = providers.Factory(
         ResyncVectorsUseCase,

@@ -83,6 +83,11 @@ class Settings(BaseSettings):
     retrieval_relevance_weight: float = Field(default=0.9, ge=0)
     retrieval_prior_weight: float = Field(default=0.1, ge=0)
     retrieval_dense_timeout_s: float = Field(default=1.5, gt=0)
+    context_type_budget: dict[str, int] = Field(
+        default_factory=lambda: {"constraint": 5, "preference": 5, "fact": 5}
+    )
+    """``/context``'s per-type budget (naming every type also caps the total at the
+    sum); ``/search`` has none unless the caller passes ``type_budget``."""
     access_flush_interval_s: float = Field(default=5.0, gt=0)
     """How often the API writes the access times searches recorded in memory."""
     idempotency_lease_s: float = Field(default=60.0, gt=0)

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from domain.jobs import FactOutcome
 from domain.memory import (
     DEFAULT_IMPORTANCE,
     FACT_TTL,
@@ -15,6 +16,7 @@ from domain.memory import (
     clamp_sensitivity,
     content_hash,
 )
+from domain.secrets import SECRET_LEVEL, holds_secret
 from domain.settings import MemorySettings
 from domain.text import clamp01, collapse_whitespace, normalize_content, truncate_runes
 
@@ -57,6 +59,14 @@ class Fact:
         return settings.allows(is_explicit=self.is_explicit, sensitivity=self.sensitivity_level)
 
 
+def graded_sensitivity(candidate: CandidateFact, content: str, title: str) -> int:
+    """Level 2 means a secret, by one rule whoever graded the fact (docs/behaviour.md,
+    "Secrets"): the rule-based extractor and the LLM agree because the rule decides."""
+    if holds_secret(content) or holds_secret(title):
+        return SECRET_LEVEL
+    return min(clamp_sensitivity(candidate.sensitivity_level), SECRET_LEVEL - 1)
+
+
 def normalize_fact(candidate: CandidateFact) -> Fact | None:
     """One candidate through the normalisation steps; ``None`` when it must be dropped."""
     kind = MemoryType.parse(candidate.memory_type)
@@ -74,7 +84,7 @@ def normalize_fact(candidate: CandidateFact) -> Fact | None:
         content_hash=content_hash(kind, content),
         confidence=confidence,
         importance=importance,
-        sensitivity_level=clamp_sensitivity(candidate.sensitivity_level),
+        sensitivity_level=graded_sensitivity(candidate, content, title),
         is_explicit=candidate.is_explicit,
     )
 
@@ -96,8 +106,28 @@ def filter_facts(
     facts: Iterable[Fact], settings: MemorySettings, *, min_confidence: float
 ) -> list[Fact]:
     """Settings filter, then the confidence floor (a floor of 0 or less disables it)."""
-    return [
-        fact
-        for fact in facts
-        if fact.allowed_by(settings) and (min_confidence <= 0 or fact.confidence >= min_confidence)
-    ]
+    return sift_facts(facts, settings, min_confidence=min_confidence)[0]
+
+
+def sift_facts(
+    facts: Iterable[Fact], settings: MemorySettings, *, min_confidence: float
+) -> tuple[list[Fact], list[FactOutcome]]:
+    """:func:`filter_facts`, with the ``skipped: …`` outcome of each fact it drops."""
+    kept: list[Fact] = []
+    skipped: list[FactOutcome] = []
+    for fact in facts:
+        why = settings.refusal(is_explicit=fact.is_explicit, sensitivity=fact.sensitivity_level)
+        if why is None and min_confidence > 0 and fact.confidence < min_confidence:
+            why = "skipped: low confidence"
+        if why is None:
+            kept.append(fact)
+            continue
+        secret = fact.sensitivity_level >= SECRET_LEVEL
+        skipped.append(
+            FactOutcome(
+                memory_type=fact.memory_type.value,
+                title=None if secret else fact.title,
+                outcome=why,
+            )
+        )
+    return kept, skipped

@@ -42,6 +42,40 @@ class JobType(StrEnum):
     EXTRACT = "extract"
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FactOutcome:
+    """What a job did with one candidate fact, and why (docs/behaviour.md, "Outcomes").
+
+    ``outcome`` is ``added``, ``updated``, ``deleted+added``, ``duplicate``, ``failed``
+    or ``skipped: <why>``; ``memory_id`` the memory it wrote, if any. ``title`` is
+    ``None`` for a secret, whose words are kept nowhere.
+    """
+
+    memory_type: str
+    title: str | None
+    outcome: str
+    memory_id: int | None = None
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "memory_type": self.memory_type,
+            "title": self.title,
+            "outcome": self.outcome,
+            "memory_id": self.memory_id,
+        }
+
+    @classmethod
+    def from_json(cls, value: dict[str, object]) -> FactOutcome:
+        memory_id = value.get("memory_id")
+        title = value.get("title")
+        return cls(
+            memory_type=str(value.get("memory_type", "")),
+            title=title if isinstance(title, str) else None,
+            outcome=str(value.get("outcome", "")),
+            memory_id=memory_id if isinstance(memory_id, int) else None,
+        )
+
+
 @dataclass(slots=True, kw_only=True)
 class ExtractionJob:
     """One message to extract memories from. ``retry_count`` counts failed attempts."""
@@ -62,6 +96,7 @@ class ExtractionJob:
     locked_until: datetime | None = None
     locked_by: str | None = None
     memory_ids: tuple[int, ...] = field(default_factory=tuple)
+    outcomes: tuple[FactOutcome, ...] = field(default_factory=tuple)
     created_at: datetime | None = None
     updated_at: datetime | None = None
 
@@ -87,10 +122,17 @@ class ExtractionJob:
             raise InvalidTransition("the lease is held by another worker")
         self.locked_until = now + lease
 
-    def succeed(self, *, memory_ids: tuple[int, ...], now: datetime) -> None:
+    def succeed(
+        self,
+        *,
+        memory_ids: tuple[int, ...],
+        now: datetime,
+        outcomes: tuple[FactOutcome, ...] = (),
+    ) -> None:
         self._require(JobStatus.PROCESSING, action="complete")
         self.status = JobStatus.SUCCESS
         self.memory_ids = memory_ids
+        self.outcomes = outcomes
         self.next_retry_at = None
         self.last_error = None
         self._release(now)

@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from domain.errors import Conflict, InvalidMemoryContent, InvalidMemoryType, InvalidValue
+from domain.secrets import refuse_secret
 from domain.text import clamp01, collapse_whitespace, normalize_content, sha256_hex, truncate_runes
 
 
@@ -190,6 +191,8 @@ class MemoryItem:
         """A memory a user typed in (defaults: confidence 0.95, importance 0.90, explicit)."""
         kind = MemoryType.require(memory_type)
         text = manual_content(content)
+        level = require_sensitivity(sensitivity_level or 0)
+        refuse_secret(text, title, sensitivity=level, field="content")
         return cls(
             user_id=user_id,
             scope=scope or Scope(),
@@ -198,7 +201,7 @@ class MemoryItem:
             content=text,
             confidence=require_score("confidence", 0.95 if confidence is None else confidence),
             importance=require_score("importance", 0.90 if importance is None else importance),
-            sensitivity_level=require_sensitivity(sensitivity_level or 0),
+            sensitivity_level=level,
             is_explicit=True if is_explicit is None else is_explicit,
             ttl_at=ttl_at,
             created_at=now,
@@ -237,6 +240,7 @@ class MemoryItem:
         sensitivity = self.sensitivity_level
         if changes.sensitivity_level is not None:
             sensitivity = require_sensitivity(changes.sensitivity_level)
+        refuse_secret(content, title, sensitivity=sensitivity, field="content")
         if changes.memory_type is not None:
             self.memory_type = changes.memory_type
         self.content = content

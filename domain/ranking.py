@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -77,14 +77,24 @@ def dedupe(items: Iterable[MemoryItem]) -> list[MemoryItem]:
     return result
 
 
-def apply_budget(ranked: Sequence[Scored], *, limit: int) -> list[Scored]:
-    """At most 5 items of each type, and at most ``min(limit, 15)`` in all."""
-    cap = min(limit, sum(TYPE_BUDGET.values()))
-    taken = dict.fromkeys(TYPE_BUDGET, 0)
+def apply_budget(
+    ranked: Sequence[Scored],
+    *,
+    limit: int,
+    budget: Mapping[MemoryType, int] | None = TYPE_BUDGET,
+) -> list[Scored]:
+    """The first ``limit`` entries, at most ``budget[type]`` of each type the budget
+    names, and, when it names every type, at most the budget's sum in all (the
+    reference's 5/5/5, total 15, for ``/context``). ``None``: no per-type budget."""
+    budget = budget or {}
+    cap = limit
+    if set(budget) >= set(MemoryType):
+        cap = min(limit, sum(budget.values()))
+    taken = dict.fromkeys(MemoryType, 0)
     chosen: list[Scored] = []
     for entry in ranked:
         kind = entry.item.memory_type
-        if taken[kind] >= TYPE_BUDGET[kind]:
+        if kind in budget and taken[kind] >= budget[kind]:
             continue
         taken[kind] += 1
         chosen.append(entry)

@@ -1,8 +1,8 @@
 """How sensitive an extracted statement is (``sensitivity_level``).
 
 Rules:
-- 2: secrets and identity numbers: passwords, PINs, card/account/passport/ID numbers,
-  API keys, "身份证", "密码", "银行卡号"…, or any run of 15+ digits (ID and card numbers).
+- 2: secrets and identity numbers, by :func:`domain.secrets.holds_secret` (such a fact
+  is never stored).
 - 1: health (allergies, conditions, medication, pregnancy), money (salary, debt, loans,
   savings), sexuality and religion, and personal contact details ("my address is …").
 - 0: everything else.
@@ -15,13 +15,8 @@ from __future__ import annotations
 
 import re
 
-_SECRET = re.compile(
-    r"\b(?:password|passcode|passphrase|pin(?:\s+code)?|ssn|social\s+security|passport|"
-    r"credit\s+card|card\s+number|cvv|bank\s+account|account\s+number|routing\s+number|"
-    r"api\s+key|secret\s+key|access\s+token|private\s+key|licen[sc]e\s+number|id\s+number)\b"
-    r"|身份证|密码|口令|护照|银行卡|卡号|社保号|账号|验证码|\d{15,}",
-    re.IGNORECASE,
-)
+from domain.secrets import SECRET_LEVEL, holds_secret
+
 _PERSONAL = re.compile(
     r"\b(?:allerg\w*|asthma\w*|diabet\w*|depress\w*|anxiety|adhd|autis\w*|cancer|"
     r"pregnan\w*|medication|medicine|meds|therapy|therapist|psychiatr\w*|surgery|disease|"
@@ -42,6 +37,6 @@ _PERSONAL = re.compile(
 
 def sensitivity_of(text: str) -> int:
     """0, 1 or 2 by the rules above."""
-    if _SECRET.search(text):
-        return 2
+    if holds_secret(text):
+        return SECRET_LEVEL
     return 1 if _PERSONAL.search(text) else 0

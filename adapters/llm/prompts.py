@@ -39,8 +39,9 @@ hard limits (allergies, diets), fact for personal facts.
 5. confidence is how sure you are the user means it about themselves; never output a fact \
 below 0.5. 置信度低于 0.5 的不要输出。
 6. importance is the long-term value of the fact for accompanying the user.
-7. sensitivity_level: 0 ordinary; 1 personal (health, family, finances, location); \
-2 highly sensitive (IDs, passwords, medical diagnoses, sexuality, politics, religion).
+7. sensitivity_level: 0 ordinary; 1 personal (health, medical diagnoses, family, \
+finances, location, sexuality, politics, religion); 2 a secret (passwords, PINs, card or \
+account numbers, keys, ID numbers), which is never stored.
 8. is_explicit is true only when the user asks to remember: "remember", "记住", \
 "以后提醒我", "don't forget". 用户明确要求记住时 is_explicit 为 true。
 9. Write content in the user's language, as a statement about the user \

@@ -14,9 +14,33 @@ from adapters.sqlalchemy.tables import memory_jobs as t
 from adapters.sqlalchemy.tables import memory_user_locks as locks
 from adapters.sqlalchemy.upsert import insert_unless_exists
 from application.ports.repositories import ClaimOutcome, JobQuery, JobRepository
-from domain.jobs import ExtractionJob, JobStatus, JobType
+from domain.jobs import ExtractionJob, FactOutcome, JobStatus, JobType
 
 CLAIMABLE = [JobStatus.PENDING.value, JobStatus.FAILED.value]
+
+
+def results_json(job: ExtractionJob) -> str | None:
+    """``memory_ids`` holds a JSON list of ids, or, once a job records its per-fact
+    outcomes, ``{"ids": [...], "outcomes": [...]}`` (no migration: the column is text)."""
+    if job.outcomes:
+        return json.dumps(
+            {"ids": list(job.memory_ids), "outcomes": [o.to_json() for o in job.outcomes]},
+            ensure_ascii=False,
+        )
+    return json.dumps(list(job.memory_ids)) if job.memory_ids else None
+
+
+def results_of(text: str | None) -> dict[str, Any]:
+    """The ``memory_ids`` and ``outcomes`` fields from the column, in either form."""
+    if not text:
+        return {}
+    value = json.loads(text)
+    if isinstance(value, list):
+        return {"memory_ids": tuple(value)}
+    return {
+        "memory_ids": tuple(value.get("ids", ())),
+        "outcomes": tuple(FactOutcome.from_json(o) for o in value.get("outcomes", ())),
+    }
 
 
 def to_row(job: ExtractionJob) -> dict[str, Any]:
@@ -35,7 +59,7 @@ def to_row(job: ExtractionJob) -> dict[str, Any]:
         "last_error": job.last_error,
         "locked_until": job.locked_until,
         "locked_by": job.locked_by,
-        "memory_ids": json.dumps(list(job.memory_ids)) if job.memory_ids else None,
+        "memory_ids": results_json(job),
         "created_at": job.created_at,
         "updated_at": job.updated_at,
     }
@@ -59,7 +83,7 @@ def from_row(row: Row[Any]) -> ExtractionJob:
         last_error=m["last_error"],
         locked_until=m["locked_until"],
         locked_by=m["locked_by"],
-        memory_ids=tuple(json.loads(m["memory_ids"])) if m["memory_ids"] else (),
+        **results_of(m["memory_ids"]),
         created_at=m["created_at"],
         updated_at=m["updated_at"],
     )

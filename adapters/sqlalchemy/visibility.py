@@ -11,12 +11,13 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, or_, true
+from sqlalchemy import and_, bindparam, or_, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from adapters.sqlalchemy.tables import memory_items as t
 from application.ports.repositories import ScopeQuery
 from domain.memory import MemoryStatus
+from domain.settings import CONSENTED_SENSITIVITY
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,5 +77,11 @@ def visible(shape: Shape) -> tuple[ColumnElement[bool], ...]:
     if shape.explicit_only:
         clauses.append(t.c.is_explicit == true())
     if shape.sensitivity:
-        clauses.append(t.c.sensitivity_level <= bindparam("v_max_sensitivity"))
+        # an explicit request to remember was consent (docs/behaviour.md, "Consent")
+        clauses.append(
+            or_(
+                t.c.sensitivity_level <= bindparam("v_max_sensitivity"),
+                and_(t.c.is_explicit == true(), t.c.sensitivity_level <= CONSENTED_SENSITIVITY),
+            )
+        )
     return tuple(clauses)

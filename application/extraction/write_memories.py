@@ -1,13 +1,19 @@
 """Decide per fact in a read-only unit of work, then apply in the job's transaction
 (docs/behaviour.md, "Decisions"; docs/adr/0007).
 
-For each fact: an exact hash match is NONE; otherwise candidates are recalled (vector
+For each fact: an exact hash match among the user's visible (active, unexpired) items is
+NONE; otherwise candidates are recalled (vector
 top-k of the same type above a minimum score, joined with the user's most recent items
-of that type from the database, so a memory not yet indexed is still seen), each is
+of that type from the database, so a memory not yet indexed is still seen; expired items
+are never candidates), each is
 judged against the fact, and the judgements are aggregated deterministically:
 duplicate → NONE; update → UPDATE the best-scored candidate; conflict → DELETE the first
-conflicting candidate, then ADD; otherwise ADD. Each fact runs in its own SAVEPOINT so
-one bad fact never spoils the others; every change is audited with its reason.
+conflicting candidate, then ADD; otherwise ADD. An ADD first deletes, audited, the
+expired items with the same hash: the fact is learned again. A failing judge or recall
+fails the whole attempt, so the job retries (never a silent ADD). Each fact is applied in
+its own SAVEPOINT so one bad fact never spoils the others; every change is audited with
+its reason, and each fact's outcome is recorded for the job (docs/behaviour.md,
+"Outcomes").
 """
 
 from __future__ import annotations
@@ -30,10 +36,24 @@ from application.shared.documents import document_item_id
 from domain.audit import AuditOperation, OperatorType
 from domain.decisions import Action, Candidate, Decision, Judgement, Relation, aggregate
 from domain.facts import Fact
-from domain.jobs import ExtractPayload
+from domain.jobs import ExtractPayload, FactOutcome
 from domain.memory import MemoryItem, MemoryStatus, Scope
 
 log = structlog.get_logger(__name__)
+
+
+OUTCOME = {
+    Action.ADD: "added",
+    Action.UPDATE: "updated",
+    Action.DELETE: "deleted+added",
+    Action.NONE: "duplicate",
+}
+EXPIRED_REPLACED = "过期的相同记忆已被新事实替换"
+
+
+class JudgeFailed(RuntimeError):
+    """The relation judge could not compare a fact with a memory: the attempt fails and
+    the job retries, rather than guessing "unrelated" and adding a duplicate."""
 
 
 AUDIT_PREFIX = {
@@ -88,6 +108,23 @@ def new_item(
     )
 
 
+def outcome_of(fact: Fact, outcome: str, memory_id: int | None) -> FactOutcome:
+    return FactOutcome(
+        memory_type=fact.memory_type.value,
+        title=fact.title,
+        outcome=outcome,
+        memory_id=memory_id,
+    )
+
+
+async def visible_by_hash(
+    uow: UnitOfWork, fact: Fact, user_id: str, now: datetime
+) -> list[MemoryItem]:
+    """The user's visible items with the fact's hash: an expired one does not count."""
+    same = await uow.items.find_by_hash(user_id, fact.memory_type, fact.content_hash)
+    return [item for item in same if item.is_visible(now)]
+
+
 def cosine(a: Vector, b: Vector) -> float:
     dot = sum(x * y for x, y in zip(a, b, strict=True))
     norm = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
@@ -115,14 +152,14 @@ class MemoryWriter(FactWriter):
     ) -> list[tuple[Fact, Decision]]:
         """Recall and judge each fact, reading only: the slow calls (embedder, LLM judge)
         happen here, so a read-only unit of work keeps them out of the write transaction.
-        A fact whose decision fails is left out."""
+        A decision that fails (the judge, the database) raises: the job retries."""
         decided: list[tuple[Fact, Decision]] = []
         for fact in facts:
             try:
                 decided.append((fact, await self._decide(uow, fact, payload.user_id, now)))
-            except Exception as error:  # one fact's failure never spoils the others
-                log.warning("fact_skipped", fact_type=fact.memory_type, error=str(error))
+            except Exception:
                 self._metrics.count(Metric.DECISION_TOTAL, action="unknown", status="error")
+                raise
         return decided
 
     async def apply(
@@ -141,19 +178,24 @@ class MemoryWriter(FactWriter):
             change = Change(
                 uow=uow, payload=payload, source_event_id=source_event_id, now=now, result=result
             )
+            written = len(result.changed)
             try:
                 async with uow.savepoint():
                     action = await self._apply(change, fact, decision)
             except Exception as error:  # one fact's failure never spoils the others
                 log.warning("fact_skipped", fact_type=fact.memory_type, error=str(error))
                 self._metrics.count(Metric.DECISION_TOTAL, action="unknown", status="error")
+                del result.changed[written:]
+                result.outcomes.append(outcome_of(fact, "failed", None))
                 continue
             result.actions.append(action)
+            added = [i.id for i in result.changed[written:] if i.status is MemoryStatus.ACTIVE]
+            result.outcomes.append(outcome_of(fact, OUTCOME[action], added[-1] if added else None))
             self._metrics.count(Metric.DECISION_TOTAL, action=action.value, status="ok")
         return result
 
     async def _decide(self, uow: UnitOfWork, fact: Fact, user_id: str, now: datetime) -> Decision:
-        if await uow.items.find_by_hash(user_id, fact.memory_type, fact.content_hash):
+        if await visible_by_hash(uow, fact, user_id, now):
             log.info("decision", action="NONE", recall="hash_exact")
             return Decision(action=Action.NONE, reason="hash_exact")
         candidates = await self._recall(uow, fact, user_id, now)
@@ -170,7 +212,7 @@ class MemoryWriter(FactWriter):
         if decision.action is Action.NONE:
             return Action.NONE
         user_id = change.payload.user_id
-        if await change.uow.items.find_by_hash(user_id, fact.memory_type, fact.content_hash):
+        if await visible_by_hash(change.uow, fact, user_id, change.now):
             return Action.NONE
         target, judgement = decision.target, decision.judgement
         if decision.action is Action.UPDATE and target and judgement:
@@ -194,9 +236,9 @@ class MemoryWriter(FactWriter):
                     similarity=candidate.similarity,
                 )
             )
-        except Exception as error:  # a failed comparison counts as unrelated
+        except Exception as error:  # never guessed as unrelated: the job retries
             log.warning("judge_failed", memory_id=candidate.item.id, error=str(error))
-            return None
+            raise JudgeFailed(f"{type(error).__name__}: {error}") from error
         if judgement.relation is Relation.UPDATE and not judgement.updated_content.strip():
             return None
         return judgement
@@ -210,7 +252,7 @@ class MemoryWriter(FactWriter):
         by_id = {
             item.id: item
             for item in await uow.items.get_many(user_id, list(scores)[:top_k])
-            if item.id is not None and item.status is MemoryStatus.ACTIVE
+            if item.id is not None and item.is_visible(now)
         }
         recent = await uow.items.scope(
             ScopeQuery(
@@ -266,6 +308,14 @@ class MemoryWriter(FactWriter):
         return [cosine(fact_vector, vector) for vector in vectors]
 
     async def _add(self, change: Change, fact: Fact, reason: str) -> None:
+        expired = await change.uow.items.find_by_hash(
+            change.payload.user_id, fact.memory_type, fact.content_hash
+        )
+        for old in expired:  # only expired ones are left: a visible one made this NONE
+            if old.id is not None and old.is_expired(change.now):
+                await self._delete(
+                    change, Candidate(item=old, score=0.0, similarity=None), EXPIRED_REPLACED
+                )
         item = new_item(
             fact, change.payload, source_event_id=change.source_event_id, now=change.now
         )

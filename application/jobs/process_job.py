@@ -33,8 +33,8 @@ from application.ports.memory_writer import FactWriter, WriteResult
 from application.ports.metrics import NO_METRICS, Metric, Metrics
 from application.ports.repositories import ClaimOutcome, UnitOfWorkFactory
 from domain.errors import InvalidValue
-from domain.facts import Fact, filter_facts, normalize_facts
-from domain.jobs import ExtractionJob, ExtractPayload, JobStatus
+from domain.facts import Fact, normalize_facts, sift_facts
+from domain.jobs import ExtractionJob, ExtractPayload, FactOutcome, JobStatus
 from domain.settings import MemorySettings
 
 log = structlog.get_logger(__name__)
@@ -140,7 +140,7 @@ class ProcessJobUseCase:
         (embedder and judge calls) can both be slow."""
         async with self._lease_kept(job):
             settings = await self._settings(job.user_id)
-            facts = await self._facts(payload, settings)
+            facts, skipped = await self._facts(payload, settings)
             now = self._clock.now()
             async with self._uow(read_only=True) as reader:
                 decided = await self._writer.decide(reader, facts, payload, now=now)
@@ -148,7 +148,11 @@ class ProcessJobUseCase:
                 result = await self._writer.apply(
                     uow, decided, payload, source_event_id=job.source_event_id, now=now
                 )
-                job.succeed(memory_ids=result.memory_ids, now=now)
+                job.succeed(
+                    memory_ids=result.memory_ids,
+                    outcomes=(*skipped, *result.outcomes),
+                    now=now,
+                )
                 saved = await uow.jobs.save(job, expected=JobStatus.PROCESSING, worker=self._worker)
                 if not saved:
                     raise LeaseLost
@@ -159,9 +163,13 @@ class ProcessJobUseCase:
         async with self._uow() as uow:
             return await uow.settings.get(user_id) or MemorySettings(user_id=user_id)
 
-    async def _facts(self, payload: ExtractPayload, settings: MemorySettings) -> list[Fact]:
+    async def _facts(
+        self, payload: ExtractPayload, settings: MemorySettings
+    ) -> tuple[list[Fact], list[FactOutcome]]:
+        """The facts to decide on, and the outcome of each one the settings (consent,
+        secrets) or the confidence floor leave out."""
         if not settings.memory_enabled:
-            return []
+            return [], []
         candidates = await self._extractor.extract(
             ExtractionRequest(
                 user_id=payload.user_id,
@@ -173,7 +181,7 @@ class ProcessJobUseCase:
                 run_id=payload.run_id,
             )
         )
-        return filter_facts(
+        return sift_facts(
             normalize_facts(candidates), settings, min_confidence=self._policy.min_confidence
         )
 

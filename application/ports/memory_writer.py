@@ -15,7 +15,7 @@ from typing import Protocol
 from application.ports.repositories import UnitOfWork
 from domain.decisions import Action, Decision
 from domain.facts import Fact
-from domain.jobs import ExtractPayload
+from domain.jobs import ExtractPayload, FactOutcome
 from domain.memory import MemoryItem, MemoryStatus
 
 
@@ -25,6 +25,8 @@ class WriteResult:
 
     changed: list[MemoryItem] = field(default_factory=list)
     actions: list[Action] = field(default_factory=list)
+    outcomes: list[FactOutcome] = field(default_factory=list)
+    """Per fact applied, what happened (``added``, ``duplicate``, ...)."""
     request_id: str | None = None
     """The request that caused the job: the ``operator_id`` of its audit entries."""
 
@@ -35,7 +37,8 @@ class WriteResult:
 
 
 class FactWriter(Protocol):
-    """Contract: ``decide`` only reads and leaves out a fact whose decision fails;
+    """Contract: ``decide`` only reads and raises when a decision fails (the job then
+    retries);
     ``apply`` runs one SAVEPOINT per fact, so a failing fact (e.g. its target is no
     longer active) changes nothing and never spoils the others."""
 

@@ -20,6 +20,8 @@ ACKNOWLEDGEMENTS = frozenset(
     }
 )
 DEFAULT_LIMIT = 10
+CONTEXT_TYPE_BUDGET = {"constraint": 5, "preference": 5, "fact": 5}
+"""A prompt block keeps the reference's budget: at most 5 of each type, 15 in all."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -50,7 +52,14 @@ def is_acknowledgement(text: str) -> bool:
 
 
 class BuildContextUseCase:
-    def __init__(self, search: SearchMemoriesUseCase, *, metrics: Metrics = NO_METRICS) -> None:
+    def __init__(
+        self,
+        search: SearchMemoriesUseCase,
+        *,
+        type_budget: Mapping[str, int] = CONTEXT_TYPE_BUDGET,
+        metrics: Metrics = NO_METRICS,
+    ) -> None:
+        self._type_budget = dict(type_budget)
         self._search = search
         self._metrics = metrics
 
@@ -72,6 +81,7 @@ class BuildContextUseCase:
                 limit=DEFAULT_LIMIT if query.limit is None else query.limit,
                 assistant_id=query.assistant_id,
                 run_id=query.run_id,
+                type_budget=self._type_budget,
             )
         )
         language = query.language or language_of(query.query)

@@ -37,11 +37,11 @@ from domain.errors import InvalidValue
 from domain.lexical import terms
 from domain.memory import MemoryItem, MemoryType
 from domain.ranking import Scored, apply_budget, dedupe, prior, reciprocal_rank_fusion
-from domain.settings import MemorySettings
+from domain.settings import CONSENTED_SENSITIVITY, MemorySettings
 
 log = structlog.get_logger(__name__)
 DEFAULT_LIMIT = 5
-MAX_LIMIT = 20
+MAX_LIMIT = 100
 MAX_QUERY = 2000
 
 
@@ -75,6 +75,9 @@ class SearchQuery:
     run_id: str | None = None
     mode: str = "hybrid"
     """``hybrid``, ``dense`` or ``lexical`` (the last two for measurement)."""
+    type_budget: Mapping[str, int] | None = None
+    """At most so many results of each named type; ``None``: none, ``limit`` in all
+    (``/context`` passes the reference's 5/5/5)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -84,6 +87,30 @@ class SearchResult:
     stages: Mapping[str, float] = field(default_factory=dict)
     """Milliseconds per stage (``settings``, ``embed``, ``vector``, ``lexical``,
     ``dense_wait``, ``recheck``, ``rank``, ``total``): the server's own timing."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Page:
+    """How many results, under which per-type budget, from how many candidates."""
+
+    limit: int
+    budget: Mapping[MemoryType, int] | None
+    candidates: int
+
+
+def type_budget(value: Mapping[str, int] | None) -> dict[MemoryType, int] | None:
+    """The per-type budget by type; a bad type or a negative count is refused."""
+    if value is None:
+        return None
+    budget: dict[MemoryType, int] = {}
+    for name, count in value.items():
+        kind = MemoryType.parse(name)
+        if kind is None:
+            raise InvalidValue(f"type_budget: unknown memory type {name!r}", field="type_budget")
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise InvalidValue("type_budget counts must be integers >= 0", field="type_budget")
+        budget[kind] = count
+    return budget
 
 
 def in_scope(item: MemoryItem, scope: ScopeQuery) -> bool:
@@ -98,7 +125,9 @@ def in_scope(item: MemoryItem, scope: ScopeQuery) -> bool:
         return False
     if scope.explicit_only and not item.is_explicit:
         return False
-    return scope.max_sensitivity is None or item.sensitivity_level <= scope.max_sensitivity
+    if scope.max_sensitivity is None or item.sensitivity_level <= scope.max_sensitivity:
+        return True
+    return item.is_explicit and item.sensitivity_level <= CONSENTED_SENSITIVITY
 
 
 class SearchMemoriesUseCase:
@@ -129,6 +158,8 @@ class SearchMemoriesUseCase:
             raise InvalidValue(f"query must be at most {MAX_QUERY} characters", field="query")
         limit = page_limit(query.limit, default=DEFAULT_LIMIT, maximum=MAX_LIMIT)
         types = frozenset(MemoryType.require(t) for t in query.memory_types)
+        budget = type_budget(query.type_budget)
+        candidates = max(self._weights.candidates, limit)
         stages = Stages()
         started = time.perf_counter()
         dense: asyncio.Task[list[int]] | None = None
@@ -139,12 +170,13 @@ class SearchMemoriesUseCase:
                 assistant_id=query.assistant_id,
                 run_id=query.run_id,
             )
-            dense = asyncio.create_task(self._dense(text, where, stages))
+            dense = asyncio.create_task(self._dense(text, where, stages, candidates))
             # Let it start (and hand its embedding or store call to a thread) before the
             # database reads, which may run on this thread without yielding.
             await asyncio.sleep(0)
         try:
-            result = await self._read(query, text, types, limit, dense, stages, started)
+            page = Page(limit=limit, budget=budget, candidates=candidates)
+            result = await self._read(query, text, types, page, dense, stages, started)
         finally:
             if dense is not None:
                 _forget(dense)
@@ -158,7 +190,7 @@ class SearchMemoriesUseCase:
         query: SearchQuery,
         text: str,
         types: frozenset[MemoryType],
-        limit: int,
+        page: Page,
         dense: asyncio.Task[list[int]] | None,
         stages: Stages,
         started: float,
@@ -180,7 +212,7 @@ class SearchMemoriesUseCase:
                 run_id=query.run_id,
                 explicit_only=not settings.implicit_memory_enabled,
                 max_sensitivity=None if settings.sensitive_memory_enabled else 0,
-                limit=self._weights.candidates,
+                limit=page.candidates,
             )
             lexical: list[int] = []
             if query.mode in ("hybrid", "lexical"):
@@ -188,7 +220,7 @@ class SearchMemoriesUseCase:
                     query_terms = terms(text)
                     matches = await uow.items.lexical(scope, query_terms)
                     ranking = bm25_ranking(matches, query_terms)
-                    lexical = [i for i, _ in ranking][: self._weights.candidates]
+                    lexical = [i for i, _ in ranking][: page.candidates]
             ranked: list[int] = []
             degraded = False
             if dense is not None:
@@ -201,15 +233,13 @@ class SearchMemoriesUseCase:
                             "dense_retrieval_failed", error=f"{type(error).__name__}: {error}"
                         )
                         degraded = True
-            return await self._rank(
-                uow, scope, ranked, lexical, limit, degraded, query.mode, stages
-            )
+            return await self._rank(uow, scope, ranked, lexical, page, degraded, query.mode, stages)
 
-    async def _dense(self, text: str, where: VectorFilter, stages: Stages) -> list[int]:
+    async def _dense(self, text: str, where: VectorFilter, stages: Stages, limit: int) -> list[int]:
         with stages.stage("embed"):
             vector = await self._embedder.embed_query(text)
         with stages.stage("vector"):
-            hits = await self._nearest(vector, where)
+            hits = await self._nearest(vector, where, limit)
         ranked: list[int] = []
         for hit in hits:
             item_id = document_item_id(hit.document_id)
@@ -218,11 +248,10 @@ class SearchMemoriesUseCase:
                 ranked.append(item_id)  # type: ignore[arg-type]
         return ranked
 
-    async def _nearest(self, vector: Vector, where: VectorFilter) -> list[VectorHit]:
+    async def _nearest(self, vector: Vector, where: VectorFilter, limit: int) -> list[VectorHit]:
         """The store's hits. A store this process has not prepared yet (nothing written
         since it started: the worker indexes, or the service restarted) is prepared, then
         asked again; a store that is down fails both times."""
-        limit = self._weights.candidates
         try:
             return await self._store.search(vector, limit=limit, filter=where)
         except VectorStoreError:
@@ -235,7 +264,7 @@ class SearchMemoriesUseCase:
         scope: ScopeQuery,
         dense: list[int],
         lexical: list[int],
-        limit: int,
+        page: Page,
         degraded: bool,
         mode: str,
         stages: Stages,
@@ -272,7 +301,7 @@ class SearchMemoriesUseCase:
                 key=lambda entry: (entry.score, entry.item.id or 0),
                 reverse=True,
             )
-            chosen = apply_budget(ranked, limit=limit)
+            chosen = apply_budget(ranked, limit=page.limit, budget=page.budget)
         self._metrics.count(Metric.RETRIEVE_HIT_TOTAL, len(chosen), read_mode=mode)
         self._metrics.count(
             Metric.RETRIEVE_DEDUP_DROP_TOTAL, len(allowed) - len(visible), read_mode=mode

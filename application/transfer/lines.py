@@ -31,6 +31,7 @@ from domain.memory import (
     Scope,
     VectorStatus,
 )
+from domain.secrets import SecretRefused, refuse_secret
 
 FORMAT = "memvault.memory"
 VERSION = 1
@@ -229,6 +230,10 @@ def decode(line: str) -> ExportedMemory:
     content = read.text("content", required=True, limit=MAX_CONTENT)
     if not content.strip():
         raise BadLine("content must not be blank", field="content")
+    try:  # secrets are never stored, whichever file brings them
+        refuse_secret(content, sensitivity=sensitivity, field="content")
+    except SecretRefused as error:
+        raise BadLine(error.detail, field="content") from error
     item = MemoryItem(
         id=item_id,
         user_id=user_id,

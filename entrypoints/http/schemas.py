@@ -222,6 +222,16 @@ class MessagesOut(msgspec.Struct):
     messages: list[MessageOut]
 
 
+class FactOutcomeOut(msgspec.Struct, kw_only=True):
+    """What the job did with one candidate fact: ``added``, ``updated``,
+    ``deleted+added``, ``duplicate``, ``failed`` or ``skipped: <why>``."""
+
+    memory_type: str
+    title: str | None
+    outcome: str
+    memory_id: int | None
+
+
 class JobOut(msgspec.Struct, kw_only=True):
     id: int
     job_key: str
@@ -235,6 +245,7 @@ class JobOut(msgspec.Struct, kw_only=True):
     memory_ids: list[int]
     created_at: datetime | None
     updated_at: datetime | None
+    outcomes: list[FactOutcomeOut] = msgspec.field(default_factory=list)
     user_id: str | None = None
     payload: str | None = None
 
@@ -255,6 +266,15 @@ class JobOut(msgspec.Struct, kw_only=True):
             memory_ids=list(job.memory_ids),
             created_at=job.created_at,
             updated_at=job.updated_at,
+            outcomes=[
+                FactOutcomeOut(
+                    memory_type=o.memory_type,
+                    title=o.title,
+                    outcome=o.outcome,
+                    memory_id=o.memory_id,
+                )
+                for o in job.outcomes
+            ],
             user_id=job.user_id if operator else None,
             payload=job.payload_json if operator else None,
         )
@@ -360,6 +380,9 @@ class SearchIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     memory_types: list[MemoryType] | None = None
     assistant_id: ScopeId | None = None
     run_id: ScopeId | None = None
+    type_budget: dict[MemoryType, Annotated[int, msgspec.Meta(ge=0)]] | None = None
+    """At most so many results of each named type (e.g. ``{"fact": 3}``); by default
+    none: up to ``limit`` (max 100) of any types."""
 
 
 class ScoredItemOut(ItemOut, kw_only=True):

@@ -110,6 +110,11 @@ JUDGEMENTS: dict[tuple[str, str], dict[str, Any]] = {
 """How the scripted model relates a new fact (first) to an old memory (second)."""
 
 
+FAILING: dict[tuple[str, str], int] = {}
+"""Judge prompts (new fact, old memory) the model answers with HTTP 500 so many more
+times before answering from :data:`JUDGEMENTS` (a model outage, not a missing script)."""
+
+
 class ScriptedModel(ChatServer):
     """Answers the gatekeeper and the relation judge from the scripts above, whatever
     the order of the requests; a prompt it has no answer for is recorded and gets
@@ -122,6 +127,10 @@ class ScriptedModel(ChatServer):
     def _next(self, body: dict[str, Any]) -> Scripted:
         """Replaces the base server's queue of answers (its one point of choice)."""
         system, user = (m["content"] for m in body["messages"])
+        if system != EXTRACT_SYSTEM_PROMPT and FAILING.get(pair_of(user), 0) > 0:
+            FAILING[pair_of(user)] -= 1
+            self.requests.append(body)
+            return Scripted(status=500)
         answer = self._extraction(user) if system == EXTRACT_SYSTEM_PROMPT else self._judge(user)
         self.requests.append(body)
         if answer is None:
@@ -136,9 +145,13 @@ class ScriptedModel(ChatServer):
 
     @staticmethod
     def _judge(prompt: str) -> dict[str, Any] | None:
-        """The prompt is ``新事实：【type】content`` then ``旧记忆：【type】content``."""
-        new_line, old_line = prompt.split("\n")
-        return JUDGEMENTS.get((new_line.split("】", 1)[1], old_line.split("】", 1)[1]))
+        return JUDGEMENTS.get(pair_of(prompt))
+
+
+def pair_of(judge_prompt: str) -> tuple[str, str]:
+    """The judge prompt is ``新事实：【type】content`` then ``旧记忆：【type】content``."""
+    new_line, old_line = judge_prompt.split("\n")
+    return new_line.split("】", 1)[1], old_line.split("】", 1)[1]
 
 
 @dataclass(slots=True)
@@ -164,6 +177,8 @@ class World:
     """The finished jobs of each message said, in the order sent."""
     sent: list[str] = field(default_factory=list)
     memory: dict[str, Any] = field(default_factory=dict)
+    earlier: dict[str, Any] = field(default_factory=dict)
+    """A memory a step wrote before the conversation (e.g. one already expired)."""
 
     def headers(self, name: str) -> dict[str, str]:
         return self.tokens[name]

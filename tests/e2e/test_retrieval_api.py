@@ -166,18 +166,26 @@ async def test_settings_hide_memories_from_search_and_context(
         client, me, content="Seems to like quiet train seats", is_explicit=False
     )
     sensitive = await create(
-        client, me, content="Train seats near the toilet: IBS", sensitivity_level=1
+        client,
+        me,
+        content="Train seats near the toilet: IBS",
+        sensitivity_level=1,
+        is_explicit=False,
+    )
+    consented = await create(  # explicit: consent to keep it (docs/behaviour.md)
+        client, me, content="Train seats with a plug: insulin pump", sensitivity_level=1
     )
     query = "train seats"
-    every = [explicit["id"], implicit["id"], sensitive["id"]]
+    every = [explicit["id"], implicit["id"], sensitive["id"], consented["id"]]
     await plant_vectors(client, user_id, every, query)
 
-    assert ids(await search(client, me, query)) == {explicit["id"], implicit["id"]}
+    shown = {explicit["id"], implicit["id"], consented["id"]}
+    assert ids(await search(client, me, query)) == shown
     await change_settings(client, me, implicit_memory_enabled=False)
-    assert ids(await search(client, me, query)) == {explicit["id"]}
-    assert ids(await context(client, me, query)) == {explicit["id"]}
-    await change_settings(client, me, sensitive_memory_enabled=True)
-    assert ids(await search(client, me, query)) == {explicit["id"], sensitive["id"]}
+    assert ids(await search(client, me, query)) == {explicit["id"], consented["id"]}
+    assert ids(await context(client, me, query)) == {explicit["id"], consented["id"]}
+    await change_settings(client, me, implicit_memory_enabled=True, sensitive_memory_enabled=True)
+    assert ids(await search(client, me, query)) == set(every)
     await change_settings(client, me, memory_enabled=False)
     assert ids(await search(client, me, query)) == set()
     assert (await context(client, me, query))["text"] == ""
@@ -286,13 +294,21 @@ async def test_scores_limits_and_the_type_budget(client: Client, auth: Auth, use
     assert response.status_code == 201, response.text
 
     found = await search(client, me, "coffee note", limit=25)
-    kinds = [item["memory_type"] for item in found["items"]]
-    assert len(kinds) == 15
-    assert all(kinds.count(kind) == 5 for kind in ("preference", "constraint", "fact"))
+    assert len(found["items"]) == 24  # a search page has no per-type budget
     scores = [item["score"] for item in found["items"]]
     assert all(0.0 <= score <= 1.0 for score in scores)
     assert scores == sorted(scores, reverse=True)
     assert len((await search(client, me, "coffee note"))["items"]) == 5
+    assert len((await search(client, me, "coffee note", limit=500))["items"]) == 24
+    ten = await search(client, me, "coffee note", limit=10, memory_types=["fact", "preference"])
+    assert len(ten["items"]) == 10  # limit 10 over 16 matching memories
+    budgeted = await search(client, me, "coffee note", limit=25, type_budget={"fact": 3})
+    kinds = [item["memory_type"] for item in budgeted["items"]]
+    assert (len(kinds), kinds.count("fact")) == (19, 3)
+    block = await context(client, me, "coffee note", limit=25)
+    kinds = [item["memory_type"] for item in block["items"]]
+    assert len(kinds) == 15  # /context keeps the 5/5/5 budget
+    assert all(kinds.count(kind) == 5 for kind in ("preference", "constraint", "fact"))
     for path, body, field in (
         (SEARCH, {"query": "coffee", "limit": 0}, "limit"),
         (SEARCH, {"query": ""}, "query"),

@@ -20,7 +20,7 @@ from adapters.sqlalchemy.items import SqlMemoryItemRepository
 from adapters.sqlalchemy.unit_of_work import SqlUnitOfWork, SqlUnitOfWorkFactory
 from adapters.vector_store.memory import MemoryVectorStore
 from application.extraction.deterministic_judge import DeterministicJudge
-from application.extraction.write_memories import DecisionPolicy, MemoryWriter
+from application.extraction.write_memories import DecisionPolicy, JudgeFailed, MemoryWriter
 from application.ports.memory_writer import WriteResult
 from application.ports.relation_judge import (
     Comparison,
@@ -254,10 +254,10 @@ async def test_an_update_without_merged_content_is_ignored(
     assert len(await items_of(sqlite_uow, user_id)) == 2
 
 
-async def test_a_failed_judgement_counts_as_unrelated(
+async def test_a_failed_judgement_fails_the_decision_so_the_job_retries(
     sqlite_uow: SqlUnitOfWorkFactory, user_id: str
 ) -> None:
-    failing, duplicate = await plant(sqlite_uow, user_id, "Likes coffee", "Enjoys coffee")
+    failing, other = await plant(sqlite_uow, user_id, "Likes coffee", "Enjoys coffee")
     judge = ScriptedJudge(
         {
             "Likes coffee": JudgeError("LLM call timed out after 30 s"),
@@ -265,25 +265,48 @@ async def test_a_failed_judgement_counts_as_unrelated(
         }
     )
 
-    result = await write(sqlite_uow, judge, user_id, fact("Hates coffee now"))
+    with pytest.raises(JudgeFailed, match="timed out"):
+        await write(sqlite_uow, judge, user_id, fact("Likes coffee a lot"))
 
-    assert result.actions == [Action.DELETE]
-    assert (await by_id(sqlite_uow, user_id, failing)).status is MemoryStatus.ACTIVE
-    assert (await by_id(sqlite_uow, user_id, duplicate)).status is MemoryStatus.DELETED
-    assert len(judge.asked) == 2
+    assert [i.id for i in await items_of(sqlite_uow, user_id)] == [failing, other]
+    assert all(i.status is MemoryStatus.ACTIVE for i in await items_of(sqlite_uow, user_id))
 
 
-async def test_when_every_judgement_fails_the_fact_is_added(
+async def test_an_expired_duplicate_is_replaced_by_the_new_fact_and_audited(
     sqlite_uow: SqlUnitOfWorkFactory, user_id: str
 ) -> None:
     (old,) = await plant(sqlite_uow, user_id, "Likes coffee")
-    judge = ScriptedJudge({"Likes coffee": JudgeError("not JSON")})
+    async with sqlite_uow() as tx:
+        item = await tx.items.get(user_id, old)
+        assert item is not None
+        item.ttl_at = NOW - timedelta(seconds=1)
+        await tx.items.update(item)
+        await tx.commit()
+    judge = ScriptedJudge({})  # an expired item is never a candidate: never judged
 
-    result = await write(sqlite_uow, judge, user_id, fact("Likes coffee a lot"))
+    result = await write(sqlite_uow, judge, user_id, fact("Likes coffee"))
 
     assert result.actions == [Action.ADD]
-    assert (await by_id(sqlite_uow, user_id, old)).status is MemoryStatus.ACTIVE
-    assert len(await items_of(sqlite_uow, user_id)) == 2
+    (new,) = result.memory_ids
+    assert [(o.outcome, o.memory_id) for o in result.outcomes] == [("added", new)]
+    assert (await by_id(sqlite_uow, user_id, old)).status is MemoryStatus.DELETED
+    (deleted,) = await history(sqlite_uow, user_id, old)
+    assert "过期" in deleted.reason
+    assert judge.asked == []
+
+
+async def test_each_fact_gets_its_outcome(sqlite_uow: SqlUnitOfWorkFactory, user_id: str) -> None:
+    (old,) = await plant(sqlite_uow, user_id, "Likes coffee")
+    judge = ScriptedJudge({"Likes coffee": Judgement(relation=Relation.UNRELATED, reason="")})
+
+    result = await write(sqlite_uow, judge, user_id, fact("Likes coffee"), fact("Loves jazz"))
+
+    (jazz,) = result.memory_ids
+    assert [(o.outcome, o.memory_id) for o in result.outcomes] == [
+        ("duplicate", None),
+        ("added", jazz),
+    ]
+    assert old != jazz
 
 
 async def test_audit_reasons_are_cut_to_255_characters(

@@ -139,7 +139,7 @@ async def test_sensitive_facts_are_written_for_a_user_who_enabled_sensitive_memo
     assert await memories_of(node, user_id) == [(HIKING, 0, False), (ALLERGY, 1, False)]
 
 
-async def test_an_explicit_sensitive_fact_still_needs_sensitive_memory_enabled(
+async def test_an_explicit_request_is_consent_to_keep_a_sensitive_fact(
     container: tuple[Container, RecordingQueue], user_id: str
 ):
     node, _ = container
@@ -148,4 +148,24 @@ async def test_an_explicit_sensitive_fact_still_needs_sensitive_memory_enabled(
     job_ids = await process_messages(node, user_id, "Remember that I'm allergic to peanuts")
 
     assert await statuses_of(node, job_ids) == [JobStatus.SUCCESS]
+    assert await memories_of(node, user_id) == [("I'm allergic to peanuts", 1, True)]
+    async with node.uow()() as uow:
+        job = await uow.jobs.get(job_ids[0])
+    assert job is not None
+    assert [o.outcome for o in job.outcomes] == ["added"]
+
+
+async def test_a_secret_is_never_written_even_with_sensitive_memory_on(
+    container: tuple[Container, RecordingQueue], user_id: str
+):
+    node, _ = container
+    await change_settings(node, user_id, sensitive_memory_enabled=True)
+
+    job_ids = await process_messages(node, user_id, "Remember my bank card password is 4512")
+
+    assert await statuses_of(node, job_ids) == [JobStatus.SUCCESS]
     assert await memories_of(node, user_id) == []
+    async with node.uow()() as uow:
+        job = await uow.jobs.get(job_ids[0])
+    assert job is not None
+    assert [(o.outcome, o.title) for o in job.outcomes] == [("skipped: secret", None)]

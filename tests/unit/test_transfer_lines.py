@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from application.transfer.lines import ExportedMemory, decode, encode
+from application.transfer.lines import BadLine, ExportedMemory, decode, encode
 from domain.memory import MemoryItem, MemoryStatus, MemoryType, Scope
+from domain.secrets import holds_secret
 
 FIELDS = [name for name in MemoryItem.__dataclass_fields__ if name not in ("vector_status",)]
 ids = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=128).filter(
@@ -33,10 +35,10 @@ def items(draw: st.DrawFn) -> MemoryItem:
         ),
         memory_type=draw(st.sampled_from(MemoryType)),
         title=draw(ids.map(lambda text: text[:128])),
-        content=draw(ids),
+        content=draw(ids.filter(lambda text: not holds_secret(text))),
         confidence=draw(scores),
         importance=draw(scores),
-        sensitivity_level=draw(st.integers(0, 2)),
+        sensitivity_level=draw(st.integers(0, 1)),  # a secret (2) is never imported
         source_message_id=draw(st.none() | ids),
         source_event_id=draw(st.none() | ids),
         is_explicit=draw(st.booleans()),
@@ -56,3 +58,18 @@ def test_every_memory_survives_encoding_and_decoding(item: MemoryItem) -> None:
     assert {name: getattr(decoded, name) for name in FIELDS} == {
         name: getattr(item, name) for name in FIELDS
     }
+
+
+def test_an_import_line_holding_a_secret_is_refused() -> None:
+    item = MemoryItem(
+        id=1,
+        user_id="u",
+        memory_type=MemoryType.FACT,
+        title="card",
+        content="my bank card password is 4512",
+        created_at=datetime(2025, 1, 1, tzinfo=UTC),
+        updated_at=datetime(2025, 1, 1, tzinfo=UTC),
+    )
+    with pytest.raises(BadLine) as caught:
+        decode(encode(ExportedMemory(item=item)))
+    assert caught.value.field == "content"

@@ -32,6 +32,9 @@ async def search(
             memory_types=data.memory_types or (),
             assistant_id=data.assistant_id,
             run_id=data.run_id,
+            type_budget=None
+            if data.type_budget is None
+            else {kind.value: count for kind, count in data.type_budget.items()},
         )
     )
     return Response(

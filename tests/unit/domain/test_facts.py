@@ -15,6 +15,7 @@ from domain.facts import (
     filter_facts,
     normalize_fact,
     normalize_facts,
+    sift_facts,
 )
 from domain.memory import MemoryType
 from domain.settings import MemorySettings
@@ -117,9 +118,36 @@ def test_fact_importance_is_clamped(given: float, expected: float) -> None:
     assert normalized(importance=given).importance == expected
 
 
-@pytest.mark.parametrize(("given", "expected"), [(-4, 0), (0, 0), (1, 1), (2, 2), (9, 2)])
-def test_fact_sensitivity_is_clamped_to_0_through_2(given: int, expected: int) -> None:
+@pytest.mark.parametrize(("given", "expected"), [(-4, 0), (0, 0), (1, 1), (2, 1), (9, 1)])
+def test_fact_sensitivity_is_0_or_1_unless_the_secret_rule_says_2(
+    given: int, expected: int
+) -> None:
     assert normalized(sensitivity_level=given).sensitivity_level == expected
+
+
+@pytest.mark.parametrize(
+    "content", ["my bank card password is 4512", "我的银行卡密码是 884213", "id 110101199003071234"]
+)
+def test_a_secret_is_level_2_whatever_the_extractor_said(content: str) -> None:
+    assert normalized(content=content, sensitivity_level=0).sensitivity_level == 2
+
+
+def test_sifting_records_why_each_fact_was_left_out() -> None:
+    defaults = MemorySettings(user_id="u")
+    facts = [
+        normalized(content="I am allergic to peanuts", sensitivity_level=1, is_explicit=True),
+        normalized(content="I take insulin", sensitivity_level=1),
+        normalized(content="my password is hunter2"),
+    ]
+    kept, skipped = sift_facts(facts, defaults, min_confidence=0.5)
+    assert [f.content for f in kept] == ["I am allergic to peanuts"]
+    assert [(o.outcome, o.title) for o in skipped] == [
+        ("skipped: sensitive", "I take insulin"),
+        ("skipped: secret", None),
+    ]
+    quiet = MemorySettings(user_id="u", implicit_memory_enabled=False)
+    _, skipped = sift_facts(facts[1:2], quiet, min_confidence=0.5)
+    assert [o.outcome for o in skipped] == ["skipped: implicit memory off"]
 
 
 def test_a_fact_keeps_whether_it_was_stated_explicitly() -> None:
@@ -174,7 +202,7 @@ EXPLICIT = normalized(content="explicit plain", is_explicit=True, confidence=0.9
 IMPLICIT = normalized(content="implicit plain", confidence=0.9)
 SENSITIVE = normalized(content="implicit sensitive", sensitivity_level=1, confidence=0.9)
 EXPLICIT_SENSITIVE = normalized(
-    content="explicit sensitive", is_explicit=True, sensitivity_level=2, confidence=0.9
+    content="explicit sensitive", is_explicit=True, sensitivity_level=1, confidence=0.9
 )
 ALL = [EXPLICIT, IMPLICIT, SENSITIVE, EXPLICIT_SENSITIVE]
 
@@ -182,9 +210,12 @@ ALL = [EXPLICIT, IMPLICIT, SENSITIVE, EXPLICIT_SENSITIVE]
 @pytest.mark.parametrize(
     ("settings", "kept"),
     [
-        (MemorySettings(user_id="u1"), [EXPLICIT, IMPLICIT]),
+        (MemorySettings(user_id="u1"), [EXPLICIT, IMPLICIT, EXPLICIT_SENSITIVE]),
         (MemorySettings(user_id="u1", memory_enabled=False, sensitive_memory_enabled=True), []),
-        (MemorySettings(user_id="u1", implicit_memory_enabled=False), [EXPLICIT]),
+        (
+            MemorySettings(user_id="u1", implicit_memory_enabled=False),
+            [EXPLICIT, EXPLICIT_SENSITIVE],
+        ),
         (
             MemorySettings(
                 user_id="u1", implicit_memory_enabled=False, sensitive_memory_enabled=True

@@ -21,6 +21,7 @@ from domain.memory import (
     content_hash,
     manual_title,
 )
+from domain.secrets import SecretRefused
 
 NOW = datetime(2025, 1, 1, 8, 0, tzinfo=UTC)
 LATER = NOW + timedelta(hours=2)
@@ -137,7 +138,7 @@ def test_a_manual_memory_keeps_what_the_user_gave() -> None:
         scope=scope,
         confidence=0.0,
         importance=1.0,
-        sensitivity_level=2,
+        sensitivity_level=1,
         is_explicit=False,
         ttl_at=expires,
     )
@@ -145,7 +146,7 @@ def test_a_manual_memory_keeps_what_the_user_gave() -> None:
     assert item.scope == scope
     assert item.confidence == 0.0
     assert item.importance == 1.0
-    assert item.sensitivity_level == 2
+    assert item.sensitivity_level == 1
     assert item.is_explicit is False
     assert item.ttl_at == expires
 
@@ -220,6 +221,23 @@ def test_a_sensitivity_outside_zero_to_two_is_refused(level: int) -> None:
     with pytest.raises(InvalidValue) as caught:
         manual(sensitivity_level=level)
     assert caught.value.field == "sensitivity_level"
+
+
+@pytest.mark.parametrize(
+    ("content", "level"),
+    [("my bank card password is 4512", None), ("我的身份证号是 1101", None), ("plain", 2)],
+)
+def test_a_secret_is_never_stored(content: str, level: int | None) -> None:
+    with pytest.raises(SecretRefused) as caught:
+        manual(content=content, sensitivity_level=level)
+    assert caught.value.field == "content"
+
+
+def test_an_edit_cannot_put_a_secret_in() -> None:
+    item = synced(title="Tea")
+    with pytest.raises(SecretRefused):
+        item.edit(ItemChanges(content="my PIN is 1234"), now=LATER)
+    assert item.content != "my PIN is 1234"
 
 
 # --- edit ---------------------------------------------------------------------------------

@@ -19,9 +19,9 @@ def test_a_user_without_settings_has_memory_and_implicit_memory_on_and_sensitive
 
 @pytest.mark.parametrize(
     ("is_explicit", "sensitivity", "allowed"),
-    [(True, 0, True), (False, 0, True), (True, 1, False), (False, 2, False)],
+    [(True, 0, True), (False, 0, True), (True, 1, True), (False, 1, False), (True, 2, False)],
 )
-def test_default_settings_allow_only_non_sensitive_memories(
+def test_default_settings_allow_non_sensitive_and_explicitly_requested_memories(
     is_explicit: bool, sensitivity: int, allowed: bool
 ) -> None:
     settings = MemorySettings(user_id="u1")
@@ -43,10 +43,17 @@ def test_disabled_implicit_memory_allows_only_explicit_memories(
     assert settings.allows(is_explicit=is_explicit, sensitivity=0) is allowed
 
 
-@pytest.mark.parametrize("sensitivity", [0, 1, 2])
-def test_enabled_sensitive_memory_allows_every_sensitivity_level(sensitivity: int) -> None:
+@pytest.mark.parametrize("sensitivity", [0, 1])
+def test_enabled_sensitive_memory_allows_every_level_below_secrets(sensitivity: int) -> None:
     settings = MemorySettings(user_id="u1", sensitive_memory_enabled=True)
     assert settings.allows(is_explicit=False, sensitivity=sensitivity) is True
+
+
+@pytest.mark.parametrize("is_explicit", [True, False])
+def test_a_secret_is_never_allowed(is_explicit: bool) -> None:
+    settings = MemorySettings(user_id="u1", sensitive_memory_enabled=True)
+    assert settings.allows(is_explicit=is_explicit, sensitivity=2) is False
+    assert settings.refusal(is_explicit=is_explicit, sensitivity=2) == "skipped: secret"
 
 
 def test_settings_snapshot_lists_the_three_switches_and_an_iso_time() -> None:
