@@ -162,5 +162,9 @@ def expired_memory_status(world: World, status: str) -> None:
 
 @then(parsers.parse('the job of "{text}" took more than one attempt'))
 def retried(world: World, text: str) -> None:
+    # A judge failure is transient (docs/behaviour.md, "Extraction jobs"): the attempt it
+    # broke fails and the job runs again without counting toward dead, so the evidence is
+    # that the scripted failure was spent and the job still ended in success.
     (job,) = world.jobs[text]
-    assert job["attempts"] >= 1, job
+    assert job["status"] == "success", job
+    assert set(FAILING.values()) <= {0}, FAILING
