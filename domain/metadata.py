@@ -21,7 +21,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from domain.errors import InvalidValue, TooLarge
+from domain.errors import InvalidValue
 
 Scalar = str | int | float | bool
 Metadata = dict[str, Scalar]
@@ -58,7 +58,7 @@ def require_metadata(value: Any, *, field: str = "metadata") -> Metadata:
             )
         result[key] = item
     if len(encode(result).encode("utf-8")) > MAX_BYTES:
-        raise TooLarge(f"{field} must encode to at most {MAX_BYTES} bytes of JSON", field=field)
+        raise InvalidValue(f"{field} must encode to at most {MAX_BYTES} bytes of JSON", field=field)
     return result
 
 
@@ -103,3 +103,8 @@ def matches(metadata: Mapping[str, Scalar], wanted: Mapping[str, Scalar]) -> boo
     """True when every wanted pair is present with an equal value."""
     have = set(tokens(metadata))
     return all(token(key, value) in have for key, value in wanted.items())
+
+
+def filter_tokens(wanted: Any, *, field: str = "metadata") -> frozenset[str]:
+    """A metadata filter (same rules as the object) as the tokens an item must hold."""
+    return frozenset(tokens(require_metadata(wanted, field=field)))

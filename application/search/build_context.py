@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from application.ports.metrics import NO_METRICS, Metric, Metrics
 from application.search.render import RenderMode, language_of, render_within
@@ -33,6 +34,8 @@ class ContextQuery:
     render_mode: str = "flat"
     max_tokens: int | None = None
     language: str | None = None
+    metadata: Mapping[str, Any] | None = None
+    """Equality filter on metadata (every pair must match)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -72,6 +75,7 @@ class BuildContextUseCase:
                 limit=DEFAULT_LIMIT if query.limit is None else query.limit,
                 assistant_id=query.assistant_id,
                 run_id=query.run_id,
+                metadata=query.metadata,
             )
         )
         language = query.language or language_of(query.query)

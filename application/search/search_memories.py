@@ -20,6 +20,7 @@ import asyncio
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 
@@ -36,6 +37,7 @@ from application.shared.paging import page_limit
 from domain.errors import InvalidValue
 from domain.lexical import terms
 from domain.memory import MemoryItem, MemoryType
+from domain.metadata import filter_tokens, tokens
 from domain.ranking import Scored, apply_budget, dedupe, prior, reciprocal_rank_fusion
 from domain.settings import MemorySettings
 
@@ -75,6 +77,9 @@ class SearchQuery:
     run_id: str | None = None
     mode: str = "hybrid"
     """``hybrid``, ``dense`` or ``lexical`` (the last two for measurement)."""
+    metadata: Mapping[str, Any] | None = None
+    """Equality filter on metadata (every pair must match), applied inside the vector
+    store's and the lexical index's queries."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -97,6 +102,8 @@ def in_scope(item: MemoryItem, scope: ScopeQuery) -> bool:
     if scope.run_id and item.scope.run_id not in (None, scope.run_id):
         return False
     if scope.explicit_only and not item.is_explicit:
+        return False
+    if scope.metadata_tokens and not scope.metadata_tokens.issubset(tokens(item.metadata)):
         return False
     return scope.max_sensitivity is None or item.sensitivity_level <= scope.max_sensitivity
 
@@ -129,6 +136,7 @@ class SearchMemoriesUseCase:
             raise InvalidValue(f"query must be at most {MAX_QUERY} characters", field="query")
         limit = page_limit(query.limit, default=DEFAULT_LIMIT, maximum=MAX_LIMIT)
         types = frozenset(MemoryType.require(t) for t in query.memory_types)
+        wanted = filter_tokens(query.metadata)
         stages = Stages()
         started = time.perf_counter()
         dense: asyncio.Task[list[int]] | None = None
@@ -138,13 +146,14 @@ class SearchMemoriesUseCase:
                 memory_types=frozenset(t.value for t in types),
                 assistant_id=query.assistant_id,
                 run_id=query.run_id,
+                metadata_tokens=wanted,
             )
             dense = asyncio.create_task(self._dense(text, where, stages))
             # Let it start (and hand its embedding or store call to a thread) before the
             # database reads, which may run on this thread without yielding.
             await asyncio.sleep(0)
         try:
-            result = await self._read(query, text, types, limit, dense, stages, started)
+            result = await self._read(query, text, types, wanted, limit, dense, stages, started)
         finally:
             if dense is not None:
                 _forget(dense)
@@ -158,6 +167,7 @@ class SearchMemoriesUseCase:
         query: SearchQuery,
         text: str,
         types: frozenset[MemoryType],
+        wanted: frozenset[str],
         limit: int,
         dense: asyncio.Task[list[int]] | None,
         stages: Stages,
@@ -181,6 +191,7 @@ class SearchMemoriesUseCase:
                 explicit_only=not settings.implicit_memory_enabled,
                 max_sensitivity=None if settings.sensitive_memory_enabled else 0,
                 limit=self._weights.candidates,
+                metadata_tokens=wanted,
             )
             lexical: list[int] = []
             if query.mode in ("hybrid", "lexical"):

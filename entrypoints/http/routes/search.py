@@ -32,6 +32,7 @@ async def search(
             memory_types=data.memory_types or (),
             assistant_id=data.assistant_id,
             run_id=data.run_id,
+            metadata=data.metadata,
         )
     )
     return Response(
@@ -61,6 +62,7 @@ async def context(
             render_mode=data.render_mode,
             max_tokens=data.max_tokens,
             language=data.language,
+            metadata=data.metadata,
         )
     )
     return Response(
