@@ -503,7 +503,9 @@ class Container(containers.DeclarativeContainer):
         access=access_times,
         metrics=infra.metrics,
     )
-    build_context = providers.Factory(BuildContextUseCase, search, metrics=infra.metrics)
+    build_context = providers.Factory(
+        BuildContextUseCase, search, clock=infra.clock, metrics=infra.metrics
+    )
     measure_jobs = providers.Factory(MeasureJobsUseCase, uow, infra.metrics)
     resync_vectors = providers.Factory(
         ResyncVectorsUseCase,

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from application.ports.clock import Clock
 from application.ports.metrics import NO_METRICS, Metric, Metrics
 from application.search.render import RenderMode, language_of, render_within
 from application.search.search_memories import SearchMemoriesUseCase, SearchQuery
@@ -53,8 +54,15 @@ def is_acknowledgement(text: str) -> bool:
 
 
 class BuildContextUseCase:
-    def __init__(self, search: SearchMemoriesUseCase, *, metrics: Metrics = NO_METRICS) -> None:
+    def __init__(
+        self,
+        search: SearchMemoriesUseCase,
+        *,
+        clock: Clock | None = None,
+        metrics: Metrics = NO_METRICS,
+    ) -> None:
         self._search = search
+        self._clock = clock
         self._metrics = metrics
 
     async def __call__(self, query: ContextQuery) -> Context:
@@ -79,7 +87,13 @@ class BuildContextUseCase:
             )
         )
         language = query.language or language_of(query.query)
-        text, kept = render_within(result.hits, mode, language, query.max_tokens)
+        text, kept = render_within(
+            result.hits,
+            mode,
+            language,
+            query.max_tokens,
+            None if self._clock is None else self._clock.now(),
+        )
         self._metrics.count(
             Metric.INJECT_ITEM_TOTAL, len(kept), inject_mode=mode.value, source="retrieve"
         )

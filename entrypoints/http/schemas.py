@@ -208,6 +208,8 @@ class MessagesIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     messages: Annotated[list[MessageIn], msgspec.Meta(min_length=1, max_length=100)]
     assistant_id: ScopeId | None = None
     run_id: ScopeId | None = None
+    metadata: MetadataIn | None = None
+    """Copied to every memory extracted from these turns."""
 
 
 class MessageOut(msgspec.Struct, kw_only=True):

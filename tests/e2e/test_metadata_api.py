@@ -154,3 +154,44 @@ async def test_occurred_at_round_trips_and_defaults_to_created_at(
     assert now["occurred_at"] == now["created_at"]
     got = await client.get(f"{ITEMS}/{said['id']}", headers=me)
     assert got.json()["occurred_at"] == said["occurred_at"]
+
+
+async def test_messages_take_metadata_under_the_same_rules(
+    client: Client, auth: Auth, user_id: str
+) -> None:
+    me = auth(user_id)
+    turn = {"role": "user", "content": "I moved to Oslo last week"}
+    ok = await client.post(
+        "/api/v1/memory/messages",
+        json={"conversation_id": "c1", "messages": [turn], "metadata": {"source": "slack"}},
+        headers=me,
+    )
+    assert ok.status_code in (200, 201, 202), ok.text
+    bad = await client.post(
+        "/api/v1/memory/messages",
+        json={"conversation_id": "c1", "messages": [turn], "metadata": {"source": ["slack"]}},
+        headers=me,
+    )
+    assert_problem(bad, 400, "WrongParamType")
+
+
+async def test_context_dates_old_memories_and_search_carries_occurred_at(
+    client: Client, auth: Auth, user_id: str
+) -> None:
+    me = auth(user_id)
+    old = await create(
+        client,
+        me,
+        memory_type="fact",
+        content="lives in Oslo city centre",
+        occurred_at="2021-06-01T00:00:00Z",
+    )
+    new = await create(client, me, memory_type="fact", content="lives in Oslo city centre now")
+    context = await client.post(CONTEXT, json={"query": "lives in Oslo city"}, headers=me)
+    text = context.json()["text"]
+    assert "lives in Oslo city centre (2021-06)" in text
+    assert "centre now (" not in text
+    found = await search(client, me, "lives in Oslo city centre", limit=5)
+    said = {i["id"]: i["occurred_at"] for i in found["items"]}
+    assert said[old["id"]].startswith("2021-06-01")
+    assert said[new["id"]] == new["created_at"]
