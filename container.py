@@ -554,6 +554,7 @@ class Container(containers.DeclarativeContainer):
         BuildContextUseCase,
         search,
         type_budget=settings.provided.context_type_budget,
+        clock=infra.clock,
         metrics=infra.metrics,
     )
     measure_jobs = providers.Factory(MeasureJobsUseCase, uow, infra.metrics)

@@ -17,8 +17,10 @@ import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from domain.errors import InvalidTransition, InvalidValue
+from domain.metadata import Metadata, require_metadata
 from domain.retry import ExponentialBackoff, TransientBackoff
 from domain.text import sha256_hex, truncate_utf8
 
@@ -243,11 +245,13 @@ class ExtractPayload:
     run_id: str | None = None
     source_message_id: str | None = None
     trace_id: str | None = None
+    metadata: Metadata = field(default_factory=dict)
+    """Copied to every memory extracted from the turn (docs/behaviour.md, "Metadata")."""
 
     def to_json(self) -> str:
         return json.dumps(self.to_mapping(), ensure_ascii=False)
 
-    def to_mapping(self) -> dict[str, str]:
+    def to_mapping(self) -> dict[str, Any]:
         body = {
             "user_id": self.user_id,
             "conversation_id": self.conversation_id,
@@ -259,6 +263,7 @@ class ExtractPayload:
             "run_id": self.run_id,
             "source_message_id": self.source_message_id,
             "trace_id": self.trace_id,
+            "metadata": dict(self.metadata) or None,
         }
         return {k: v for k, v in body.items() if v is not None}
 
@@ -316,4 +321,5 @@ class ExtractPayload:
             run_id=text_field("run_id", required=False),
             source_message_id=text_field("source_message_id", required=False),
             trace_id=text_field("trace_id", required=False),
+            metadata=require_metadata(data.get("metadata")),
         )

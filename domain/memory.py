@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from domain.errors import Conflict, InvalidMemoryContent, InvalidMemoryType, InvalidValue
+from domain.metadata import Metadata, require_metadata
 from domain.secrets import refuse_secret
 from domain.text import clamp01, collapse_whitespace, normalize_content, sha256_hex, truncate_runes
 
@@ -141,6 +142,8 @@ class ItemChanges:
     is_explicit: bool | None = None
     ttl_at: datetime | None = None
     clear_ttl: bool = False
+    metadata: Metadata | None = None
+    """When set, replaces the whole object (``{}`` clears it); validated by the edit."""
 
 
 @dataclass(slots=True, kw_only=True)
@@ -168,6 +171,11 @@ class MemoryItem:
     updated_at: datetime | None = None
     vector_status: VectorStatus = VectorStatus.PENDING
     vector_id: str | None = None
+    metadata: Metadata = field(default_factory=dict)
+    """Client tags (domain.metadata): flat, validated, filterable."""
+    occurred_at: datetime | None = None
+    """When the memory was said (the chat turn's time, or given on create); ``None`` on
+    rows older than the column: :attr:`said_at` falls back to ``created_at``."""
 
     def __post_init__(self) -> None:
         self._rehash()
@@ -186,9 +194,12 @@ class MemoryItem:
         sensitivity_level: int | None = None,
         is_explicit: bool | None = None,
         ttl_at: datetime | None = None,
+        metadata: Any = None,
+        occurred_at: datetime | None = None,
         now: datetime,
     ) -> MemoryItem:
-        """A memory a user typed in (defaults: confidence 0.95, importance 0.90, explicit)."""
+        """A memory a user typed in (defaults: confidence 0.95, importance 0.90, explicit;
+        ``occurred_at`` defaults to ``now``)."""
         kind = MemoryType.require(memory_type)
         text = manual_content(content)
         level = require_sensitivity(sensitivity_level or 0)
@@ -204,9 +215,16 @@ class MemoryItem:
             sensitivity_level=level,
             is_explicit=True if is_explicit is None else is_explicit,
             ttl_at=ttl_at,
+            metadata=require_metadata(metadata),
+            occurred_at=occurred_at or now,
             created_at=now,
             updated_at=now,
         )
+
+    @property
+    def said_at(self) -> datetime | None:
+        """When it was said: ``occurred_at``, else ``created_at``."""
+        return self.occurred_at or self.created_at
 
     def _rehash(self) -> None:
         self.normalized_content = normalize_content(self.content)
@@ -241,8 +259,12 @@ class MemoryItem:
         if changes.sensitivity_level is not None:
             sensitivity = require_sensitivity(changes.sensitivity_level)
         refuse_secret(content, title, sensitivity=sensitivity, field="content")
+        metadata = self.metadata
+        if changes.metadata is not None:
+            metadata = require_metadata(changes.metadata)
         if changes.memory_type is not None:
             self.memory_type = changes.memory_type
+        self.metadata = metadata
         self.content = content
         self.title = title
         self.confidence = confidence
@@ -298,7 +320,7 @@ class MemoryItem:
         return True
 
     def copy(self) -> MemoryItem:
-        return replace(self)
+        return replace(self, metadata=dict(self.metadata))
 
     def snapshot(self) -> dict[str, Any]:
         """The audit form of the row: every column, times in ISO 8601."""
@@ -330,4 +352,6 @@ class MemoryItem:
             "updated_at": iso(self.updated_at),
             "vector_status": self.vector_status.value,
             "vector_id": self.vector_id,
+            "metadata": dict(self.metadata),
+            "occurred_at": iso(self.occurred_at),
         }

@@ -16,8 +16,9 @@ TYPE_LABEL = {MemoryType.PREFERENCE: "偏好", MemoryType.CONSTRAINT: "约束", 
 
 
 def recency(item: MemoryItem, now: datetime) -> float:
-    """Upstream's recency buckets on the item's real ``updated_at`` (else ``created_at``)."""
-    moment = item.updated_at or item.created_at
+    """Upstream's recency buckets on when the item was said (``occurred_at``); rows older
+    than that column fall back to ``updated_at``, else ``created_at``."""
+    moment = item.occurred_at or item.updated_at or item.created_at
     if moment is None or moment > now:
         return 0.5
     age = now - moment

@@ -24,9 +24,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
 from adapters.sqlalchemy.lexical import matches, posting_rows
+from adapters.sqlalchemy.tables import memory_item_metadata as meta
 from adapters.sqlalchemy.tables import memory_items as t
 from adapters.sqlalchemy.tables import memory_postings as postings
-from adapters.sqlalchemy.visibility import parameters, shape_of, visible
+from adapters.sqlalchemy.visibility import (
+    metadata_clauses,
+    metadata_parameters,
+    parameters,
+    shape_of,
+    visible,
+)
 from application.ports.repositories import (
     ItemCursor,
     ItemQuery,
@@ -37,6 +44,9 @@ from application.ports.repositories import (
     VectorState,
 )
 from domain.memory import MemoryItem, MemoryStatus, MemoryType, Scope, VectorStatus
+from domain.metadata import decode as decode_metadata
+from domain.metadata import encode as encode_metadata
+from domain.metadata import tokens
 
 LIST_ORDER = (t.c.is_explicit.desc(), t.c.importance.desc(), t.c.updated_at.desc(), t.c.id.desc())
 
@@ -65,6 +75,8 @@ def to_row(item: MemoryItem) -> dict[str, Any]:
         "updated_at": item.updated_at,
         "vector_status": item.vector_status.value,
         "vector_id": item.vector_id,
+        "metadata_json": encode_metadata(item.metadata) if item.metadata else None,
+        "occurred_at": item.occurred_at,
     }
 
 
@@ -94,6 +106,8 @@ def from_row(row: Row[Any]) -> MemoryItem:
         updated_at=m["updated_at"],
         vector_status=VectorStatus(m["vector_status"]),
         vector_id=m["vector_id"],
+        metadata=decode_metadata(m["metadata_json"]),
+        occurred_at=m["occurred_at"],
     )
 
 
@@ -136,6 +150,15 @@ class SqlMemoryItemRepository(MemoryItemRepository):
         rows = posting_rows(item.id, item.user_id, f"{item.title} {item.content}")
         if rows:
             await self._conn.execute(insert(postings), rows)
+        await self._conn.execute(delete(meta).where(meta.c.item_id == item.id))
+        if item.metadata:
+            await self._conn.execute(
+                insert(meta),
+                [
+                    {"item_id": item.id, "key": k, "user_id": item.user_id, "value_hash": h}
+                    for k, h in (tok.partition("=")[::2] for tok in tokens(item.metadata))
+                ],
+            )
 
     async def get(
         self, user_id: str, item_id: int, *, for_update: bool = False
@@ -256,8 +279,11 @@ class SqlMemoryItemRepository(MemoryItemRepository):
             )
         if query.after is not None:
             stmt = stmt.where(after_cursor(query.after))
+        if query.metadata_tokens:
+            stmt = stmt.where(*metadata_clauses(len(query.metadata_tokens)))
         stmt = stmt.order_by(*LIST_ORDER).limit(query.limit)
-        return [from_row(row) for row in await self._conn.execute(stmt)]
+        values = metadata_parameters(query.metadata_tokens)
+        return [from_row(row) for row in await self._conn.execute(stmt, values)]
 
     async def get_many(self, user_id: str, item_ids: Sequence[int]) -> list[MemoryItem]:
         if not item_ids:

@@ -62,6 +62,8 @@ memory_items = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     Column("vector_status", String(16), nullable=False, server_default="pending"),
     Column("vector_id", ExactString(128)),
+    Column("metadata_json", Text),
+    Column("occurred_at", UTCDateTime),
     Index("ix_memory_items_user_status_type", "user_id", "status", "memory_type"),
     Index("ix_memory_items_user_conv_status", "user_id", "conversation_id", "status"),
     Index("ix_memory_items_user_asst_run_status", "user_id", "assistant_id", "run_id", "status"),
@@ -242,6 +244,25 @@ the item's length in terms. ``user_key`` (see ``lexical.user_key``) clusters a u
 postings by term; it is a 32-bit hash, not an owner: every read joins ``memory_items``
 on ``user_id``. On SQLite the table is ``WITHOUT ROWID`` (the primary key is the table),
 so a posting is stored twice (table and item index) rather than three times."""
+
+memory_item_metadata = Table(
+    "memory_item_metadata",
+    metadata,
+    Column("item_id", Id, nullable=False),
+    Column("key", ExactString(64), nullable=False),
+    Column("user_id", ExactString(USER_ID), nullable=False),
+    Column("value_hash", ExactString(64), nullable=False),
+    PrimaryKeyConstraint("item_id", "key", name="pk_memory_item_metadata"),
+    Index("ix_memory_item_metadata_user_key_value", "user_id", "key", "value_hash", "item_id"),
+)
+"""The metadata filter's index (docs/behaviour.md, "Metadata"): one row per item and key,
+with the sha256 of the value's canonical JSON (``domain.metadata.value_hash``), rewritten in
+the item's own transaction. A filter is one ``EXISTS`` per pair on the primary key, or a
+range of the ``(user_id, key, value_hash)`` index when it is selective. The same plain
+B-tree tables and indexes work on SQLite, PostgreSQL and MariaDB alike (no JSON operators,
+which differ on each), the fixed-width hash keeps index keys short on MariaDB whatever the
+value's length, and every column is an ``ExactString``, so equality is byte for byte. The
+object itself is ``memory_items.metadata_json``; this table only answers "which items"."""
 
 memvault_api_keys = Table(
     "memvault_api_keys",

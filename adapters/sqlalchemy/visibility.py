@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, bindparam, or_, true
+from sqlalchemy import and_, bindparam, exists, or_, true
 from sqlalchemy.sql.elements import ColumnElement
 
+from adapters.sqlalchemy.tables import memory_item_metadata as m
 from adapters.sqlalchemy.tables import memory_items as t
 from application.ports.repositories import ScopeQuery
 from domain.memory import MemoryStatus
@@ -29,6 +30,8 @@ class Shape:
     run: bool
     explicit_only: bool
     sensitivity: bool
+    metadata: int = 0
+    """How many metadata pairs the filter has."""
 
 
 def shape_of(query: ScopeQuery) -> Shape:
@@ -38,6 +41,7 @@ def shape_of(query: ScopeQuery) -> Shape:
         run=bool(query.run_id),
         explicit_only=query.explicit_only,
         sensitivity=query.max_sensitivity is not None,
+        metadata=len(query.metadata_tokens),
     )
 
 
@@ -53,7 +57,35 @@ def parameters(query: ScopeQuery) -> dict[str, Any]:
         values["v_run_id"] = query.run_id
     if shape.sensitivity:
         values["v_max_sensitivity"] = query.max_sensitivity
+    values.update(metadata_parameters(query.metadata_tokens))
     return values
+
+
+def metadata_parameters(tokens: frozenset[str]) -> dict[str, str]:
+    """The values of :func:`metadata_clauses`' parameters (tokens in sorted order)."""
+    values: dict[str, str] = {}
+    for n, token in enumerate(sorted(tokens)):
+        key, _, value_hash = token.partition("=")
+        values[f"v_meta_key_{n}"] = key
+        values[f"v_meta_hash_{n}"] = value_hash
+    return values
+
+
+@cache
+def metadata_clauses(count: int) -> tuple[ColumnElement[bool], ...]:
+    """One ``EXISTS`` per metadata pair on ``memory_item_metadata``: the item holds that
+    key with that value (hash); several pairs AND. Inside the query, so a filter never
+    costs a search its recall."""
+    return tuple(
+        exists()
+        .where(
+            m.c.item_id == t.c.id,
+            m.c.key == bindparam(f"v_meta_key_{n}", type_=m.c.key.type),
+            m.c.value_hash == bindparam(f"v_meta_hash_{n}", type_=m.c.value_hash.type),
+        )
+        .correlate(t)
+        for n in range(count)
+    )
 
 
 @cache
@@ -84,4 +116,5 @@ def visible(shape: Shape) -> tuple[ColumnElement[bool], ...]:
                 and_(t.c.is_explicit == true(), t.c.sensitivity_level <= CONSENTED_SENSITIVITY),
             )
         )
+    clauses.extend(metadata_clauses(shape.metadata))
     return tuple(clauses)

@@ -68,6 +68,7 @@ def chunk_payload(record: VectorRecord) -> dict[str, Any]:
         "conversation_id": or_unset(record.conversation_id),
         "assistant_id": or_unset(record.assistant_id),
         "run_id": or_unset(record.run_id),
+        "metadata": list(record.metadata_tokens),
     }
 
 

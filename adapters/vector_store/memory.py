@@ -98,7 +98,9 @@ def _matches(record: VectorRecord, filter: VectorFilter) -> bool:
         filter.assistant_id,
     ):
         return False
-    return filter.run_id is None or or_unset(record.run_id) in (UNSET, filter.run_id)
+    if filter.run_id is not None and or_unset(record.run_id) not in (UNSET, filter.run_id):
+        return False
+    return filter.metadata_tokens.issubset(record.metadata_tokens)
 
 
 def _cosine(query: FloatArray, rows: FloatArray) -> FloatArray:

@@ -50,6 +50,10 @@ IndexKind = Literal["FLAT", "HNSW"]
 
 _ID_LENGTH = 256
 _TEXT_LENGTH = 65_535
+_METADATA_KEYS = 32
+"""Tokens a row may hold: one per metadata key (domain.metadata.MAX_KEYS)."""
+_TOKEN_LENGTH = 160
+"""A token is at most 129 characters (domain.metadata.token)."""
 _MAX_TOP_K = 16_384
 _MAX_PAGE = 16_384
 _ITERATOR_BATCH = 4_096
@@ -193,6 +197,11 @@ class MilvusVectorStore(VectorStore):
                     f"collection {self._collection} holds vectors of dimension {stored}, "
                     f"not {dimension}: reindex into a new collection"
                 )
+            if not _has_field(client.describe_collection(self._collection), "metadata"):
+                raise VectorStoreError(
+                    f"collection {self._collection} predates item metadata (no 'metadata' "
+                    "field): reindex into a new collection"
+                )
             client.load_collection(self._collection)
             return
         client.create_collection(
@@ -300,8 +309,19 @@ def _schema(dimension: int) -> Any:
     schema.add_field("conversation_id", DataType.VARCHAR, max_length=_ID_LENGTH)
     schema.add_field("chunk_order", DataType.INT64)
     schema.add_field("text", DataType.VARCHAR, max_length=_TEXT_LENGTH)
+    schema.add_field(
+        "metadata",
+        DataType.ARRAY,
+        element_type=DataType.VARCHAR,
+        max_capacity=_METADATA_KEYS,
+        max_length=_TOKEN_LENGTH,
+    )
     schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dimension)
     return schema
+
+
+def _has_field(description: dict[str, Any], name: str) -> bool:
+    return any(field.get("name") == name for field in description.get("fields", []))
 
 
 def _vector_dimension(description: dict[str, Any]) -> int | None:
@@ -333,6 +353,7 @@ def _row(record: VectorRecord) -> dict[str, Any]:
         "conversation_id": or_unset(record.conversation_id),
         "chunk_order": record.chunk_order,
         "text": truncate_utf8(record.text, _TEXT_LENGTH),
+        "metadata": list(record.metadata_tokens),
         "vector": list(record.vector),
     }
 
@@ -354,6 +375,9 @@ def _scope(filter: VectorFilter) -> str:
         accepted = scope_values(value)
         if accepted is not None:
             clauses.append(f"{key} in {_string_list(accepted)}")
+    if filter.metadata_tokens:
+        tokens = _string_list(sorted(filter.metadata_tokens))
+        clauses.append(f"array_contains_all(metadata, {tokens})")
     return " and ".join(clauses)
 
 

@@ -37,7 +37,7 @@ from application.ports.vector_store import (
 
 _log = structlog.get_logger(__name__)
 
-_KEYWORD_FIELDS = ("document_id", "memory_type", "assistant_id", "run_id")
+_KEYWORD_FIELDS = ("document_id", "memory_type", "assistant_id", "run_id", "metadata")
 _CONFIG_FILE = "edge_config.json"
 _BATCH = 512
 _SCROLL_PAGE = 1024
@@ -221,4 +221,7 @@ def _scope(filter: VectorFilter) -> qe.Filter:
         accepted = scope_values(value)
         if accepted is not None:
             must.append(_match_any(key, accepted))
+    # An array payload field matches a value when any element equals it: one condition
+    # per token makes the AND.
+    must.extend(_match("metadata", token) for token in sorted(filter.metadata_tokens))
     return qe.Filter(must=list(must))

@@ -105,6 +105,8 @@ def new_item(
         ttl_at=fact.ttl_from(payload.occurred_at),
         created_at=now,
         updated_at=now,
+        metadata=dict(payload.metadata),
+        occurred_at=payload.occurred_at,
     )
 
 

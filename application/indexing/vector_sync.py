@@ -26,6 +26,7 @@ from application.ports.repositories import UnitOfWork, UnitOfWorkFactory, Vector
 from application.ports.vector_store import VectorRecord, VectorStore
 from application.shared.documents import document_id
 from domain.memory import MemoryItem, VectorStatus
+from domain.metadata import tokens
 
 log = structlog.get_logger(__name__)
 
@@ -134,6 +135,7 @@ class VectorIndexer(ItemIndexer):
                     conversation_id=item.scope.conversation_id,
                     assistant_id=item.scope.assistant_id,
                     run_id=item.scope.run_id,
+                    metadata_tokens=tuple(tokens(item.metadata)),
                 )
                 for (item, text, order, total), vector in zip(records, vectors, strict=True)
             ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
@@ -18,6 +18,7 @@ from application.request_context import REQUEST_ID
 from domain.conversation import ChatMessage, Role
 from domain.errors import InvalidValue
 from domain.jobs import MAX_SOURCE_TEXT, ExtractPayload, extract_job_key
+from domain.metadata import Metadata
 from domain.outbox import EventType, OutboxMessage
 
 MAX_MESSAGES = 100
@@ -43,6 +44,9 @@ class IngestMessages:
     messages: Sequence[IncomingMessage]
     assistant_id: str | None = None
     run_id: str | None = None
+    metadata: Metadata = field(default_factory=dict)
+    """Copied to every memory extracted from these turns (validated by the caller with
+    ``domain.metadata.require_metadata``)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -150,6 +154,7 @@ class IngestMessagesUseCase:
             run_id=command.run_id,
             source_message_id=turn.message_id,
             trace_id=REQUEST_ID.get(),
+            metadata=dict(command.metadata),
         )
         return OutboxMessage(
             event_type=EventType.MEMORY_EXTRACT_REQUESTED.value,

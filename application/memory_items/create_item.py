@@ -14,6 +14,7 @@ from application.shared.audit import audit_item
 from domain.audit import AuditOperation, Operator
 from domain.errors import DomainError, InvalidValue
 from domain.memory import MemoryItem, Scope
+from domain.metadata import Metadata
 
 MAX_BATCH = 500
 DEFAULT_REASON = "用户手动新增记忆"
@@ -32,6 +33,8 @@ class NewItem:
     sensitivity_level: int | None = None
     is_explicit: bool | None = None
     ttl_at: datetime | None = None
+    occurred_at: datetime | None = None
+    metadata: Metadata | None = None
     reason: str | None = None
 
 
@@ -101,6 +104,8 @@ class CreateItemsUseCase:
             sensitivity_level=new.sensitivity_level,
             is_explicit=new.is_explicit,
             ttl_at=new.ttl_at,
+            metadata=new.metadata,
+            occurred_at=new.occurred_at,
             now=now,
         )
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from application.ports.repositories import ItemQuery, UnitOfWorkFactory
 from application.shared.cursors import decode_item_cursor, encode_item_cursor
 from application.shared.paging import page_limit
 from domain.errors import InvalidValue
 from domain.memory import MemoryItem, MemoryStatus, MemoryType
+from domain.metadata import filter_tokens
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
@@ -24,6 +26,8 @@ class ListItems:
     conversation_id: str | None = None
     limit: int | None = None
     cursor: str | None = None
+    metadata: Mapping[str, Any] | None = None
+    """Equality filter on metadata (every pair must match)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -58,6 +62,7 @@ class ListItemsUseCase:
             conversation_id=query.conversation_id or None,
             limit=limit + 1,
             after=decode_item_cursor(query.cursor) if query.cursor else None,
+            metadata_tokens=filter_tokens(query.metadata),
         )
         async with self._uow(read_only=True) as uow:
             rows = await uow.items.page(item_query)

@@ -39,6 +39,8 @@ class ItemQuery:
     """When set: items of that conversation *and* global items (no conversation)."""
     limit: int = 20
     after: ItemCursor | None = None
+    metadata_tokens: frozenset[str] = frozenset()
+    """Items whose metadata holds every token (``domain.metadata.tokens``)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -65,6 +67,9 @@ class ScopeQuery:
     explicit_only: bool = False
     max_sensitivity: int | None = None
     limit: int = 60
+    metadata_tokens: frozenset[str] = frozenset()
+    """Items whose metadata holds every token (``domain.metadata.tokens``): metadata
+    equality, AND."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

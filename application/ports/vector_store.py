@@ -27,6 +27,8 @@ class VectorRecord:
     conversation_id: str | None = None
     assistant_id: str | None = None
     run_id: str | None = None
+    metadata_tokens: tuple[str, ...] = ()
+    """The item's metadata as tokens (``domain.metadata.tokens``), for filtering."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -35,12 +37,15 @@ class VectorFilter:
 
     ``memory_types`` empty means every type. ``assistant_id`` / ``run_id``, when set,
     match records with that value *or with none* (memories global to the user).
+    ``metadata_tokens``, when set, match records holding *every* one of them (metadata
+    equality, AND), applied inside the engine's query like the other conditions.
     """
 
     user_id: str
     memory_types: frozenset[str] = frozenset()
     assistant_id: str | None = None
     run_id: str | None = None
+    metadata_tokens: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

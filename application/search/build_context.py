@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
+from application.ports.clock import Clock
 from application.ports.metrics import NO_METRICS, Metric, Metrics
 from application.search.render import RenderMode, language_of, render_within
 from application.search.search_memories import SearchMemoriesUseCase, SearchQuery
@@ -35,6 +37,8 @@ class ContextQuery:
     render_mode: str = "flat"
     max_tokens: int | None = None
     language: str | None = None
+    metadata: Mapping[str, Any] | None = None
+    """Equality filter on metadata (every pair must match)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -57,10 +61,12 @@ class BuildContextUseCase:
         search: SearchMemoriesUseCase,
         *,
         type_budget: Mapping[str, int] = CONTEXT_TYPE_BUDGET,
+        clock: Clock | None = None,
         metrics: Metrics = NO_METRICS,
     ) -> None:
         self._type_budget = dict(type_budget)
         self._search = search
+        self._clock = clock
         self._metrics = metrics
 
     async def __call__(self, query: ContextQuery) -> Context:
@@ -82,10 +88,17 @@ class BuildContextUseCase:
                 assistant_id=query.assistant_id,
                 run_id=query.run_id,
                 type_budget=self._type_budget,
+                metadata=query.metadata,
             )
         )
         language = query.language or language_of(query.query)
-        text, kept = render_within(result.hits, mode, language, query.max_tokens)
+        text, kept = render_within(
+            result.hits,
+            mode,
+            language,
+            query.max_tokens,
+            None if self._clock is None else self._clock.now(),
+        )
         self._metrics.count(
             Metric.INJECT_ITEM_TOTAL, len(kept), inject_mode=mode.value, source="retrieve"
         )

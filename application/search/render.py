@@ -5,9 +5,10 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from enum import StrEnum
 
-from domain.memory import MemoryType
+from domain.memory import MemoryItem, MemoryType
 from domain.ranking import Scored
 
 CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]")
@@ -58,16 +59,29 @@ def estimate_tokens(text: str) -> int:
     return cjk + math.ceil((len(text) - cjk) / 4)
 
 
-def render(hits: Sequence[Scored], mode: RenderMode, language: str) -> str:
+DATED_AFTER = timedelta(days=30)
+"""An item said longer ago than this shows its month, so the agent can tell old from new."""
+
+
+def when(item: MemoryItem, now: datetime | None) -> str:
+    """`` (2024-03)`` for an item said more than 30 days before ``now``; else nothing."""
+    said = item.said_at
+    if now is None or said is None or now - said <= DATED_AFTER:
+        return ""
+    return f" ({said:%Y-%m})"
+
+
+def render(
+    hits: Sequence[Scored], mode: RenderMode, language: str, now: datetime | None = None
+) -> str:
     if not hits:
         return ""
     lines = [INTRO[language]]
     seen: set[str] = set()
     if mode is RenderMode.FLAT:
         for hit in hits:
-            line = (
-                f"- [{LABELS[language][hit.item.memory_type]}] {hit.item.content or hit.item.title}"
-            )
+            label = LABELS[language][hit.item.memory_type]
+            line = f"- [{label}] {hit.item.content or hit.item.title}{when(hit.item, now)}"
             if line not in seen:
                 seen.add(line)
                 lines.append(line)
@@ -78,7 +92,7 @@ def render(hits: Sequence[Scored], mode: RenderMode, language: str) -> str:
             key = f"{kind}::{hit.item.content}"
             if hit.item.memory_type is kind and key not in seen:
                 seen.add(key)
-                entries.append(f"- {hit.item.content or hit.item.title}")
+                entries.append(f"- {hit.item.content or hit.item.title}{when(hit.item, now)}")
         if entries:
             lines.append(f"【{SECTIONS[language][kind]}】")
             lines.extend(entries)
@@ -86,12 +100,16 @@ def render(hits: Sequence[Scored], mode: RenderMode, language: str) -> str:
 
 
 def render_within(
-    hits: Sequence[Scored], mode: RenderMode, language: str, max_tokens: int | None
+    hits: Sequence[Scored],
+    mode: RenderMode,
+    language: str,
+    max_tokens: int | None,
+    now: datetime | None = None,
 ) -> tuple[str, list[Scored]]:
     """Drop the lowest-ranked items until the block fits ``max_tokens``."""
     kept = list(hits)
-    text = render(kept, mode, language)
+    text = render(kept, mode, language, now)
     while kept and max_tokens is not None and estimate_tokens(text) > max_tokens:
         kept.pop()
-        text = render(kept, mode, language)
+        text = render(kept, mode, language, now)
     return text, kept

@@ -20,6 +20,7 @@ import asyncio
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 
@@ -36,6 +37,7 @@ from application.shared.paging import page_limit
 from domain.errors import InvalidValue
 from domain.lexical import terms
 from domain.memory import MemoryItem, MemoryType
+from domain.metadata import filter_tokens, tokens
 from domain.ranking import Scored, apply_budget, dedupe, prior, reciprocal_rank_fusion
 from domain.settings import CONSENTED_SENSITIVITY, MemorySettings
 
@@ -78,6 +80,9 @@ class SearchQuery:
     type_budget: Mapping[str, int] | None = None
     """At most so many results of each named type; ``None``: none, ``limit`` in all
     (``/context`` passes the reference's 5/5/5)."""
+    metadata: Mapping[str, Any] | None = None
+    """Equality filter on metadata (every pair must match), applied inside the vector
+    store's and the lexical index's queries."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -125,6 +130,8 @@ def in_scope(item: MemoryItem, scope: ScopeQuery) -> bool:
         return False
     if scope.explicit_only and not item.is_explicit:
         return False
+    if scope.metadata_tokens and not scope.metadata_tokens.issubset(tokens(item.metadata)):
+        return False
     if scope.max_sensitivity is None or item.sensitivity_level <= scope.max_sensitivity:
         return True
     return item.is_explicit and item.sensitivity_level <= CONSENTED_SENSITIVITY
@@ -160,6 +167,7 @@ class SearchMemoriesUseCase:
         types = frozenset(MemoryType.require(t) for t in query.memory_types)
         budget = type_budget(query.type_budget)
         candidates = max(self._weights.candidates, limit)
+        wanted = filter_tokens(query.metadata)
         stages = Stages()
         started = time.perf_counter()
         dense: asyncio.Task[list[int]] | None = None
@@ -169,6 +177,7 @@ class SearchMemoriesUseCase:
                 memory_types=frozenset(t.value for t in types),
                 assistant_id=query.assistant_id,
                 run_id=query.run_id,
+                metadata_tokens=wanted,
             )
             dense = asyncio.create_task(self._dense(text, where, stages, candidates))
             # Let it start (and hand its embedding or store call to a thread) before the
@@ -176,7 +185,7 @@ class SearchMemoriesUseCase:
             await asyncio.sleep(0)
         try:
             page = Page(limit=limit, budget=budget, candidates=candidates)
-            result = await self._read(query, text, types, page, dense, stages, started)
+            result = await self._read(query, text, types, wanted, page, dense, stages, started)
         finally:
             if dense is not None:
                 _forget(dense)
@@ -190,6 +199,7 @@ class SearchMemoriesUseCase:
         query: SearchQuery,
         text: str,
         types: frozenset[MemoryType],
+        wanted: frozenset[str],
         page: Page,
         dense: asyncio.Task[list[int]] | None,
         stages: Stages,
@@ -213,6 +223,7 @@ class SearchMemoriesUseCase:
                 explicit_only=not settings.implicit_memory_enabled,
                 max_sensitivity=None if settings.sensitive_memory_enabled else 0,
                 limit=page.candidates,
+                metadata_tokens=wanted,
             )
             lexical: list[int] = []
             if query.mode in ("hybrid", "lexical"):

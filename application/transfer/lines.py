@@ -7,9 +7,10 @@ Every line is self-contained and carries ``"format": "memvault.memory"`` and
 ``status``, ``scope`` (``conversation_id``, ``assistant_id``, ``run_id``),
 ``source_message_id``, ``source_event_id``, ``ttl_at``, ``last_access_at``,
 ``created_at``, ``updated_at`` (ISO 8601 with a zone), and optionally ``history`` (the
-item's audit entries, oldest first). A later version adds fields (item metadata,
-``occurred_at``) under a new number; a reader refuses versions it does not know
-rather than dropping what it cannot read.
+item's audit entries, oldest first). Version 2 (written now) adds ``metadata`` (the
+item's metadata object) and ``occurred_at`` (when it was said); a version 1 line reads
+as an item without metadata that was said when it was created. A reader refuses
+versions it does not know rather than dropping what it cannot read.
 """
 
 from __future__ import annotations
@@ -31,10 +32,13 @@ from domain.memory import (
     Scope,
     VectorStatus,
 )
+from domain.metadata import Metadata, require_metadata
 from domain.secrets import SecretRefused, refuse_secret
 
 FORMAT = "memvault.memory"
-VERSION = 1
+VERSION = 2
+READABLE = frozenset({1, 2})
+V2_FIELDS = frozenset({"metadata", "occurred_at"})
 MAX_ID_LENGTH = 128
 ITEM_FIELDS = frozenset(
     {
@@ -58,6 +62,7 @@ ITEM_FIELDS = frozenset(
         "created_at",
         "updated_at",
         "history",
+        *V2_FIELDS,
     }
 )
 SCOPE_FIELDS = ("conversation_id", "assistant_id", "run_id")
@@ -114,6 +119,8 @@ def encode(memory: ExportedMemory) -> str:
         "last_access_at": _time(item.last_access_at),
         "created_at": _time(item.created_at),
         "updated_at": _time(item.updated_at),
+        "occurred_at": _time(item.occurred_at),
+        "metadata": dict(item.metadata),
     }
     if memory.history is not None:
         line["history"] = [_entry(entry) for entry in memory.history]
@@ -193,6 +200,13 @@ def _history(raw: Any, user_id: str) -> list[AuditEntry] | None:
     return entries
 
 
+def _metadata(raw: Any) -> Metadata:
+    try:
+        return require_metadata(raw, field="metadata")
+    except InvalidValue as error:
+        raise BadLine(error.detail, field="metadata") from error
+
+
 def decode(line: str) -> ExportedMemory:
     """Parse and validate one line; :class:`BadLine` says what is wrong with it."""
     try:
@@ -203,12 +217,15 @@ def decode(line: str) -> ExportedMemory:
         raise BadLine("not a JSON object")
     if data.get("format") != FORMAT:
         raise BadLine(f"format must be {FORMAT!r}", field="format")
-    if data.get("version") != VERSION:
+    version = data.get("version")
+    if isinstance(version, bool) or version not in READABLE:
+        readable = ", ".join(str(v) for v in sorted(READABLE))
         raise BadLine(
-            f"version {data.get('version')!r} is not supported (this memvault reads {VERSION})",
+            f"version {version!r} is not supported (this memvault reads {readable})",
             field="version",
         )
-    unknown = sorted(set(data) - ITEM_FIELDS)
+    allowed = ITEM_FIELDS if version == VERSION else ITEM_FIELDS - V2_FIELDS
+    unknown = sorted(set(data) - allowed)
     if unknown:
         raise BadLine(f"unknown field {unknown[0]!r}", field=unknown[0])
     read = _Reader(data)
@@ -253,5 +270,7 @@ def decode(line: str) -> ExportedMemory:
         created_at=read.time("created_at", required=True),
         updated_at=read.time("updated_at", required=True),
         vector_status=VectorStatus.PENDING,
+        metadata=_metadata(data.get("metadata")),
+        occurred_at=read.time("occurred_at"),
     )
     return ExportedMemory(item=item, history=_history(data.get("history"), user_id))

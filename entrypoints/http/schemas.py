@@ -33,6 +33,10 @@ Limit = Annotated[int, msgspec.Meta(ge=1)]
 RenderMode = Literal["flat", "typed", "typed_v2"]
 
 
+MetadataIn = dict[str, Any]
+"""A flat object; its rules (keys, value types, size) are checked by domain.metadata."""
+
+
 def as_utc(value: datetime | None, *, field: str) -> datetime | None:
     """Times without a zone are taken as UTC; out of the stored range is a 400 on ``field``."""
     return None if value is None else utc_instant(value, field=field)
@@ -50,6 +54,8 @@ class ItemIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     sensitivity_level: Sensitivity | None = None
     is_explicit: bool | None = None
     ttl_at: datetime | None = None
+    occurred_at: datetime | None = None
+    metadata: MetadataIn | None = None
     reason: Reason | None = None
 
 
@@ -67,6 +73,8 @@ class ItemPatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     is_explicit: bool | None = None
     ttl_at: datetime | None = None
     clear_ttl: bool = False
+    metadata: MetadataIn | None = None
+    """Replaces the whole object; ``{}`` clears it."""
     reason: Reason | None = None
 
 
@@ -114,6 +122,9 @@ class ItemOut(msgspec.Struct, kw_only=True):
     last_access_at: datetime | None
     created_at: datetime | None
     updated_at: datetime | None
+    occurred_at: datetime | None
+    """When it was said (defaults to ``created_at``)."""
+    metadata: dict[str, Any]
 
     @classmethod
     def of(cls, item: MemoryItem) -> ItemOut:
@@ -138,6 +149,8 @@ class ItemOut(msgspec.Struct, kw_only=True):
             last_access_at=item.last_access_at,
             created_at=item.created_at,
             updated_at=item.updated_at,
+            occurred_at=item.said_at,
+            metadata=dict(item.metadata),
         )
 
 
@@ -210,6 +223,8 @@ class MessagesIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     messages: Annotated[list[MessageIn], msgspec.Meta(min_length=1, max_length=100)]
     assistant_id: ScopeId | None = None
     run_id: ScopeId | None = None
+    metadata: MetadataIn | None = None
+    """Copied to every memory extracted from these turns."""
 
 
 class MessageOut(msgspec.Struct, kw_only=True):
@@ -383,6 +398,8 @@ class SearchIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     type_budget: dict[MemoryType, Annotated[int, msgspec.Meta(ge=0)]] | None = None
     """At most so many results of each named type (e.g. ``{"fact": 3}``); by default
     none: up to ``limit`` (max 100) of any types."""
+    metadata: MetadataIn | None = None
+    """Equality filter: items whose metadata has every pair."""
 
 
 class ScoredItemOut(ItemOut, kw_only=True):
@@ -410,6 +427,8 @@ class ContextIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     render_mode: RenderMode = "flat"
     max_tokens: Annotated[int, msgspec.Meta(ge=1)] | None = None
     language: Annotated[str, msgspec.Meta(max_length=2, pattern=TEXT_PATTERN)] | None = None
+    metadata: MetadataIn | None = None
+    """Equality filter: items whose metadata has every pair."""
 
 
 class ContextOut(msgspec.Struct):

@@ -24,6 +24,7 @@ from application.ports.vector_store import (
     VectorStore,
     VectorStoreError,
 )
+from domain.metadata import tokens as metadata_tokens
 
 DIM = 32
 KINDS = ["memory", "qdrant-edge", "qdrant", "milvus-lite", "milvus"]
@@ -145,6 +146,7 @@ def chunk(
     assistant_id: str | None = None,
     run_id: str | None = None,
     text: str | None = None,
+    metadata_tokens: tuple[str, ...] = (),
 ) -> VectorRecord:
     return VectorRecord(
         id=record_id,
@@ -156,6 +158,7 @@ def chunk(
         memory_type=memory_type,
         assistant_id=assistant_id,
         run_id=run_id,
+        metadata_tokens=metadata_tokens,
     )
 
 
@@ -222,6 +225,57 @@ async def test_filtered_search_keeps_recall_over_many_users(
         expected = sorted(owned, key=lambda n: -float(vectors[n] @ query))[:5]
         hits = await store.search(query.tolist(), limit=5, filter=scope(user))
         assert [hit.id for hit in hits] == [f"memory:{n}" for n in expected]
+
+
+async def test_metadata_filtered_search_equals_an_exact_filtered_scan(
+    any_index_store: VectorStore,
+) -> None:
+    """Recall 1.0 where the filter keeps 1% of a user's memories: the filter runs inside
+    the engine's query, not after its top-k."""
+    store = any_index_store
+    rng = np.random.default_rng(11)
+    total = 3000
+    vectors = rng.standard_normal((total, DIM))
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    project = {n: "rare" if n % 100 == 0 else "common" for n in range(total)}
+    pinned = {n: n % 200 == 0 for n in range(total)}
+
+    def tokens_of(n: int) -> tuple[str, ...]:
+        return tuple(metadata_tokens({"project": project[n], "pinned": pinned[n], "source": "app"}))
+
+    await store.upsert(
+        [
+            chunk(f"memory:{n}", vectors[n].tolist(), metadata_tokens=tokens_of(n))
+            for n in range(total)
+        ]
+        + [  # another user's closest vectors with the same metadata never leak
+            chunk(f"memory:b{n}", vectors[n].tolist(), user="bob", metadata_tokens=tokens_of(n))
+            for n in range(0, total, 100)
+        ]
+    )
+    filters: list[dict[str, str | bool]] = [
+        {"project": "rare"},
+        {"project": "rare", "pinned": True},
+        {"project": "rare", "source": "app"},
+    ]
+    for wanted in filters:
+        kept = [
+            n
+            for n in range(total)
+            if all(
+                {"project": project[n], "pinned": pinned[n], "source": "app"}[k] == v
+                for k, v in wanted.items()
+            )
+        ]
+        assert 0 < len(kept) <= total // 100
+        for _ in range(3):
+            query = rng.standard_normal(DIM)
+            expected = sorted(kept, key=lambda n: -float(vectors[n] @ query))[:10]
+            flt = scope("alice", metadata_tokens=frozenset(metadata_tokens(wanted)))
+            hits = await store.search(query.tolist(), limit=10, filter=flt)
+            assert [hit.id for hit in hits] == [f"memory:{n}" for n in expected]
+    none = scope("alice", metadata_tokens=frozenset(metadata_tokens({"project": "absent"})))
+    assert await store.search(unit(1), limit=10, filter=none) == []
 
 
 async def test_memory_types_filter_keeps_only_the_listed_types(store: VectorStore) -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import json
+from typing import Annotated, Any
 
 from litestar import Controller, delete, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
@@ -10,7 +11,9 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from application.memory_items.change_item import PatchItem, SetItemStatus
 from application.memory_items.create_item import CreateItems, NewItem
 from application.memory_items.list_items import ListItems
+from domain.errors import InvalidValue
 from domain.memory import ItemChanges, MemoryType
+from domain.metadata import require_metadata
 from domain.text import IDENTIFIER_PATTERN
 from entrypoints.http.auth import Principal
 from entrypoints.http.deps import ContainerDep, PrincipalDep, checked_id, split_csv
@@ -42,6 +45,8 @@ def new_item(data: ItemIn, at: str = "") -> NewItem:
         sensitivity_level=data.sensitivity_level,
         is_explicit=data.is_explicit,
         ttl_at=as_utc(data.ttl_at, field=at + "ttl_at"),
+        occurred_at=as_utc(data.occurred_at, field=at + "occurred_at"),
+        metadata=require_metadata(data.metadata, field=at + "metadata"),
         reason=data.reason,
     )
 
@@ -57,7 +62,19 @@ def changes_of(data: ItemPatch) -> ItemChanges:
         is_explicit=data.is_explicit,
         ttl_at=as_utc(data.ttl_at, field="ttl_at"),
         clear_ttl=data.clear_ttl,
+        metadata=None if data.metadata is None else require_metadata(data.metadata),
     )
+
+
+def metadata_query(text: str | None) -> dict[str, Any] | None:
+    """The ``metadata`` query parameter: a JSON object, checked like the body's."""
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError as error:
+        raise InvalidValue("metadata must be a JSON object", field="metadata") from error
+    return require_metadata(value)
 
 
 OptionalReason = JSONBody[ReasonIn | None]
@@ -116,6 +133,13 @@ class ItemController(Controller):
         ] = None,
         limit: FromQuery[int | None] = None,
         cursor: Annotated[str | None, QueryParameter(max_length=512)] = None,
+        metadata: Annotated[
+            str | None,
+            QueryParameter(
+                max_length=8192,
+                description='Equality filter as a JSON object, e.g. {"project": "x"}',
+            ),
+        ] = None,
     ) -> ItemPageOut:
         page = await container.list_items()(
             ListItems(
@@ -125,6 +149,7 @@ class ItemController(Controller):
                 conversation_id=conversation_id,
                 limit=limit,
                 cursor=cursor,
+                metadata=metadata_query(metadata),
             )
         )
         return ItemPageOut(items=[ItemOut.of(i) for i in page.items], next_cursor=page.next_cursor)

@@ -6,6 +6,7 @@ from litestar import post
 from litestar.params import JSONBody
 
 from application.ingest.ingest_messages import IncomingMessage, IngestMessages
+from domain.metadata import require_metadata
 from entrypoints.http.deps import ContainerDep, PrincipalDep
 from entrypoints.http.schemas import MessageOut, MessagesIn, MessagesOut, as_utc
 
@@ -25,6 +26,7 @@ async def post_messages(
         conversation_id=data.conversation_id,
         assistant_id=data.assistant_id,
         run_id=data.run_id,
+        metadata=require_metadata(data.metadata),
         messages=[
             IncomingMessage(
                 role=m.role,

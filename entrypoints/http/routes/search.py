@@ -35,6 +35,7 @@ async def search(
             type_budget=None
             if data.type_budget is None
             else {kind.value: count for kind, count in data.type_budget.items()},
+            metadata=data.metadata,
         )
     )
     return Response(
@@ -64,6 +65,7 @@ async def context(
             render_mode=data.render_mode,
             max_tokens=data.max_tokens,
             language=data.language,
+            metadata=data.metadata,
         )
     )
     return Response(

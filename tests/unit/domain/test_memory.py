@@ -551,6 +551,8 @@ def test_a_snapshot_lists_every_column_with_iso_times() -> None:
         "updated_at": "2025-01-01T08:00:00+00:00",
         "vector_status": "synced",
         "vector_id": "memory:42",
+        "metadata": {},
+        "occurred_at": "2025-01-01T08:00:00+00:00",
     }
 
 
