@@ -14,9 +14,10 @@ import pytest
 from litestar.testing import AsyncTestClient
 from pydantic import SecretStr
 
-from container import Settings
+from container import Settings, migrate
 from entrypoints.http.app import create_app
 from entrypoints.http.auth import issue_token
+from tests.conftest import off_loop
 from tests.fixtures.redis import REDIS_URL, checked_redis_client
 
 pytestmark = pytest.mark.redis
@@ -25,11 +26,12 @@ ITEMS = "/api/v1/memory/items"
 BURST = 2
 
 
-def settings_for(tmp_path: Path, url: str, storage: str, namespace: str) -> Settings:
-    """A burst of 2 in a window of 200 s: nothing refills while the test runs."""
-    return Settings(
+def settings_for(tmp_path: Path, storage: str, namespace: str) -> Settings:
+    """A burst of 2 in a window of 200 s: nothing refills while the test runs. A private
+    embedded database: the instances' in-process workers resume pending jobs at start-up,
+    so a shared database would hand them other tests' work."""
+    settings = Settings(
         data_dir=tmp_path,
-        database_url=url,
         auth_jwt_secret=SecretStr(SECRET),
         embedder="hashing",
         vector_store="memory",
@@ -39,6 +41,8 @@ def settings_for(tmp_path: Path, url: str, storage: str, namespace: str) -> Sett
         rate_limit_burst=BURST,
         broker_namespace=namespace,
     )
+    off_loop(lambda: migrate(settings))
+    return settings
 
 
 @pytest.fixture
@@ -75,16 +79,16 @@ async def statuses(settings: Settings, user: str) -> list[int]:
 
 
 async def test_two_api_instances_share_one_limit_through_redis(
-    tmp_path: Path, database_urls: dict[str, str], user_id: str, namespace: str
+    tmp_path: Path, user_id: str, namespace: str
 ) -> None:
-    settings = settings_for(tmp_path, database_urls["sqlite"], "redis", namespace)
+    settings = settings_for(tmp_path, "redis", namespace)
     assert await statuses(settings, user_id) == [200, 200, 429]
 
 
 async def test_in_process_buckets_count_each_instance_apart(
-    tmp_path: Path, database_urls: dict[str, str], user_id: str, namespace: str
+    tmp_path: Path, user_id: str, namespace: str
 ) -> None:
-    settings = settings_for(tmp_path, database_urls["sqlite"], "memory", namespace)
+    settings = settings_for(tmp_path, "memory", namespace)
     assert await statuses(settings, user_id) == [200, 200, 200]
 
 
@@ -96,9 +100,9 @@ def test_scale_mode_with_redis_shares_the_limit_by_default() -> None:
 
 
 async def test_requests_go_through_when_the_shared_limit_cannot_be_reached(
-    tmp_path: Path, database_urls: dict[str, str], user_id: str, namespace: str
+    tmp_path: Path, user_id: str, namespace: str
 ) -> None:
-    settings = settings_for(tmp_path, database_urls["sqlite"], "redis", namespace)
+    settings = settings_for(tmp_path, "redis", namespace)
     settings = settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0"})
     async with AsyncTestClient(create_app(settings)) as client:
         codes = [(await client.get(ITEMS, headers=bearer(user_id))).status_code for _ in range(3)]
