@@ -11,6 +11,10 @@ import dramatiq
 from container import Infrastructure
 
 WORKER_TIMEOUT_MS = 100
+STOP_TIMEOUT_MS = 30_000
+"""How long a stop waits for the jobs in hand: a job still running then is left to its
+lease (the rescuer returns it), rather than holding the process open (Dramatiq's own
+default is ten minutes)."""
 
 
 class EmbeddedWorker:
@@ -33,5 +37,5 @@ class EmbeddedWorker:
 
     def stop(self) -> None:
         if self._worker is not None:
-            self._worker.stop()
+            self._worker.stop(timeout=STOP_TIMEOUT_MS)
             self._worker = None

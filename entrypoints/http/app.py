@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
@@ -72,7 +73,10 @@ def lifespan_of(
                 if loops is not None:
                     await loops.stop()
                 if worker is not None:
-                    worker.stop()
+                    # Off the loop: a job finishing on the worker's own loop may still need
+                    # this one (the in-process bus, the relay's wake-up), so blocking it here
+                    # could wait for ever.
+                    await asyncio.to_thread(worker.stop)
 
     return lifespan
 
