@@ -248,19 +248,25 @@ class MemoryWriter(FactWriter):
     async def _recall(
         self, uow: UnitOfWork, fact: Fact, user_id: str, now: datetime
     ) -> list[Candidate]:
-        """Vector candidates above the minimum score, then recent items from the database."""
+        """Vector candidates above the minimum score, then recent items from the database.
+
+        With no visible item of the fact's type there is no candidate to recall, so the
+        fact is not embedded here: the model stays off the job's critical path (the
+        vector sync embeds the new memory after commit)."""
         top_k = self._policy.candidate_top_k
+        recent = await uow.items.scope(
+            ScopeQuery(
+                user_id=user_id, now=now, memory_types=frozenset({fact.memory_type}), limit=top_k
+            )
+        )
+        if not recent:
+            return []
         fact_vector, scores = await self._vector_scores(fact, user_id)
         by_id = {
             item.id: item
             for item in await uow.items.get_many(user_id, list(scores)[:top_k])
             if item.id is not None and item.is_visible(now)
         }
-        recent = await uow.items.scope(
-            ScopeQuery(
-                user_id=user_id, now=now, memory_types=frozenset({fact.memory_type}), limit=top_k
-            )
-        )
         for item in recent:
             if item.id is not None:
                 by_id.setdefault(item.id, item)

@@ -340,3 +340,31 @@ async def test_one_failing_fact_is_rolled_back_alone_and_the_others_are_written(
     assert contents == ["I love jazz", "I love sushi"]
     (jazz,) = result.memory_ids
     assert [e.operation for e in await history(uow, user_id, jazz)] == ["create"]
+
+
+class CountingEmbedder(HashingEmbedder):
+    def __init__(self) -> None:
+        super().__init__(64)
+        self.documents: list[str] = []
+
+    async def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
+        self.documents.extend(texts)
+        return await super().embed_documents(texts)
+
+
+async def test_a_fact_of_a_type_the_user_has_no_memory_of_is_decided_without_the_embedder(
+    sqlite_uow: SqlUnitOfWorkFactory, user_id: str
+) -> None:
+    """Nothing visible of that type: no candidate can come back, so the model is not run
+    on the job's critical path (the vector sync embeds the new memory after commit)."""
+    embedder = CountingEmbedder()
+    writer = MemoryWriter(embedder, MemoryVectorStore(), ScriptedJudge({}), DecisionPolicy())
+    async with sqlite_uow(read_only=True) as reader:
+        decided = await writer.decide(reader, [fact("I love sushi")], payload(user_id), now=NOW)
+    assert [decision.action for _, decision in decided] == [Action.ADD]
+    assert embedder.documents == []
+
+    await plant(sqlite_uow, user_id, "I like green tea")
+    async with sqlite_uow(read_only=True) as reader:
+        await writer.decide(reader, [fact("I love sushi")], payload(user_id), now=NOW)
+    assert embedder.documents[0] == "I love sushi", "a user with memories is recalled as before"
