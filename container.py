@@ -21,6 +21,7 @@ import structlog
 from dependency_injector import containers, providers
 from pydantic import SecretStr
 from redis.asyncio import Redis
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.embedder.caching import CachingEmbedder
@@ -56,6 +57,7 @@ from adapters.sqlalchemy.engine import create_engine, create_read_engine
 from adapters.sqlalchemy.health import DatabaseProbe
 from adapters.sqlalchemy.idempotency import SqlIdempotencyStore
 from adapters.sqlalchemy.migrations import upgrade
+from adapters.sqlalchemy.outbox_notify import PostgresOutboxListener
 from adapters.sqlalchemy.unit_of_work import SqlUnitOfWorkFactory
 from adapters.system_clock import SystemClock
 from adapters.vector_store.memory import MemoryVectorStore
@@ -99,6 +101,7 @@ from application.outbox.consume import ConsumeEventsUseCase, HandleEventUseCase
 from application.outbox.relay import RelayOutboxUseCase
 from application.ports.embedder import Embedder
 from application.ports.extractor import Extractor
+from application.ports.outbox_notifier import OutboxListener
 from application.ports.rate_limiter import RateLimiter
 from application.ports.relation_judge import RelationJudge
 from application.ports.vector_store import VectorStore
@@ -274,6 +277,14 @@ def _engine(settings: Settings) -> AsyncEngine:
     )
 
 
+def _outbox_listener(settings: Settings, notifier: InProcessNotifier) -> OutboxListener | None:
+    """On PostgreSQL: hears other processes' outbox writes and wakes this relay."""
+    url = settings.effective_database_url
+    if make_url(url).get_backend_name() != "postgresql":
+        return None
+    return PostgresOutboxListener(url, notifier.outbox_written)
+
+
 def _require(value: str | None, name: str) -> str:
     if not value:
         raise ValueError(f"this configuration needs {name}")
@@ -427,6 +438,8 @@ class Container(containers.DeclarativeContainer):
     )
     """SQLite only (else ``None``): read-only units of work run on it without thread hops."""
     uow = providers.Singleton(SqlUnitOfWorkFactory, engine, read_engine)
+    outbox_listener = providers.Singleton(_outbox_listener, settings, infra.outbox_notifier)
+    """PostgreSQL only (else ``None``): ``LISTEN`` for outbox writes, run by the relay."""
     indexer = providers.Singleton(
         VectorIndexer, uow, clock, infra.embedder, infra.vector_store, ledger=infra.sync_ledger
     )

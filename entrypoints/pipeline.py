@@ -30,6 +30,9 @@ class PipelineLoops:
             asyncio.create_task(self._forever("consumer", self._consume_once), name="consumer"),
             asyncio.create_task(self._forever("sweeper", self._sweep_once), name="sweeper"),
         ]
+        listener = self._container.outbox_listener()
+        if listener is not None:  # PostgreSQL: other processes' ingests wake the relay too
+            self._tasks.append(asyncio.create_task(listener.listen(), name="outbox-listener"))
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -64,8 +67,9 @@ class PipelineLoops:
     async def _relay_once(self) -> None:
         published = await self._container.relay_outbox()()
         if published < self._settings.outbox_batch:
-            # Woken at once by an ingest in this process; the poll finds the rest
-            # (rows written by other processes, retries coming due).
+            # Woken at once by an ingest in this process, or on PostgreSQL by any
+            # process's (LISTEN/NOTIFY); the poll finds the rest (retries coming due,
+            # notifications lost while the listener reconnected).
             notifier = self._container.infra.outbox_notifier()
             await notifier.wait(self._settings.relay_poll_interval_s)
 

@@ -1,5 +1,6 @@
 """Outbox rows in SQL. Relays claim rows with ``FOR UPDATE SKIP LOCKED`` (PostgreSQL,
-MySQL/MariaDB); SQLite's single writer (``BEGIN IMMEDIATE``) serialises the same claim."""
+MySQL/MariaDB); SQLite's single writer (``BEGIN IMMEDIATE``) serialises the same claim.
+On PostgreSQL a new row also sends ``NOTIFY`` (``outbox_notify``), delivered at commit."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 from sqlalchemy import Row, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from adapters.sqlalchemy.outbox_notify import NOTIFY_OUTBOX
 from adapters.sqlalchemy.tables import memory_outbox_messages as t
 from application.ports.repositories import OutboxRepository
 from domain.outbox import OutboxMessage, OutboxStatus
@@ -67,6 +69,9 @@ class SqlOutboxRepository(OutboxRepository):
     async def add(self, message: OutboxMessage) -> OutboxMessage:
         result = await self._conn.execute(insert(t).values(**to_row(message)))
         message.id = int(result.inserted_primary_key[0])  # type: ignore[index]
+        if self._conn.dialect.name == "postgresql":
+            # Delivered to listening relays when this transaction commits, not before.
+            await self._conn.execute(NOTIFY_OUTBOX)
         return message
 
     async def claim_due(

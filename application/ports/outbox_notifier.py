@@ -14,3 +14,13 @@ class OutboxNotifier(Protocol):
     """
 
     def outbox_written(self) -> None: ...
+
+
+class OutboxListener(Protocol):
+    """Hears the outbox writes of other processes (PostgreSQL ``NOTIFY``) and wakes this
+    process's relay. Also a hint: a notification lost while disconnected costs one poll
+    interval."""
+
+    async def listen(self) -> None:
+        """Until cancelled; reconnects by itself after losing its connection."""
+        ...
