@@ -40,11 +40,11 @@ def build_broker(
     if kind == "memory":
         broker = StubBroker()
     elif kind == "redis":
-        from dramatiq.brokers.redis import RedisBroker
+        from adapters.job_queue.redis_wakeup import WakingRedisBroker
 
         if not redis_url:
             raise ValueError("MEMVAULT_BROKER=redis needs MEMVAULT_REDIS_URL")
-        broker = RedisBroker(url=redis_url, namespace=namespace)  # type: ignore[no-untyped-call]
+        broker = WakingRedisBroker(url=redis_url, namespace=namespace)  # type: ignore[no-untyped-call]
     elif kind == "rabbitmq":
         from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
@@ -98,13 +98,20 @@ def register_job_actor(
 
 
 class DramatiqJobQueue(JobQueue):
+    """Sends from a worker thread, since a broker's send is blocking network I/O; the
+    in-process broker's is a queue put, sent on the caller's thread (no hand-off)."""
+
     def __init__(self, actor: dramatiq.Actor[Any, Any]) -> None:
         self._actor = actor
+        self._in_process = isinstance(actor.broker, StubBroker)
 
     async def enqueue(self, job_ids: Sequence[int], *, delay_ms: int = 0) -> None:
         if not job_ids:
             return
-        await asyncio.to_thread(self._send, list(job_ids), delay_ms)
+        if self._in_process:
+            self._send(list(job_ids), delay_ms)
+        else:
+            await asyncio.to_thread(self._send, list(job_ids), delay_ms)
 
     def _send(self, job_ids: list[int], delay_ms: int) -> None:
         for job_id in job_ids:

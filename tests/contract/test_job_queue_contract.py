@@ -107,3 +107,49 @@ def test_enqueueing_nothing_sends_nothing(harness: Harness):
     asyncio.run(harness.queue.enqueue([5]))
     harness.wait_for({5})
     assert harness.seen == [5]
+
+
+def blocked_on_wake_list(broker: dramatiq.Broker, name: str) -> None:
+    """Until the broker's client ``name`` sits in ``BLPOP``: the consumer is waiting."""
+    deadline = time.monotonic() + DEADLINE_S
+    while time.monotonic() < deadline:
+        clients = broker.client.client_list()  # type: ignore[attr-defined]
+        if any(c.get("name") == name and c.get("cmd") == "blpop" for c in clients):
+            return
+        time.sleep(0.01)
+    raise AssertionError("the idle consumer never waited on its wake list")
+
+
+def test_an_idle_redis_consumer_is_woken_by_the_enqueue_not_by_its_poll() -> None:
+    """The consumer's idle wait is a minute here: a job that arrives at all arrived
+    because the enqueue's token woke it (``wakeups``), not because the wait ran out."""
+    from adapters.job_queue.redis_wakeup import WakingRedisBroker
+
+    run = uuid.uuid4().hex[:10]
+    name = f"memvault-test-{run}"  # tells its connections from other clients of the server
+    url = f"{REDIS_URL}{'&' if '?' in REDIS_URL else '?'}client_name={name}"
+    broker = build_broker("redis", redis_url=url, rabbitmq_url=None, namespace=run)
+    assert isinstance(broker, WakingRedisBroker)
+
+    async def handler(job_id: int) -> None:
+        return None
+
+    actor = register_job_actor(broker, handler, queue_name=f"memvault_test_{run}")
+    consumer = broker.consume(actor.queue_name, prefetch=1, timeout=60_000)
+    try:
+        woken = threading.Thread(target=next, args=(consumer,))
+        woken.start()  # finds the queue empty, then blocks on the wake list
+        blocked_on_wake_list(broker, name)
+        asyncio.run(DramatiqJobQueue(actor).enqueue([42]))
+        woken.join(timeout=DEADLINE_S)
+        assert not woken.is_alive()
+        assert consumer.wakeups == 1
+        message = next(consumer)
+        assert message is not None
+        assert message.args == (42,)
+        consumer.ack(message)
+    finally:
+        consumer.close()
+        broker.flush_all()
+        broker.client.delete(broker.wake_key(actor.queue_name))
+        broker.close()
