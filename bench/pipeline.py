@@ -1,86 +1,309 @@
-"""Chat turn → memory visible, outside-in against a real ``memvault serve``.
+"""Chat turn → memory visible, outside-in against real memvault processes.
 
-Run: ``python -m bench.pipeline [--turns N] [--embedder local|hashing]``.
+Run: ``python -m bench.pipeline [--turns N] [--embedder local|hashing]
+[--mode embedded|scale|both]``.
 
-The benchmark starts ``memvault serve`` (the embedded default: SQLite, qdrant-edge, the
-in-process bus and worker, the rule-based extractor) and, N times, posts one user turn
-to ``POST /messages`` (a new user each time, so no turn supersedes another) and polls
-``GET /items`` every millisecond or two until the extracted memory is listed. It prints
-p50 / p95 / max of that delay; the relay's poll interval is printed beside it, since a
-hand-off that waited for the poll would show up as about half of it.
+- **embedded**: ``memvault serve`` alone (SQLite, qdrant-edge, the in-process bus and
+  worker, the rule-based extractor).
+- **scale**: ``memvault serve --no-migrate``, ``memvault relay`` and ``memvault worker``
+  (one process, two threads) on a fresh PostgreSQL database
+  (``MEMVAULT_BENCH_POSTGRES_URL``, default the local server), Redis Streams and the
+  Redis broker (``MEMVAULT_BENCH_REDIS_URL``), with the in-memory vector store (each
+  process its own: nothing here searches). Skipped, saying why, when either server is
+  unreachable.
+
+N times each, the benchmark posts one user turn to ``POST /messages`` and polls
+``GET /items`` every 10 ms until the memory extracted from that turn is listed (a
+faster poll loads the API it measures; the answer is late by at most one poll). Rows:
+
+- *new user*: a new user each turn, with no memory yet (no candidate to recall);
+- *returning user*: a new user who already has one unrelated memory of the same type,
+  so the decision step embeds the fact and recalls candidates;
+- *direct write* (the baseline, same run): ``POST /items`` of the same text, then one
+  ``GET /items``: the write without the pipeline. The pipeline rows print their p50 as
+  a ratio to it.
+
+The relay's poll interval is printed beside them: a hand-off that waited for the poll
+would show up as about half of it.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import secrets
+import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
 import httpx
 import numpy as np
+from redis.asyncio import Redis
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from adapters.settings import Settings
-from bench.search import Tokens, server
+from adapters.sqlalchemy.engine import create_engine
+from adapters.sqlalchemy.migrations import upgrade
+from bench.search import Tokens, free_port, server
 
 MESSAGES = "/api/v1/memory/messages"
 ITEMS = "/api/v1/memory/items"
-POLL_S = 0.002
+POLL_S = 0.01
 GIVE_UP_S = 30.0
+STARTUP_TIMEOUT_S = 120.0
+POSTGRES_URL = os.environ.get(
+    "MEMVAULT_BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+)
+REDIS_URL = os.environ.get("MEMVAULT_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+Turn = Callable[[httpx.AsyncClient, Tokens, int], Awaitable[float]]
 
 
-async def one_turn(client: httpx.AsyncClient, tokens: Tokens, n: int) -> float:
-    user = f"bench-chat-{n:04d}-{secrets.token_hex(3)}"
-    body = {
-        "conversation_id": "bench",
-        "messages": [{"role": "user", "content": f"My favourite colour is teal number {n}."}],
-    }
-    started = time.perf_counter()
-    (await client.post(MESSAGES, json=body, headers=tokens(user))).raise_for_status()
+async def listed(client: httpx.AsyncClient, headers: dict[str, str], marker: str) -> bool:
+    page = await client.get(ITEMS, headers=headers)
+    page.raise_for_status()
+    return any(marker in item["content"] for item in page.json()["items"])
+
+
+async def wait_listed(
+    client: httpx.AsyncClient, headers: dict[str, str], marker: str, started: float
+) -> float:
+    """Milliseconds from ``started`` until an item containing ``marker`` is listed."""
     while time.perf_counter() - started < GIVE_UP_S:
-        page = await client.get(ITEMS, headers=tokens(user))
-        page.raise_for_status()
-        if page.json()["items"]:
+        if await listed(client, headers, marker):
             return (time.perf_counter() - started) * 1000
         await asyncio.sleep(POLL_S)
-    raise RuntimeError(f"turn {n}: no memory after {GIVE_UP_S:.0f} s")
+    raise RuntimeError(f"no memory {marker!r} after {GIVE_UP_S:.0f} s")
 
 
-async def run(turns: int, embedder: str, console: Console) -> None:
-    secret = secrets.token_urlsafe(32)
-    tokens = Tokens(secret)
-    with tempfile.TemporaryDirectory(prefix="memvault-bench-pipeline-") as tmp:
-        async with (
-            server(Path(tmp) / "data", embedder, secret) as base,
-            httpx.AsyncClient(base_url=base, timeout=60) as client,
-        ):
-            await one_turn(client, tokens, -1)  # warm-up: model load, first queries
-            delays = [await one_turn(client, tokens, n) for n in range(turns)]
-    table = Table(title=f"chat turn → memory visible (embedded, {embedder} embedder)")
-    for column in ("turns", "p50 ms", "p95 ms", "max ms", "relay poll interval ms"):
-        table.add_column(column, justify="right")
-    table.add_row(
-        str(turns),
-        f"{np.percentile(delays, 50):.0f}",
-        f"{np.percentile(delays, 95):.0f}",
-        f"{max(delays):.0f}",
-        f"{Settings.model_fields['relay_poll_interval_s'].default * 1000:.0f}",
+async def chat_turn(
+    client: httpx.AsyncClient, tokens: Tokens, n: int, *, returning: bool = False
+) -> float:
+    headers = tokens(f"bench-chat-{n:04d}-{secrets.token_hex(3)}")
+    if returning:  # an unrelated memory of the same type, indexed before the clock starts
+        earlier = {"memory_type": "preference", "content": "I love hiking in the Alps"}
+        (await client.post(ITEMS, json=earlier, headers=headers)).raise_for_status()
+    marker = f"teal number {n}"
+    body = {
+        "conversation_id": "bench",
+        "messages": [{"role": "user", "content": f"My favourite colour is {marker}."}],
+    }
+    started = time.perf_counter()
+    (await client.post(MESSAGES, json=body, headers=headers)).raise_for_status()
+    return await wait_listed(client, headers, marker, started)
+
+
+async def returning_turn(client: httpx.AsyncClient, tokens: Tokens, n: int) -> float:
+    return await chat_turn(client, tokens, n, returning=True)
+
+
+async def direct_write(client: httpx.AsyncClient, tokens: Tokens, n: int) -> float:
+    headers = tokens(f"bench-direct-{n:04d}-{secrets.token_hex(3)}")
+    marker = f"teal number {n}"
+    item = {"memory_type": "preference", "content": f"My favourite colour is {marker}"}
+    started = time.perf_counter()
+    (await client.post(ITEMS, json=item, headers=headers)).raise_for_status()
+    return await wait_listed(client, headers, marker, started)
+
+
+ROWS: dict[str, Turn] = {
+    "direct write (baseline)": direct_write,
+    "chat, new user": chat_turn,
+    "chat, returning user": returning_turn,
+}
+
+
+async def measure(base: str, tokens: Tokens, turns: int) -> dict[str, list[float]]:
+    async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+        for turn in ROWS.values():  # warm-up: model load, first queries, first jobs
+            await turn(client, tokens, -1)
+        return {
+            name: [await turn(client, tokens, n) for n in range(turns)]
+            for name, turn in ROWS.items()
+        }
+
+
+def table(title: str, delays: dict[str, list[float]]) -> Table:
+    out = Table(title=title)
+    for column in ("row", "turns", "p50 ms", "p95 ms", "max ms", "p50 / baseline"):
+        out.add_column(column, justify="right")
+    baseline = float(np.percentile(delays["direct write (baseline)"], 50))
+    for name, values in delays.items():
+        p50 = float(np.percentile(values, 50))
+        out.add_row(
+            name,
+            str(len(values)),
+            f"{p50:.0f}",
+            f"{np.percentile(values, 95):.0f}",
+            f"{max(values):.0f}",
+            f"{p50 / baseline:.2f}×",
+        )
+    out.caption = (
+        f"relay poll interval {Settings.model_fields['relay_poll_interval_s'].default * 1000:.0f}"
+        f" ms (the fallback); GET /items polled every {POLL_S * 1000:.0f} ms"
     )
-    console.print(table)
+    return out
+
+
+async def embedded(turns: int, embedder: str, console: Console) -> None:
+    secret = secrets.token_urlsafe(32)
+    with tempfile.TemporaryDirectory(prefix="memvault-bench-pipeline-") as tmp:
+        async with server(Path(tmp) / "data", embedder, secret) as base:
+            delays = await measure(base, Tokens(secret), turns)
+    console.print(table(f"chat turn → memory visible (embedded, {embedder} embedder)", delays))
+
+
+async def admin(statement: str) -> None:
+    engine = create_engine(POSTGRES_URL, pool_size=1)
+    try:
+        async with engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+@asynccontextmanager
+async def postgres_database() -> AsyncIterator[str]:
+    name = f"memvault_bench_{uuid.uuid4().hex[:12]}"
+    await admin(f"CREATE DATABASE {name}")
+    try:
+        url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+        await asyncio.to_thread(upgrade, url)
+        yield url
+    finally:
+        await admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def scale_env(tmp: Path, database_url: str, embedder: str, secret: str) -> dict[str, str]:
+    run = uuid.uuid4().hex[:12]
+    return os.environ | {
+        "MEMVAULT_DATA_DIR": str(tmp / "data"),
+        "MEMVAULT_DATABASE_URL": database_url,
+        "MEMVAULT_PORT": str(free_port()),
+        "MEMVAULT_BROKER": "redis",
+        "MEMVAULT_EVENT_BUS": "redis",
+        "MEMVAULT_REDIS_URL": REDIS_URL,
+        "MEMVAULT_EVENT_TOPIC": f"memvault-bench-{run}",
+        "MEMVAULT_CONSUMER_GROUP": f"memvault-bench-{run}",
+        "MEMVAULT_BROKER_NAMESPACE": f"memvault-bench-{run}",
+        "MEMVAULT_WORKER_PROCESSES": "1",
+        "MEMVAULT_WORKER_THREADS": "2",
+        "MEMVAULT_VECTOR_STORE": "memory",
+        "MEMVAULT_EMBEDDER": embedder,
+        "MEMVAULT_AUTH_JWT_SECRET": secret,
+        "MEMVAULT_RATE_LIMIT_PER_SECOND": "1000000",
+        "MEMVAULT_RATE_LIMIT_BURST": "1000000",
+        "MEMVAULT_LOG_LEVEL": "warning",
+    }
+
+
+@asynccontextmanager
+async def processes(tmp: Path, env: dict[str, str]) -> AsyncIterator[str]:
+    """``serve``, ``relay`` and ``worker`` until the block ends; yields the API's URL."""
+    started: list[subprocess.Popen[bytes]] = []
+    try:
+        for args in (["serve", "--no-migrate"], ["relay"], ["worker"]):
+            with (tmp / f"{args[0]}.log").open("wb") as log:
+                started.append(
+                    subprocess.Popen(  # noqa: ASYNC220 - Popen returns at once
+                        [sys.executable, "-m", "entrypoints.cli", *args],
+                        env=env,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                    )
+                )
+        base = f"http://127.0.0.1:{env['MEMVAULT_PORT']}"
+        await api_ready(base, started)
+        yield base
+    finally:
+        for process in started:
+            process.terminate()
+        for process in started:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        await forget_redis_keys(env)
+
+
+async def api_ready(base: str, started: Sequence[subprocess.Popen[bytes]]) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    async with httpx.AsyncClient(base_url=base, timeout=2) as client:
+        while time.monotonic() < deadline:
+            if any(process.poll() is not None for process in started):
+                raise RuntimeError("a memvault process exited early; see its log")
+            try:
+                if (await client.get("/readyz")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.3)
+    raise RuntimeError("the scale stack did not become ready in time")
+
+
+async def forget_redis_keys(env: dict[str, str]) -> None:
+    client = Redis.from_url(REDIS_URL)
+    try:
+        await client.delete(env["MEMVAULT_EVENT_TOPIC"])
+        keys = [k async for k in client.scan_iter(match=env["MEMVAULT_BROKER_NAMESPACE"] + ":*")]
+        if keys:
+            await client.delete(*keys)
+    finally:
+        await client.aclose()
+
+
+async def servers_down() -> str | None:
+    """Why scale mode cannot run here, or ``None``."""
+    try:
+        await admin("SELECT 1")
+        client = Redis.from_url(REDIS_URL)
+        try:
+            await client.ping()
+        finally:
+            await client.aclose()
+    except Exception as error:
+        return f"{type(error).__name__}: {error}"
+    return None
+
+
+async def scale(turns: int, embedder: str, console: Console) -> None:
+    reason = await servers_down()
+    if reason is not None:
+        console.print(f"scale mode skipped: PostgreSQL or Redis unreachable ({reason})")
+        return
+    secret = secrets.token_urlsafe(32)
+    with tempfile.TemporaryDirectory(prefix="memvault-bench-scale-") as tmp:
+        async with AsyncExitStack() as stack:
+            url = await stack.enter_async_context(postgres_database())
+            env = scale_env(Path(tmp), url, embedder, secret)
+            base = await stack.enter_async_context(processes(Path(tmp), env))
+            delays = await measure(base, Tokens(secret), turns)
+    title = f"chat turn → memory visible (scale: PostgreSQL, Redis; {embedder} embedder)"
+    console.print(table(title, delays))
 
 
 def main(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.pipeline", description=__doc__)
     parser.add_argument("--turns", type=int, default=50)
     parser.add_argument("--embedder", choices=("local", "hashing"), default="local")
+    parser.add_argument("--mode", choices=("embedded", "scale", "both"), default="both")
     args = parser.parse_args(argv)
-    asyncio.run(run(args.turns, args.embedder, Console()))
+    console = Console()
+    if args.mode in ("embedded", "both"):
+        asyncio.run(embedded(args.turns, args.embedder, console))
+    if args.mode in ("scale", "both"):
+        asyncio.run(scale(args.turns, args.embedder, console))
     return 0
 
 
