@@ -23,6 +23,9 @@ faster poll loads the API it measures; the answer is late by at most one poll). 
   ``GET /items``: the write without the pipeline. The pipeline rows print their p50 as
   a ratio to it.
 
+The rows take turns (one turn of each, N times), so load that drifts during the run
+weighs on every row alike.
+
 The relay's poll interval is printed beside them: a hand-off that waited for the poll
 would show up as about half of it.
 """
@@ -122,13 +125,16 @@ ROWS: dict[str, Turn] = {
 
 
 async def measure(base: str, tokens: Tokens, turns: int) -> dict[str, list[float]]:
+    """Each row's turns, interleaved (one of each row in turn), so that a machine whose
+    load drifts during the run weighs on every row alike."""
+    delays: dict[str, list[float]] = {name: [] for name in ROWS}
     async with httpx.AsyncClient(base_url=base, timeout=60) as client:
         for turn in ROWS.values():  # warm-up: model load, first queries, first jobs
             await turn(client, tokens, -1)
-        return {
-            name: [await turn(client, tokens, n) for n in range(turns)]
-            for name, turn in ROWS.items()
-        }
+        for n in range(turns):
+            for name, turn in ROWS.items():
+                delays[name].append(await turn(client, tokens, n))
+    return delays
 
 
 def table(title: str, delays: dict[str, list[float]]) -> Table:
