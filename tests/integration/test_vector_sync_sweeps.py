@@ -23,6 +23,7 @@ class HeldEmbedder(Embedder):
 
     def __init__(self) -> None:
         self.calls = 0
+        self.started = asyncio.Event()
         self.release = asyncio.Event()
 
     @property
@@ -35,6 +36,7 @@ class HeldEmbedder(Embedder):
 
     async def embed_documents(self, texts: Sequence[str]) -> list[Vector]:
         self.calls += 1
+        self.started.set()
         await self.release.wait()
         if any("poison" in text for text in texts):
             raise EmbedderError("this text always fails")
@@ -45,7 +47,11 @@ class HeldEmbedder(Embedder):
 
 
 def sweeper_parts(
-    world: World, embedder: Embedder, *, timeout: timedelta = timedelta(seconds=30)
+    world: World,
+    embedder: Embedder,
+    *,
+    timeout: timedelta = timedelta(seconds=30),
+    per_item: timedelta = timedelta(),
 ) -> tuple[VectorIndexer, SyncLedger]:
     ledger = SyncLedger(rest=timedelta(minutes=1))
     indexer = VectorIndexer(
@@ -54,7 +60,7 @@ def sweeper_parts(
         embedder,
         world.container.infra.vector_store(),
         timeout=timeout,
-        per_item=timedelta(),
+        per_item=per_item,
         ledger=ledger,
     )
     return indexer, ledger
@@ -109,3 +115,26 @@ async def test_the_sweeper_takes_bounded_slices_and_a_poison_item_blocks_nobody(
     assert [states[i].vector_status for i in good] == ["synced"] * 4
     assert states[poison].vector_status == "failed"
     assert ledger.attempts(poison) >= 2
+
+
+async def test_the_wait_for_a_sync_scales_with_its_batch(memory_world: World) -> None:
+    """No fixed allowance at all, an hour per item: a batch whose embedding ends only
+    after the caller began waiting is still waited for, and ends synced (with
+    ``per_item`` zero the caller would have returned with the items pending)."""
+    world = memory_world
+    alice, _ = world.users
+    ids = [await create_then_crash(world, alice, f"likes tea number {n}") for n in range(3)]
+    embedder = HeldEmbedder()
+    indexer, ledger = sweeper_parts(
+        world, embedder, timeout=timedelta(), per_item=timedelta(hours=1)
+    )
+    async with world.container.uow()() as uow:
+        items = await uow.items.get_many(alice, ids)
+
+    waiting = asyncio.create_task(indexer.items_changed(items))
+    await embedder.started.wait()  # the sync is under way, its caller waiting on it
+    embedder.release.set()
+    await waiting
+
+    assert ledger.skipped(now=world.clock.now()) == [], "nothing left running behind it"
+    assert [(await rows(world))[i].vector_status for i in ids] == ["synced"] * 3
