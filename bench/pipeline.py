@@ -53,10 +53,10 @@ from rich.table import Table
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from adapters.settings import Settings
-from adapters.sqlalchemy.engine import create_engine
-from adapters.sqlalchemy.migrations import upgrade
 from bench.search import Tokens, free_port, server
+from memvault.adapters.settings import Settings
+from memvault.adapters.sqlalchemy.engine import create_engine
+from memvault.adapters.sqlalchemy.migrations import upgrade
 
 MESSAGES = "/api/v1/memory/messages"
 ITEMS = "/api/v1/memory/items"
@@ -221,7 +221,7 @@ async def processes(tmp: Path, env: dict[str, str]) -> AsyncIterator[str]:
             with (tmp / f"{args[0]}.log").open("wb") as log:
                 started.append(
                     subprocess.Popen(  # noqa: ASYNC220 - Popen returns at once
-                        [sys.executable, "-m", "entrypoints.cli", *args],
+                        [sys.executable, "-m", "memvault.entrypoints.cli", *args],
                         env=env,
                         stdout=log,
                         stderr=subprocess.STDOUT,

@@ -16,8 +16,8 @@ import dramatiq
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import AsyncIO, Middleware
 
-from adapters.metrics import observe_job
-from application.ports.job_queue import JobQueue
+from memvault.adapters.metrics import observe_job
+from memvault.application.ports.job_queue import JobQueue
 
 ACTOR_NAME = "process_extraction_job"
 QUEUE_NAME = "memvault_jobs"
@@ -40,7 +40,7 @@ def build_broker(
     if kind == "memory":
         broker = StubBroker()
     elif kind == "redis":
-        from adapters.job_queue.redis_wakeup import WakingRedisBroker
+        from memvault.adapters.job_queue.redis_wakeup import WakingRedisBroker
 
         if not redis_url:
             raise ValueError("MEMVAULT_BROKER=redis needs MEMVAULT_REDIS_URL")

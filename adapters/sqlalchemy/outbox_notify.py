@@ -23,7 +23,7 @@ import structlog
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from application.ports.outbox_notifier import OutboxListener
+from memvault.application.ports.outbox_notifier import OutboxListener
 
 CHANNEL = "memvault_outbox"
 NOTIFY_OUTBOX = text(f"SELECT pg_notify('{CHANNEL}', '')")

@@ -18,7 +18,11 @@ from dataclasses import dataclass, field
 import dramatiq
 import pytest
 
-from adapters.job_queue.dramatiq_queue import DramatiqJobQueue, build_broker, register_job_actor
+from memvault.adapters.job_queue.dramatiq_queue import (
+    DramatiqJobQueue,
+    build_broker,
+    register_job_actor,
+)
 from tests.fixtures.redis import REDIS_URL
 
 RABBITMQ_URL = os.environ.get("MEMVAULT_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
@@ -123,7 +127,7 @@ def blocked_on_wake_list(broker: dramatiq.Broker, name: str) -> None:
 def test_an_idle_redis_consumer_is_woken_by_the_enqueue_not_by_its_poll() -> None:
     """The consumer's idle wait is a minute here: a job that arrives at all arrived
     because the enqueue's token woke it (``wakeups``), not because the wait ran out."""
-    from adapters.job_queue.redis_wakeup import WakingRedisBroker
+    from memvault.adapters.job_queue.redis_wakeup import WakingRedisBroker
 
     run = uuid.uuid4().hex[:10]
     name = f"memvault-test-{run}"  # tells its connections from other clients of the server

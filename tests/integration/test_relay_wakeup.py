@@ -14,17 +14,17 @@ from pathlib import Path
 import pytest
 from dependency_injector import providers
 
-from adapters.sqlalchemy.migrations import upgrade
-from adapters.sqlalchemy.outbox_notify import PostgresOutboxListener
-from application.ingest.ingest_messages import IncomingMessage, IngestMessages
-from container import (
+from memvault.adapters.sqlalchemy.migrations import upgrade
+from memvault.adapters.sqlalchemy.outbox_notify import PostgresOutboxListener
+from memvault.application.ingest.ingest_messages import IncomingMessage, IngestMessages
+from memvault.container import (
     Container,
     Infrastructure,
     Settings,
     build_infrastructure,
     close_infrastructure,
 )
-from entrypoints.pipeline import PipelineLoops
+from memvault.entrypoints.pipeline import PipelineLoops
 from tests.conftest import off_loop
 from tests.databases import fresh_database
 from tests.doubles import RecordingQueue
