@@ -42,6 +42,7 @@ from adapters.job_queue.dramatiq_queue import (
 )
 from adapters.loop_local import LoopLocal
 from adapters.metrics import TimedEmbedder, TimedSearch, process_metrics
+from adapters.outage import is_transient
 from adapters.outage import unavailable_dependency as unavailable_dependency
 from adapters.settings import (
     Command,
@@ -304,6 +305,7 @@ def _kafka(settings: Settings) -> KafkaSettings:
         topic=settings.event_topic,
         partitions=settings.kafka_partitions,
         session_timeout=settings.kafka_session_timeout_s,
+        redelivery_after=settings.event_redelivery_s,
     )
 
 
@@ -366,7 +368,9 @@ class Infrastructure(containers.DeclarativeContainer):
     job_queue = providers.Singleton(DramatiqJobQueue, job_actor)
     loop_shutdown = providers.Singleton(LoopShutdown, loops.provided.close_current)
     """Dramatiq middleware that disposes the actors' loop resources when a worker stops."""
-    in_process_bus = providers.Singleton(InProcessBus, redelivery_after=30.0)
+    in_process_bus = providers.Singleton(
+        InProcessBus, redelivery_after=settings.provided.event_redelivery_s
+    )
     outbox_notifier = providers.Singleton(InProcessNotifier)
     """Wakes this process's relay right after a commit that wrote outbox rows."""
     loop_closables: providers.Singleton[list[object]] = providers.Singleton(list)
@@ -496,7 +500,12 @@ class Container(containers.DeclarativeContainer):
         metrics=infra.metrics,
     )
     consume_events = providers.Factory(
-        ConsumeEventsUseCase, consumer, handle_event, infra.job_queue
+        ConsumeEventsUseCase,
+        consumer,
+        handle_event,
+        infra.job_queue,
+        max_deliveries=settings.provided.event_max_deliveries,
+        is_transient=providers.Object(is_transient),
     )
     writer = providers.Singleton(
         MemoryWriter,

@@ -57,7 +57,12 @@ class Settings(BaseSettings):
     kafka_partitions: int = Field(default=3, ge=1)
     kafka_session_timeout_s: float = Field(default=10.0, gt=0)
     redis_stream_min_idle_s: float = Field(default=60.0, gt=0)
-    """An event a dead consumer left unacknowledged is reclaimed after this long."""
+    """An event a consumer left unacknowledged is reclaimed after this long (Redis)."""
+    event_redelivery_s: float = Field(default=30.0, gt=0)
+    """An event left unacknowledged is delivered again after this long (in-process bus
+    and Kafka; Redis Streams uses ``redis_stream_min_idle_s``)."""
+    event_max_deliveries: int = Field(default=5, ge=1)
+    """An event whose handling fails this many deliveries in a row becomes a dead event."""
     qdrant_url: str | None = None
     qdrant_api_key: SecretStr | None = None
     milvus_uri: str | None = None
