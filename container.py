@@ -57,6 +57,7 @@ from adapters.sqlalchemy.engine import create_engine, create_read_engine
 from adapters.sqlalchemy.health import DatabaseProbe
 from adapters.sqlalchemy.idempotency import SqlIdempotencyStore
 from adapters.sqlalchemy.migrations import upgrade
+from adapters.sqlalchemy.retention import SqlRetentionStore
 from adapters.sqlalchemy.unit_of_work import SqlUnitOfWorkFactory
 from adapters.system_clock import SystemClock
 from adapters.vector_store.memory import MemoryVectorStore
@@ -65,7 +66,7 @@ from application.api_keys.authenticate_key import AuthenticateKeyUseCase
 from application.api_keys.create_key import CreateKeyUseCase
 from application.api_keys.list_keys import ListKeysUseCase
 from application.api_keys.revoke_key import RevokeKeyUseCase
-from application.config import JobPolicy, OutboxPolicy
+from application.config import JobPolicy, OutboxPolicy, RetentionPolicy
 from application.extraction.deterministic_judge import DeterministicJudge
 from application.extraction.write_memories import DecisionPolicy, MemoryWriter
 from application.indexing.ledger import SyncLedger
@@ -80,6 +81,7 @@ from application.jobs.sweep import (
     RescueExpiredJobsUseCase,
 )
 from application.maintenance.dedup import DedupUseCase
+from application.maintenance.purge import PurgeUseCase
 from application.maintenance.reindex import ReindexUseCase
 from application.memory_items.change_item import (
     DeleteItemUseCase,
@@ -102,6 +104,7 @@ from application.ports.embedder import Embedder
 from application.ports.extractor import Extractor
 from application.ports.rate_limiter import RateLimiter
 from application.ports.relation_judge import RelationJudge
+from application.ports.retention import Purgeable
 from application.ports.vector_store import VectorStore
 from application.readiness import CheckReadinessUseCase
 from application.search.access_times import AccessTimes
@@ -144,6 +147,20 @@ def outbox_policy(settings: Settings) -> OutboxPolicy:
             horizon_seconds=settings.outbox_retry_horizon_s,
         ),
         batch=settings.outbox_batch,
+    )
+
+
+def retention_policy(settings: Settings) -> RetentionPolicy:
+    ages = {
+        Purgeable.IDEMPOTENCY_KEYS: settings.retention_idempotency_s,
+        Purgeable.INBOX: settings.retention_inbox_s,
+        Purgeable.CONSUMED_OUTBOX: settings.retention_outbox_s,
+        Purgeable.DEAD_EVENTS: settings.retention_dead_events_s,
+        Purgeable.CHAT_MESSAGES: settings.retention_chat_s,
+    }
+    return RetentionPolicy(
+        ages={kind: timedelta(seconds=seconds) for kind, seconds in ages.items()},
+        batch=settings.purge_batch,
     )
 
 
@@ -355,6 +372,7 @@ class Infrastructure(containers.DeclarativeContainer):
     worker = providers.Singleton(worker_name)
     job_policy = providers.Singleton(job_policy, settings)
     outbox_policy = providers.Singleton(outbox_policy, settings)
+    retention_policy = providers.Singleton(retention_policy, settings)
     loops = providers.Singleton(LoopContainers, __self__)
 
     broker = providers.Singleton(
@@ -567,6 +585,9 @@ class Container(containers.DeclarativeContainer):
         metrics=infra.metrics,
     )
     measure_jobs = providers.Factory(MeasureJobsUseCase, uow, infra.metrics)
+    purge = providers.Factory(
+        PurgeUseCase, providers.Singleton(SqlRetentionStore, engine), clock, infra.retention_policy
+    )
     resync_vectors = providers.Factory(
         ResyncVectorsUseCase,
         uow,
