@@ -82,9 +82,10 @@ class PipelineLoops:
         await asyncio.sleep(self._settings.sweep_interval_s)
 
     async def _purge_once(self) -> None:
-        """Retention (docs/behaviour.md, "Retention"): every ``purge_interval_s``."""
-        await self._container.purge()()
+        """Retention (docs/behaviour.md, "Retention"): every ``purge_interval_s``, the
+        first one interval after start, so a restart loop never turns into a purge loop."""
         await asyncio.sleep(self._settings.purge_interval_s)
+        await self._container.purge()()
 
 
 async def run_relay(settings: Settings) -> None:

@@ -318,6 +318,23 @@ async def test_events_a_silent_member_holds_are_delivered_again_after_the_delay(
     assert time.monotonic() - started >= 0.5 * REDELIVERY_S
 
 
+async def test_an_unacknowledged_event_comes_again_with_its_delivery_count_raised(
+    bus: Harness,
+) -> None:
+    member = bus.consumer(unique("group"))
+    await bus.settle([member])
+    await bus.publisher().publish(outgoing("conversation", b"failing", b"fine"))
+
+    first = await collect(member, 2, ack=False)
+    await member.ack([event for event in first if event.value == b"fine"])
+    again = await collect(member, 1, ack=False)
+    third = await collect(member, 1)
+
+    assert [(e.value, e.deliveries) for e in first] == [(b"failing", 1), (b"fine", 1)]
+    assert [(e.value, e.deliveries) for e in again + third] == [(b"failing", 2), (b"failing", 3)]
+    assert await collect(member, 1, within=3 * REDELIVERY_S) == [], "acknowledged at last"
+
+
 async def test_members_of_one_group_each_receive_a_different_share(bus: Harness) -> None:
     group = unique("group")
     members = [bus.consumer(group), bus.consumer(group)]

@@ -49,6 +49,7 @@ async def test_the_sweepers_purge_old_rows(tmp_path: Path) -> None:
         event_bus="memory",
         broker="redis",  # no embedded worker: the queue is the recording fake
         sweep_interval_s=3600,
+        purge_interval_s=0.2,
     )
     infra = build_infrastructure(settings)
     infra.job_queue.override(providers.Object(RecordingQueue()))
