@@ -57,7 +57,7 @@ def _chat_turn_is_old(before: datetime) -> ColumnElement[bool]:
     return and_(chat.c.created_at < before, ~job_still_needs_it, ~event_on_its_way)
 
 
-def _rule(kind: Purgeable, before: datetime) -> _Rule:
+def retention_rule(kind: Purgeable, before: datetime) -> _Rule:
     if kind is Purgeable.IDEMPOTENCY_KEYS:
         keys = idempotency_keys.c
         return _Rule(idempotency_keys, (keys.user_id, keys.idem_key), keys.expires_at < before)
@@ -87,7 +87,7 @@ class SqlRetentionStore(RetentionStore):
         self._engine = engine
 
     async def purge(self, kind: Purgeable, *, before: datetime, limit: int) -> int:
-        rule = _rule(kind, before)
+        rule = retention_rule(kind, before)
         async with self._engine.begin() as conn:
             found = await conn.execute(select(*rule.key).where(rule.old).limit(limit))
             keys = [tuple(row) for row in found]
@@ -97,7 +97,7 @@ class SqlRetentionStore(RetentionStore):
         return int(deleted.rowcount)
 
     async def count(self, kind: Purgeable, *, before: datetime) -> int:
-        rule = _rule(kind, before)
+        rule = retention_rule(kind, before)
         async with self._engine.connect() as conn:
             total = await conn.scalar(select(func.count()).select_from(rule.table).where(rule.old))
         return int(total or 0)
