@@ -12,7 +12,7 @@ import socket
 
 from sqlalchemy import exc as sa_exc
 
-from application.ports.failures import FailureKind, failure_kind
+from memvault.application.ports.failures import FailureKind, failure_kind
 
 DATABASE = "database"
 BROKER = "broker"

@@ -25,10 +25,10 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import delete
 
-from adapters.sqlalchemy.engine import create_engine
-from adapters.sqlalchemy.migrations import upgrade
-from adapters.sqlalchemy.retention import SqlRetentionStore, retention_rule
-from application.ports.retention import Purgeable
+from memvault.adapters.sqlalchemy.engine import create_engine
+from memvault.adapters.sqlalchemy.migrations import upgrade
+from memvault.adapters.sqlalchemy.retention import SqlRetentionStore, retention_rule
+from memvault.application.ports.retention import Purgeable
 
 KINDS = (Purgeable.CHAT_MESSAGES, Purgeable.DEAD_EVENTS)
 NOW = datetime.now(UTC)

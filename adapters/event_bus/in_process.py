@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from application.ports.event_bus import (
+from memvault.application.ports.event_bus import (
     EventBusError,
     EventConsumer,
     EventPublisher,

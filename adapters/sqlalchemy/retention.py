@@ -10,14 +10,14 @@ from sqlalchemy import Column, Table, and_, delete, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.elements import ColumnElement
 
-from adapters.sqlalchemy.outbox import UNCONSUMED
-from adapters.sqlalchemy.tables import chat_messages as chat
-from adapters.sqlalchemy.tables import idempotency_keys, memory_dead_events, memory_jobs
-from adapters.sqlalchemy.tables import memory_consumed_events as inbox
-from adapters.sqlalchemy.tables import memory_outbox_messages as outbox
-from application.ports.retention import Purgeable, RetentionStore
-from domain.jobs import JobStatus
-from domain.outbox import OutboxStatus
+from memvault.adapters.sqlalchemy.outbox import UNCONSUMED
+from memvault.adapters.sqlalchemy.tables import chat_messages as chat
+from memvault.adapters.sqlalchemy.tables import idempotency_keys, memory_dead_events, memory_jobs
+from memvault.adapters.sqlalchemy.tables import memory_consumed_events as inbox
+from memvault.adapters.sqlalchemy.tables import memory_outbox_messages as outbox
+from memvault.application.ports.retention import Purgeable, RetentionStore
+from memvault.domain.jobs import JobStatus
+from memvault.domain.outbox import OutboxStatus
 
 ENDED = [JobStatus.SUCCESS.value, JobStatus.DEAD.value]
 

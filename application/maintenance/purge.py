@@ -10,9 +10,9 @@ from datetime import datetime
 
 import structlog
 
-from application.config import RetentionPolicy
-from application.ports.clock import Clock
-from application.ports.retention import Purgeable, RetentionStore
+from memvault.application.config import RetentionPolicy
+from memvault.application.ports.clock import Clock
+from memvault.application.ports.retention import Purgeable, RetentionStore
 
 log = structlog.get_logger(__name__)
 

@@ -19,30 +19,30 @@ import pytest
 from redis.asyncio import Redis
 from sqlalchemy.engine import make_url
 
-from adapters.event_bus.in_process import InProcessBus
-from adapters.event_bus.kafka import KafkaConsumer, KafkaPublisher, KafkaSettings
-from adapters.event_bus.redis_streams import RedisStreamsConsumer, RedisStreamsPublisher
-from adapters.sqlalchemy.engine import create_engine
-from adapters.sqlalchemy.unit_of_work import SqlUnitOfWorkFactory
-from adapters.system_clock import SystemClock
-from application.config import JobPolicy, OutboxPolicy
-from application.events import wrapper
-from application.ingest.ingest_messages import (
+from memvault.adapters.event_bus.in_process import InProcessBus
+from memvault.adapters.event_bus.kafka import KafkaConsumer, KafkaPublisher, KafkaSettings
+from memvault.adapters.event_bus.redis_streams import RedisStreamsConsumer, RedisStreamsPublisher
+from memvault.adapters.sqlalchemy.engine import create_engine
+from memvault.adapters.sqlalchemy.unit_of_work import SqlUnitOfWorkFactory
+from memvault.adapters.system_clock import SystemClock
+from memvault.application.config import JobPolicy, OutboxPolicy
+from memvault.application.events import wrapper
+from memvault.application.ingest.ingest_messages import (
     IncomingMessage,
     IngestMessages,
     IngestMessagesUseCase,
 )
-from application.outbox.consume import ConsumeEventsUseCase, Handled, HandleEventUseCase
-from application.outbox.relay import RelayOutboxUseCase
-from application.ports.event_bus import (
+from memvault.application.outbox.consume import ConsumeEventsUseCase, Handled, HandleEventUseCase
+from memvault.application.outbox.relay import RelayOutboxUseCase
+from memvault.application.ports.event_bus import (
     EventBusError,
     EventConsumer,
     EventPublisher,
     OutgoingEvent,
     ReceivedEvent,
 )
-from application.ports.repositories import DeadEvent, JobQuery, UnitOfWorkFactory
-from domain.outbox import EventType, OutboxMessage, OutboxStatus
+from memvault.application.ports.repositories import DeadEvent, JobQuery, UnitOfWorkFactory
+from memvault.domain.outbox import EventType, OutboxMessage, OutboxStatus
 from tests.databases import fresh_database
 from tests.doubles import RecordingQueue
 from tests.fixtures.kafka import free_port

@@ -16,9 +16,9 @@ import pytest
 from sqlalchemy import Table, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.sqlalchemy.engine import create_engine
-from adapters.sqlalchemy.retention import SqlRetentionStore
-from adapters.sqlalchemy.tables import (
+from memvault.adapters.sqlalchemy.engine import create_engine
+from memvault.adapters.sqlalchemy.retention import SqlRetentionStore
+from memvault.adapters.sqlalchemy.tables import (
     chat_messages,
     idempotency_keys,
     memory_consumed_events,
@@ -26,9 +26,9 @@ from adapters.sqlalchemy.tables import (
     memory_jobs,
     memory_outbox_messages,
 )
-from application.config import RetentionPolicy
-from application.maintenance.purge import PurgeUseCase
-from application.ports.retention import Purgeable
+from memvault.application.config import RetentionPolicy
+from memvault.application.maintenance.purge import PurgeUseCase
+from memvault.application.ports.retention import Purgeable
 from tests.databases import DIALECTS, fresh_database
 from tests.fake_unit_of_work import FixedClock
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from container import Settings, build_infrastructure, migrate
-from domain.conversation import ChatMessage, Role
-from entrypoints.cli import app
+from memvault.container import Settings, build_infrastructure, migrate
+from memvault.domain.conversation import ChatMessage, Role
+from memvault.entrypoints.cli import app
 
 LONG_AGO = datetime.now(UTC) - timedelta(days=365)
 

@@ -11,11 +11,11 @@ from pathlib import Path
 from dependency_injector import providers
 from sqlalchemy import func, insert, select
 
-from adapters.sqlalchemy.engine import create_engine
-from adapters.sqlalchemy.migrations import upgrade
-from adapters.sqlalchemy.tables import memory_dead_events
-from container import Settings, build_infrastructure, close_infrastructure
-from entrypoints.pipeline import PipelineLoops
+from memvault.adapters.sqlalchemy.engine import create_engine
+from memvault.adapters.sqlalchemy.migrations import upgrade
+from memvault.adapters.sqlalchemy.tables import memory_dead_events
+from memvault.container import Settings, build_infrastructure, close_infrastructure
+from memvault.entrypoints.pipeline import PipelineLoops
 from tests.conftest import off_loop
 from tests.doubles import RecordingQueue
 
