@@ -246,3 +246,55 @@ def test_the_cli_creates_lists_and_revokes_keys(tmp_path: Path, monkeypatch: pyt
     assert asyncio.run(stored()).revoked_at is not None
     refused = runner.invoke(cli, ["keys", "create", "--name", "x", "--scope", "root"])
     assert refused.exit_code == 2
+
+
+async def finished_job(client: Client, headers: dict[str, str]) -> dict[str, Any]:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 30
+    while loop.time() < deadline:
+        jobs = (await client.get("/api/v1/memory/jobs", headers=headers)).json()["items"]
+        if jobs and jobs[0]["status"] in ("success", "dead"):
+            return dict(jobs[0])
+        await asyncio.sleep(0.05)
+    raise AssertionError("the extraction job did not finish")
+
+
+async def extracted_history(client: Client, headers: dict[str, str]) -> list[dict[str, Any]]:
+    """Send one chat turn with ``headers``, wait for its job, and return the audit
+    entries of every memory extracted from it."""
+    turn = {"role": "user", "content": "I live in Lisbon and I love hiking."}
+    sent = await client.post(
+        "/api/v1/memory/messages",
+        json={"conversation_id": "trip", "messages": [turn]},
+        headers=headers,
+    )
+    assert sent.status_code == 202, sent.text
+    job = await finished_job(client, headers)
+    assert job["status"] == "success", job
+    items = (await client.get(ITEMS, headers=headers)).json()["items"]
+    assert items
+    return [
+        entry
+        for item in items
+        for entry in (await client.get(f"{ITEMS}/{item['id']}/history", headers=headers)).json()[
+            "items"
+        ]
+    ]
+
+
+@pytest.mark.parametrize(("scope", "operator_type"), [("service", "service"), ("user:", "user")])
+async def test_memories_extracted_from_a_keys_turns_are_audited_under_its_name(
+    client: Client, auth: Auth, user_id: str, scope: str, operator_type: str
+):
+    key = await make_key(client, auth, scope + (user_id if scope == "user:" else ""))
+    history = await extracted_history(client, bearer(key["key"], user_id))
+    assert {(e["operator_type"], e["operator_id"]) for e in history} == {
+        (operator_type, key["name"])
+    }
+
+
+async def test_memories_extracted_from_a_users_own_turns_are_audited_as_the_system(
+    client: Client, auth: Auth, user_id: str
+):
+    history = await extracted_history(client, auth(user_id) | {"X-Request-Id": "turn-42"})
+    assert {(e["operator_type"], e["operator_id"]) for e in history} == {("system", "turn-42")}
