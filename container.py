@@ -33,6 +33,7 @@ from adapters.event_bus.redis_streams import RedisStreamsConsumer, RedisStreamsP
 from adapters.event_bus.wakeup import InProcessNotifier
 from adapters.extractor.rule_based import RuleBasedExtractor
 from adapters.health import RedisProbe, TcpProbe, VectorStoreProbe
+from adapters.identity_provider import ProviderTokens
 from adapters.job_queue.dramatiq_queue import (
     QUEUE_NAME,
     DramatiqJobQueue,
@@ -48,6 +49,7 @@ from adapters.settings import (
     Settings,
     WeakSecret,
     private_directory,
+    provider_refusal,
     refusal,
     write_private_file,
 )
@@ -343,6 +345,25 @@ class LoopContainers:
             await shutdown(container)
 
 
+def _identity_provider(settings: Settings) -> ProviderTokens | None:
+    """The external identity provider's token verifier; ``None`` when none is set."""
+    if not settings.identity_provider:
+        return None
+    problem = provider_refusal(settings)
+    if problem is not None:
+        raise ValueError(problem)
+    return ProviderTokens(
+        issuer=settings.auth_jwt_issuer or "",
+        audience=settings.auth_jwt_audience or "",
+        algorithms=settings.auth_jwt_algorithms,
+        public_key=settings.auth_jwt_public_key,
+        jwks_url=settings.auth_jwks_url,
+        cache_s=settings.auth_jwks_cache_s,
+        refresh_cooldown_s=settings.auth_jwks_refresh_cooldown_s,
+        timeout_s=settings.auth_jwks_timeout_s,
+    )
+
+
 class Infrastructure(containers.DeclarativeContainer):
     """One per process."""
 
@@ -353,6 +374,8 @@ class Infrastructure(containers.DeclarativeContainer):
     worker = providers.Singleton(worker_name)
     job_policy = providers.Singleton(job_policy, settings)
     outbox_policy = providers.Singleton(outbox_policy, settings)
+    identity_provider = providers.Singleton(_identity_provider, settings)
+    """Verifies an external identity provider's JWTs; ``None`` when none is configured."""
     loops = providers.Singleton(LoopContainers, __self__)
 
     broker = providers.Singleton(
