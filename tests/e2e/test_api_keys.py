@@ -16,13 +16,14 @@ from typer.testing import CliRunner
 
 from adapters.sqlalchemy.api_keys import SqlApiKeyRepository
 from adapters.sqlalchemy.engine import create_engine
-from adapters.sqlalchemy.tables import memvault_api_keys
+from adapters.sqlalchemy.tables import memvault_api_keys, metadata
 from container import Settings
 from domain.api_keys import KeyScope, hash_secret, mint
 from entrypoints.cli import app as cli
 from entrypoints.http.app import create_app
 from tests.e2e.conftest import Auth
 from tests.e2e.test_items_api import ITEMS, assert_problem, create
+from tests.e2e.test_tenancy_matrix import ROUTES, Admin
 
 Client = AsyncTestClient  # type: ignore[type-arg]
 KEYS = "/api/v1/admin/keys"
@@ -121,6 +122,22 @@ async def test_only_admin_keys_reach_admin_endpoints(
     assert_problem(response, 403, "Forbidden")
 
 
+@pytest.mark.parametrize("scope", ["service", "user:someone"])
+async def test_no_key_but_an_admin_key_reaches_any_operator_route(
+    client: Client, auth: Auth, scope: str
+):
+    """Every operator route of the app (the tenancy matrix names them all)."""
+    key = await make_key(client, auth, scope)
+    operator_routes = [route for route in ROUTES.values() if isinstance(route, Admin)]
+    assert len(operator_routes) >= 10
+    for route in operator_routes:
+        method = next(m for (m, _), r in ROUTES.items() if r is route)
+        response = await client.request(
+            method, route.probe, json={}, headers=bearer(key["key"], "someone")
+        )
+        assert_problem(response, 403, "Forbidden")
+
+
 async def test_an_admin_key_manages_keys_and_is_audited_as_the_operator(client: Client, auth: Auth):
     admin = await make_key(client, auth, "admin")
     made = await client.post(
@@ -160,6 +177,43 @@ async def test_keys_are_not_recoverable_from_the_database(
     assert key["key"] not in whole
     assert key["key"][len(key["prefix"]) :] not in dump
     assert row._mapping["secret_hash"] == hash_secret(key["key"])
+
+
+async def every_stored_value(settings: Settings) -> str:
+    """Every value of every row of every table, as text (bytes decoded)."""
+    engine = create_engine(settings.effective_database_url, pool_size=1)
+    values: list[str] = []
+    try:
+        async with engine.connect() as conn:
+            for table in metadata.sorted_tables:
+                for row in await conn.execute(select(table)):
+                    values.extend(
+                        v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
+                        for v in row
+                    )
+    finally:
+        await engine.dispose()
+    return "\n".join(values)
+
+
+async def test_a_key_made_with_an_idempotency_key_is_kept_nowhere_in_the_database(
+    client: Client, auth: Auth, settings: Settings
+):
+    """The secret is shown once: a retry with the same Idempotency-Key makes no second
+    key and cannot replay the first answer (which would need the secret stored)."""
+    headers = auth("ops", admin=True) | {"Idempotency-Key": f"mk-{uuid.uuid4().hex}"}
+    body = {"name": f"idem-{uuid.uuid4().hex[:8]}", "scope": "service"}
+    made = await client.post(KEYS, json=body, headers=headers)
+    assert made.status_code == 201, made.text
+    secret = made.json()["key"]
+    stored = await every_stored_value(settings)
+    assert secret not in stored
+    assert secret[len(made.json()["prefix"]) :] not in stored
+    again = await client.post(KEYS, json=body, headers=headers)
+    assert_problem(again, 409, "Conflict")
+    assert secret not in again.text
+    listed = (await client.get(KEYS, headers=auth("ops", admin=True))).json()["items"]
+    assert [k["name"] for k in listed].count(body["name"]) == 1
 
 
 @pytest.fixture
