@@ -179,9 +179,9 @@ async def test_keys_are_not_recoverable_from_the_database(
     assert row._mapping["secret_hash"] == hash_secret(key["key"])
 
 
-async def every_stored_value(settings: Settings) -> str:
+async def every_stored_value(database_url: str) -> str:
     """Every value of every row of every table, as text (bytes decoded)."""
-    engine = create_engine(settings.effective_database_url, pool_size=1)
+    engine = create_engine(database_url, pool_size=1)
     values: list[str] = []
     try:
         async with engine.connect() as conn:
@@ -206,7 +206,7 @@ async def test_a_key_made_with_an_idempotency_key_is_kept_nowhere_in_the_databas
     made = await client.post(KEYS, json=body, headers=headers)
     assert made.status_code == 201, made.text
     secret = made.json()["key"]
-    stored = await every_stored_value(settings)
+    stored = await every_stored_value(settings.effective_database_url)
     assert secret not in stored
     assert secret[len(made.json()["prefix"]) :] not in stored
     again = await client.post(KEYS, json=body, headers=headers)
