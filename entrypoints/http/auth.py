@@ -88,8 +88,8 @@ def principal_from_claims(claims: Mapping[str, Any]) -> Principal:
     user_id = claims.get("sub")
     if not isinstance(user_id, str) or not 1 <= len(user_id) <= MAX_USER_ID:
         raise NotAuthorizedException("the token's subject must be a user id of 1-128 characters")
-    scope = claims.get("scope", "")
-    scopes = scope.split() if isinstance(scope, str) else list(scope)
+    scope = claims.get("scope")
+    scopes = scope.split() if isinstance(scope, str) else scope if isinstance(scope, list) else []
     return Principal(user_id=user_id, is_admin="admin" in scopes)
 
 

@@ -215,8 +215,10 @@ async def test_the_admin_scope_reads_as_in_a_local_token(
 ):
     admin = signed(rsa_key, "rsa-1", claims("ops", scope=scope))
     assert (await idp.get(ADMIN_JOBS, headers=admin)).status_code == 200
-    plain = signed(rsa_key, "rsa-1", claims("ops", scope="read write"))
-    assert_problem(await idp.get(ADMIN_JOBS, headers=plain), 403, "Forbidden")
+    for other in ("read write", 5, None, {"admin": True}):
+        plain = signed(rsa_key, "rsa-1", claims("ops", scope=other))
+        assert_problem(await idp.get(ADMIN_JOBS, headers=plain), 403, "Forbidden")
+        assert (await idp.get(ITEMS, headers=plain)).status_code == 200
 
 
 async def test_the_key_set_is_cached_and_a_rotated_key_is_fetched_at_once(
