@@ -18,7 +18,11 @@ import jwt
 import structlog
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-from application.ports.identity import IdentityProvider, IdentityProviderUnavailable, TokenRefused
+from memvault.application.ports.identity import (
+    IdentityProvider,
+    IdentityProviderUnavailable,
+    TokenRefused,
+)
 
 log = structlog.get_logger(__name__)
 

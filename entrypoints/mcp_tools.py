@@ -13,7 +13,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from memvault_client import AsyncClient, JobTimeout, Memory, MemvaultError
 from pydantic import BaseModel, Field
 
-from application.search.search_memories import MAX_LIMIT as SEARCH_MAX
+from memvault.application.search.search_memories import MAX_LIMIT as SEARCH_MAX
 
 Clients = Callable[[Context], AbstractAsyncContextManager[AsyncClient]]
 """Gives the client that acts for the caller of a tool call."""

@@ -15,10 +15,10 @@ import pytest
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.sqlalchemy.api_keys import SqlApiKeyRepository
-from adapters.sqlalchemy.engine import create_engine
-from adapters.sqlalchemy.tables import memvault_api_keys
-from domain.api_keys import KeyScope, mint
+from memvault.adapters.sqlalchemy.api_keys import SqlApiKeyRepository
+from memvault.adapters.sqlalchemy.engine import create_engine
+from memvault.adapters.sqlalchemy.tables import memvault_api_keys
+from memvault.domain.api_keys import KeyScope, mint
 from tests.clients.live_server import LiveServer, live_server
 from tests.databases import fresh_database
 from tests.e2e.test_api_keys import every_stored_value

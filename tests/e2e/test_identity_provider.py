@@ -22,9 +22,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from litestar.testing import AsyncTestClient
 
-from adapters.settings import refusal
-from container import Settings
-from entrypoints.http.app import create_app
+from memvault.adapters.settings import refusal
+from memvault.container import Settings
+from memvault.entrypoints.http.app import create_app
 from tests.e2e.conftest import Auth
 from tests.e2e.test_items_api import ITEMS, assert_problem
 

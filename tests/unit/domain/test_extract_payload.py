@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from domain.audit import Operator, OperatorType
-from domain.errors import InvalidValue
-from domain.jobs import ExtractPayload
+from memvault.domain.audit import Operator, OperatorType
+from memvault.domain.errors import InvalidValue
+from memvault.domain.jobs import ExtractPayload
 
 BASE = ExtractPayload(
     user_id="alice",
