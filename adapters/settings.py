@@ -8,6 +8,7 @@ use cases take): the container turns these values into those policies.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import secrets
 import tempfile
@@ -252,18 +253,72 @@ def write_private_file(path: Path, text: str) -> None:
         raise
 
 
+def chosen_extras(settings: Settings) -> dict[str, tuple[str, str]]:
+    """The optional backends ``settings`` selects: ``{setting: (extra, module it needs)}``.
+
+    The base install is the embedded default (SQLite, in-process bus and broker, the
+    embedded vector store, the local embedder); every server backend is an extra.
+    """
+    scheme = settings.effective_database_url.split(":", 1)[0]
+    wanted = {
+        f"MEMVAULT_DATABASE_URL={scheme}": _DRIVER_EXTRAS.get(scheme.split("+")[-1]),
+        f"MEMVAULT_BROKER={settings.broker}": _BACKEND_EXTRAS.get(settings.broker),
+        f"MEMVAULT_EVENT_BUS={settings.event_bus}": _BACKEND_EXTRAS.get(settings.event_bus),
+        f"MEMVAULT_VECTOR_STORE={settings.vector_store}": _BACKEND_EXTRAS.get(
+            settings.vector_store
+        ),
+        f"MEMVAULT_EMBEDDER={settings.embedder}": _BACKEND_EXTRAS.get(settings.embedder),
+        "MEMVAULT_LLM_BASE_URL": _BACKEND_EXTRAS["openai"] if settings.llm_base_url else None,
+        "MEMVAULT_RATE_LIMIT_STORAGE=redis": (
+            _BACKEND_EXTRAS["redis"] if settings.shared_rate_limit else None
+        ),
+        "MEMVAULT_OTEL_ENABLED": ("otel", "opentelemetry.sdk") if settings.otel_enabled else None,
+    }
+    return {name: extra for name, extra in wanted.items() if extra is not None}
+
+
+_DRIVER_EXTRAS = {
+    "asyncpg": ("postgres", "asyncpg"),
+    "psycopg": ("postgres", "psycopg"),
+    "pymysql": ("mysql", "pymysql"),
+    "aiomysql": ("mysql", "aiomysql"),
+}
+_BACKEND_EXTRAS = {
+    "redis": ("redis", "redis"),
+    "rabbitmq": ("rabbitmq", "pika"),
+    "kafka": ("kafka", "aiokafka"),
+    "qdrant": ("qdrant", "qdrant_client"),
+    "milvus": ("milvus", "pymilvus"),
+    "openai": ("openai", "openai"),
+}
+
+
+def missing_extra(settings: Settings) -> str | None:
+    """Which chosen backend is not installed, and the extra that installs it, or ``None``."""
+    for setting, (extra, module) in chosen_extras(settings).items():
+        if importlib.util.find_spec(module) is None:
+            return (
+                f"{setting} needs the `{extra}` extra, which is not installed: "
+                f"pip install 'memvault[{extra}]'"
+            )
+    return None
+
+
 def refusal(settings: Settings, command: Command) -> str | None:
     """Why ``memvault <command>`` must not start with ``settings``, or ``None``.
 
-    The one place for start-up refusals: a JWT secret under 32 bytes, or identity
-    provider settings that cannot work (``provider_refusal``), stop every command;
-    ``worker`` and ``relay`` run beside other processes (scale mode), so they refuse
-    the in-process broker and event bus, which live inside ``serve``, and the
-    embedded vector store, which one process only may open. ``serve`` refuses a
-    server event bus (redis, kafka) beside the in-process broker: its relay runs
-    only in ``memvault relay``, which needs a server broker, so no relay would run
-    anywhere and accepted messages would wait forever.
+    The one place for start-up refusals: a chosen backend whose extra is not installed
+    (:func:`missing_extra`), a JWT secret under 32 bytes, or identity provider settings
+    that cannot work (``provider_refusal``) stop every command; ``worker`` and ``relay``
+    run beside other processes (scale mode), so they refuse the in-process broker and
+    event bus, which live inside ``serve``, and the embedded vector store, which one
+    process only may open. ``serve`` refuses a server event bus (redis, kafka) beside the
+    in-process broker: its relay runs only in ``memvault relay``, which needs a server
+    broker, so no relay would run anywhere and accepted messages would wait forever.
     """
+    missing = missing_extra(settings)
+    if missing is not None:
+        return missing
     try:
         settings.check_secret()
     except WeakSecret as error:
