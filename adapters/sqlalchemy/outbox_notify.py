@@ -18,7 +18,6 @@ import contextlib
 from collections.abc import Callable
 from typing import Any
 
-import asyncpg
 import structlog
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -63,6 +62,8 @@ class PostgresOutboxListener(OutboxListener):
 
     async def _session(self) -> None:
         """One connection: listen until it is lost (returns) or the task is cancelled."""
+        import asyncpg  # the postgres extra; this listener runs only on PostgreSQL
+
         connection = await asyncpg.connect(self._dsn)
         lost = asyncio.Event()
         connection.add_termination_listener(lambda _connection: lost.set())
