@@ -22,8 +22,8 @@ from typing import Any
 
 import dramatiq
 
-from container import JOB_QUEUE_NAME, Settings, build_infrastructure, refusal
-from entrypoints.logging import configure_logging
+from memvault.container import JOB_QUEUE_NAME, Settings, build_infrastructure, refusal
+from memvault.entrypoints.logging import configure_logging
 
 
 def setup() -> None:
@@ -69,7 +69,7 @@ def once(handler: Handler) -> Handler:
 
 def dramatiq_argv(settings: Settings) -> list[str]:
     return [
-        "entrypoints.worker:setup",
+        "memvault.entrypoints.worker:setup",
         "--processes",
         str(settings.worker_processes),
         "--threads",

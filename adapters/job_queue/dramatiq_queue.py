@@ -16,9 +16,9 @@ import dramatiq
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import AsyncIO, Middleware
 
-from adapters.metrics import count_job_messages, observe_job
-from application.jobs.stop import JobStop
-from application.ports.job_queue import JobQueue
+from memvault.adapters.metrics import count_job_messages, observe_job
+from memvault.application.jobs.stop import JobStop
+from memvault.application.ports.job_queue import JobQueue
 
 ACTOR_NAME = "process_extraction_job"
 QUEUE_NAME = "memvault_jobs"

@@ -13,10 +13,10 @@ from collections.abc import Iterable
 
 import structlog
 
-from application.config import JobPolicy
-from application.ports.clock import Clock
-from application.ports.job_queue import JobQueue
-from application.ports.repositories import UnitOfWorkFactory
+from memvault.application.config import JobPolicy
+from memvault.application.ports.clock import Clock
+from memvault.application.ports.job_queue import JobQueue
+from memvault.application.ports.repositories import UnitOfWorkFactory
 
 log = structlog.get_logger(__name__)
 

@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 import pytest
 
-from entrypoints.http.auth import issue_token
+from memvault.entrypoints.http.auth import issue_token
 from tests.e2e.scale_stack import free_port, scale_stack
 from tests.integration.chat_server import ChatServer
 
@@ -143,7 +143,7 @@ def test_the_embedded_server_busy_with_jobs_stops_within_its_grace_on_a_group_si
     log = tmp_path / "serve.log"
     with log.open("wb") as out:
         serve = subprocess.Popen(
-            [sys.executable, "-m", "entrypoints.cli", "serve"],
+            [sys.executable, "-m", "memvault.entrypoints.cli", "serve"],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,

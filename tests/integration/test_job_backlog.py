@@ -20,12 +20,12 @@ import pytest
 from dependency_injector import providers
 from sqlalchemy import func, select
 
-from adapters.sqlalchemy.tables import memory_jobs as jobs
-from application.ports.extractor import ExtractionRequest, Extractor
-from application.ports.job_queue import JobQueue
-from container import Container, build_infrastructure
-from domain.facts import CandidateFact
-from entrypoints.embedded_worker import EmbeddedWorker
+from memvault.adapters.sqlalchemy.tables import memory_jobs as jobs
+from memvault.application.ports.extractor import ExtractionRequest, Extractor
+from memvault.application.ports.job_queue import JobQueue
+from memvault.container import Container, build_infrastructure
+from memvault.domain.facts import CandidateFact
+from memvault.entrypoints.embedded_worker import EmbeddedWorker
 from tests.databases import fresh_database
 from tests.integration.job_support import make_job, offline_settings
 

@@ -18,13 +18,13 @@ import pytest
 from dependency_injector import providers
 from sqlalchemy import select, update
 
-from adapters.sqlalchemy.tables import memory_items as items
-from adapters.sqlalchemy.tables import memory_jobs as jobs
-from application.jobs.process_job import JobOutcome
-from application.ports.extractor import ExtractionRequest, Extractor
-from container import Container, build_infrastructure
-from domain.facts import CandidateFact
-from domain.jobs import ExtractionJob, JobStatus
+from memvault.adapters.sqlalchemy.tables import memory_items as items
+from memvault.adapters.sqlalchemy.tables import memory_jobs as jobs
+from memvault.application.jobs.process_job import JobOutcome
+from memvault.application.ports.extractor import ExtractionRequest, Extractor
+from memvault.container import Container, build_infrastructure
+from memvault.domain.facts import CandidateFact
+from memvault.domain.jobs import ExtractionJob, JobStatus
 from tests.doubles import RecordingQueue
 from tests.integration.job_support import make_job, offline_settings, utcnow
 
