@@ -9,8 +9,13 @@ from datetime import timedelta
 import pytest
 from litestar.exceptions import NotAuthorizedException
 
-from entrypoints.http import auth
-from entrypoints.http.auth import Principal, VerifiedTokens, issue_token, principal_from_token
+from memvault.entrypoints.http import auth
+from memvault.entrypoints.http.auth import (
+    Principal,
+    VerifiedTokens,
+    issue_token,
+    principal_from_token,
+)
 
 SECRET = "unit-secret-" + "y" * 40
 
