@@ -11,16 +11,17 @@ Nothing is built at import time. Two containers:
 
 from __future__ import annotations
 
+import importlib
 import os
 import socket
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import structlog
 from dependency_injector import containers, providers
 from pydantic import SecretStr
-from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from memvault.adapters.embedder.caching import CachingEmbedder
@@ -28,11 +29,10 @@ from memvault.adapters.embedder.hashing import HashingEmbedder
 from memvault.adapters.embedder.local import LocalEmbedder
 from memvault.adapters.embedder.priority import PriorityEmbedder
 from memvault.adapters.event_bus.in_process import InProcessBus
-from memvault.adapters.event_bus.kafka import KafkaConsumer, KafkaPublisher, KafkaSettings
-from memvault.adapters.event_bus.redis_streams import RedisStreamsConsumer, RedisStreamsPublisher
 from memvault.adapters.event_bus.wakeup import InProcessNotifier
 from memvault.adapters.extractor.rule_based import RuleBasedExtractor
 from memvault.adapters.health import RedisProbe, TcpProbe, VectorStoreProbe
+from memvault.adapters.identity_provider import ProviderTokens
 from memvault.adapters.job_queue.dramatiq_queue import (
     QUEUE_NAME,
     DramatiqJobQueue,
@@ -47,7 +47,9 @@ from memvault.adapters.settings import (
     Command,
     Settings,
     WeakSecret,
+    missing_extra,
     private_directory,
+    provider_refusal,
     refusal,
     write_private_file,
 )
@@ -112,6 +114,9 @@ from memvault.application.transfer.import_memories import ImportMemoriesUseCase
 from memvault.domain.retry import ExponentialBackoff, QuadraticBackoff, TransientBackoff
 
 if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+    from memvault.adapters.event_bus.kafka import KafkaSettings
     from memvault.adapters.llm.client import LLMClient
 
 JOB_QUEUE_NAME = QUEUE_NAME
@@ -281,6 +286,8 @@ def _require(value: str | None, name: str) -> str:
 
 
 def _redis(settings: Settings) -> Redis:
+    from redis.asyncio import Redis  # the redis extra
+
     return Redis.from_url(_require(settings.redis_url, "MEMVAULT_REDIS_URL"))
 
 
@@ -299,6 +306,8 @@ def _rate_limiter(settings: Settings) -> RateLimiter | None:
 
 
 def _kafka(settings: Settings) -> KafkaSettings:
+    from memvault.adapters.event_bus.kafka import KafkaSettings  # the kafka extra
+
     return KafkaSettings(
         bootstrap_servers=_require(settings.kafka_bootstrap, "MEMVAULT_KAFKA_BOOTSTRAP"),
         topic=settings.event_topic,
@@ -308,6 +317,21 @@ def _kafka(settings: Settings) -> KafkaSettings:
 
 
 T = TypeVar("T")
+
+
+def _extra(module: str, name: str) -> Callable[..., Any]:
+    """A factory for ``module.name`` that imports it when first called: server backends
+    are optional extras (:func:`missing_extra` names the one to install), so the embedded
+    default never imports them."""
+
+    def build(*args: object, **kwargs: object) -> Any:
+        return getattr(importlib.import_module(module), name)(*args, **kwargs)
+
+    return build
+
+
+_REDIS_BUS = "memvault.adapters.event_bus.redis_streams"
+_KAFKA_BUS = "memvault.adapters.event_bus.kafka"
 
 
 def _tracked(closables: list[object], resource: T) -> T:
@@ -343,6 +367,25 @@ class LoopContainers:
             await shutdown(container)
 
 
+def _identity_provider(settings: Settings) -> ProviderTokens | None:
+    """The external identity provider's token verifier; ``None`` when none is set."""
+    if not settings.identity_provider:
+        return None
+    problem = provider_refusal(settings)
+    if problem is not None:
+        raise ValueError(problem)
+    return ProviderTokens(
+        issuer=settings.auth_jwt_issuer or "",
+        audience=settings.auth_jwt_audience or "",
+        algorithms=settings.auth_jwt_algorithms,
+        public_key=settings.auth_jwt_public_key,
+        jwks_url=settings.auth_jwks_url,
+        cache_s=settings.auth_jwks_cache_s,
+        refresh_cooldown_s=settings.auth_jwks_refresh_cooldown_s,
+        timeout_s=settings.auth_jwks_timeout_s,
+    )
+
+
 class Infrastructure(containers.DeclarativeContainer):
     """One per process."""
 
@@ -353,6 +396,8 @@ class Infrastructure(containers.DeclarativeContainer):
     worker = providers.Singleton(worker_name)
     job_policy = providers.Singleton(job_policy, settings)
     outbox_policy = providers.Singleton(outbox_policy, settings)
+    identity_provider = providers.Singleton(_identity_provider, settings)
+    """Verifies an external identity provider's JWTs; ``None`` when none is configured."""
     loops = providers.Singleton(LoopContainers, __self__)
 
     broker = providers.Singleton(
@@ -444,9 +489,11 @@ class Container(containers.DeclarativeContainer):
             infra.in_process_bus.provided.publisher.call(settings.provided.event_topic)
         ),
         redis=providers.Singleton(
-            RedisStreamsPublisher, redis, stream=settings.provided.event_topic
+            _extra(_REDIS_BUS, "RedisStreamsPublisher"), redis, stream=settings.provided.event_topic
         ),
-        kafka=providers.Singleton(KafkaPublisher, providers.Singleton(_kafka, settings)),
+        kafka=providers.Singleton(
+            _extra(_KAFKA_BUS, "KafkaPublisher"), providers.Singleton(_kafka, settings)
+        ),
     )
     publisher = providers.Singleton(_tracked, closables, publisher_choice)
     consumer_choice = providers.Selector(
@@ -457,14 +504,14 @@ class Container(containers.DeclarativeContainer):
             )
         ),
         redis=providers.Singleton(
-            RedisStreamsConsumer,
+            _extra(_REDIS_BUS, "RedisStreamsConsumer"),
             redis,
             stream=settings.provided.event_topic,
             group=settings.provided.consumer_group,
             min_idle=settings.provided.redis_stream_min_idle_s,
         ),
         kafka=providers.Singleton(
-            KafkaConsumer,
+            _extra(_KAFKA_BUS, "KafkaConsumer"),
             providers.Singleton(_kafka, settings),
             group=settings.provided.consumer_group,
         ),
@@ -650,6 +697,7 @@ __all__ = [
     "build_infrastructure",
     "close_infrastructure",
     "migrate",
+    "missing_extra",
     "refusal",
     "retrieval_weights",
     "shutdown",

@@ -12,7 +12,7 @@ from pydantic import SecretStr
 from rich.console import Console
 from rich.table import Table
 
-from memvault.container import Command, Settings, migrate, refusal
+from memvault.container import Command, Settings, migrate, missing_extra, refusal
 from memvault.entrypoints.cli_jobs import jobs
 from memvault.entrypoints.cli_keys import keys
 from memvault.entrypoints.cli_transfer import export_memories, import_memories
@@ -91,6 +91,10 @@ def mcp() -> None:
 def db_upgrade() -> None:
     """Apply every migration (the embedded SQLite file is created if missing)."""
     settings = Settings()
+    missing = missing_extra(settings)
+    if missing is not None:
+        err.print(f"memvault refuses to start: {missing}", markup=False)
+        raise typer.Exit(2)
     migrate(settings)
     console.print(f"schema is up to date: {masked_url(settings.effective_database_url)}")
 
@@ -118,7 +122,7 @@ def refuse_to_start(settings: Settings, command: Command) -> None:
     """Stop ``command`` with the reason :func:`container.refusal` gives, if any."""
     reason = refusal(settings, command)
     if reason is not None:
-        err.print(f"memvault refuses to start: {reason}")
+        err.print(f"memvault refuses to start: {reason}", markup=False)
         raise typer.Exit(2)
 
 
