@@ -42,6 +42,7 @@ from memvault.adapters.job_queue.dramatiq_queue import (
 )
 from memvault.adapters.loop_local import LoopLocal
 from memvault.adapters.metrics import TimedEmbedder, TimedSearch, process_metrics
+from memvault.adapters.outage import is_transient
 from memvault.adapters.outage import unavailable_dependency as unavailable_dependency
 from memvault.adapters.settings import (
     Command,
@@ -58,6 +59,7 @@ from memvault.adapters.sqlalchemy.engine import create_engine, create_read_engin
 from memvault.adapters.sqlalchemy.health import DatabaseProbe
 from memvault.adapters.sqlalchemy.idempotency import SqlIdempotencyStore
 from memvault.adapters.sqlalchemy.migrations import upgrade
+from memvault.adapters.sqlalchemy.retention import SqlRetentionStore
 from memvault.adapters.sqlalchemy.unit_of_work import SqlUnitOfWorkFactory
 from memvault.adapters.system_clock import SystemClock
 from memvault.adapters.vector_store.memory import MemoryVectorStore
@@ -66,7 +68,7 @@ from memvault.application.api_keys.authenticate_key import AuthenticateKeyUseCas
 from memvault.application.api_keys.create_key import CreateKeyUseCase
 from memvault.application.api_keys.list_keys import ListKeysUseCase
 from memvault.application.api_keys.revoke_key import RevokeKeyUseCase
-from memvault.application.config import JobPolicy, OutboxPolicy
+from memvault.application.config import JobPolicy, OutboxPolicy, RetentionPolicy
 from memvault.application.extraction.deterministic_judge import DeterministicJudge
 from memvault.application.extraction.write_memories import DecisionPolicy, MemoryWriter
 from memvault.application.indexing.ledger import SyncLedger
@@ -81,6 +83,7 @@ from memvault.application.jobs.sweep import (
     RescueExpiredJobsUseCase,
 )
 from memvault.application.maintenance.dedup import DedupUseCase
+from memvault.application.maintenance.purge import PurgeUseCase
 from memvault.application.maintenance.reindex import ReindexUseCase
 from memvault.application.memory_items.change_item import (
     DeleteItemUseCase,
@@ -103,6 +106,7 @@ from memvault.application.ports.embedder import Embedder
 from memvault.application.ports.extractor import Extractor
 from memvault.application.ports.rate_limiter import RateLimiter
 from memvault.application.ports.relation_judge import RelationJudge
+from memvault.application.ports.retention import Purgeable
 from memvault.application.ports.vector_store import VectorStore
 from memvault.application.readiness import CheckReadinessUseCase
 from memvault.application.search.access_times import AccessTimes
@@ -148,6 +152,20 @@ def outbox_policy(settings: Settings) -> OutboxPolicy:
             horizon_seconds=settings.outbox_retry_horizon_s,
         ),
         batch=settings.outbox_batch,
+    )
+
+
+def retention_policy(settings: Settings) -> RetentionPolicy:
+    ages = {
+        Purgeable.IDEMPOTENCY_KEYS: settings.retention_idempotency_s,
+        Purgeable.INBOX: settings.retention_inbox_s,
+        Purgeable.CONSUMED_OUTBOX: settings.retention_outbox_s,
+        Purgeable.DEAD_EVENTS: settings.retention_dead_events_s,
+        Purgeable.CHAT_MESSAGES: settings.retention_chat_s,
+    }
+    return RetentionPolicy(
+        ages={kind: timedelta(seconds=seconds) for kind, seconds in ages.items()},
+        batch=settings.purge_batch,
     )
 
 
@@ -313,6 +331,7 @@ def _kafka(settings: Settings) -> KafkaSettings:
         topic=settings.event_topic,
         partitions=settings.kafka_partitions,
         session_timeout=settings.kafka_session_timeout_s,
+        redelivery_after=settings.event_redelivery_s,
     )
 
 
@@ -396,6 +415,7 @@ class Infrastructure(containers.DeclarativeContainer):
     worker = providers.Singleton(worker_name)
     job_policy = providers.Singleton(job_policy, settings)
     outbox_policy = providers.Singleton(outbox_policy, settings)
+    retention_policy = providers.Singleton(retention_policy, settings)
     identity_provider = providers.Singleton(_identity_provider, settings)
     """Verifies an external identity provider's JWTs; ``None`` when none is configured."""
     loops = providers.Singleton(LoopContainers, __self__)
@@ -411,7 +431,9 @@ class Infrastructure(containers.DeclarativeContainer):
     job_queue = providers.Singleton(DramatiqJobQueue, job_actor)
     loop_shutdown = providers.Singleton(LoopShutdown, loops.provided.close_current)
     """Dramatiq middleware that disposes the actors' loop resources when a worker stops."""
-    in_process_bus = providers.Singleton(InProcessBus, redelivery_after=30.0)
+    in_process_bus = providers.Singleton(
+        InProcessBus, redelivery_after=settings.provided.event_redelivery_s
+    )
     outbox_notifier = providers.Singleton(InProcessNotifier)
     """Wakes this process's relay right after a commit that wrote outbox rows."""
     loop_closables: providers.Singleton[list[object]] = providers.Singleton(list)
@@ -543,7 +565,12 @@ class Container(containers.DeclarativeContainer):
         metrics=infra.metrics,
     )
     consume_events = providers.Factory(
-        ConsumeEventsUseCase, consumer, handle_event, infra.job_queue
+        ConsumeEventsUseCase,
+        consumer,
+        handle_event,
+        infra.job_queue,
+        max_deliveries=settings.provided.event_max_deliveries,
+        is_transient=providers.Object(is_transient),
     )
     writer = providers.Singleton(
         MemoryWriter,
@@ -605,6 +632,9 @@ class Container(containers.DeclarativeContainer):
         metrics=infra.metrics,
     )
     measure_jobs = providers.Factory(MeasureJobsUseCase, uow, infra.metrics)
+    purge = providers.Factory(
+        PurgeUseCase, providers.Singleton(SqlRetentionStore, engine), clock, infra.retention_policy
+    )
     resync_vectors = providers.Factory(
         ResyncVectorsUseCase,
         uow,

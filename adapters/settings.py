@@ -79,7 +79,12 @@ class Settings(BaseSettings):
     kafka_partitions: int = Field(default=3, ge=1)
     kafka_session_timeout_s: float = Field(default=10.0, gt=0)
     redis_stream_min_idle_s: float = Field(default=60.0, gt=0)
-    """An event a dead consumer left unacknowledged is reclaimed after this long."""
+    """An event a consumer left unacknowledged is reclaimed after this long (Redis)."""
+    event_redelivery_s: float = Field(default=30.0, gt=0)
+    """An event left unacknowledged is delivered again after this long (in-process bus
+    and Kafka; Redis Streams uses ``redis_stream_min_idle_s``)."""
+    event_max_deliveries: int = Field(default=5, ge=1)
+    """An event whose handling fails this many deliveries in a row becomes a dead event."""
     qdrant_url: str | None = None
     qdrant_api_key: SecretStr | None = None
     milvus_uri: str | None = None
@@ -136,6 +141,21 @@ class Settings(BaseSettings):
     outbox_batch: int = Field(default=100, ge=1)
     relay_poll_interval_s: float = Field(default=0.5, gt=0)
     sweep_interval_s: float = Field(default=5.0, gt=0)
+    retention_idempotency_s: float = Field(default=3600.0, ge=0)
+    """Idempotency keys are deleted this long after they expire (docs/behaviour.md,
+    "Retention"); a live ``in_progress`` lease never is."""
+    retention_inbox_s: float = Field(default=7 * 86_400.0, ge=0)
+    """Consumed-event ids (the consumer's dedup records) are deleted at this age."""
+    retention_outbox_s: float = Field(default=7 * 86_400.0, ge=0)
+    """Consumed outbox rows are deleted this long after they were consumed."""
+    retention_dead_events_s: float = Field(default=30 * 86_400.0, ge=0)
+    retention_chat_s: float = Field(default=30 * 86_400.0, ge=0)
+    """Chat turns are deleted this long after their job ended (or, without a job, after
+    they were stored); never while their job or event is still in flight."""
+    purge_interval_s: float = Field(default=3600.0, gt=0)
+    """How often the sweepers run the purge."""
+    purge_batch: int = Field(default=500, ge=1)
+    """Rows per delete transaction (SQLite's write lock is held for one batch at a time)."""
     worker_processes: int = Field(default=2, ge=1)
     worker_threads: int = Field(default=4, ge=1)
     embedded_worker_threads: int = Field(default=2, ge=1)

@@ -189,6 +189,25 @@ def dedup(
 
 
 @app.command()
+def purge(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Count what would be deleted, delete nothing.")
+    ] = False,
+) -> None:
+    """Delete idempotency keys, inbox entries, consumed outbox rows, dead events and chat
+    turns older than their retention (MEMVAULT_RETENTION_*), in small batches."""
+    from memvault.entrypoints.maintenance import run_directly
+
+    settings = Settings()
+    report = run_directly(settings, lambda c: c.purge()(dry_run=dry_run))
+    title = "would delete (dry run)" if dry_run else "deleted"
+    table = Table("rows", title, title="purge")
+    for kind, count in report.rows.items():
+        table.add_row(kind.value, str(count))
+    console.print(table)
+
+
+@app.command()
 def reindex() -> None:
     """Rebuild the vector store from the database (through a running server if one answers)."""
     from rich.progress import Progress
