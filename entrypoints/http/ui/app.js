@@ -668,7 +668,7 @@ async function loadDeadJobs() {
           `Job ${job.id} of user ${job.user_id}`,
           h("p", { class: "meta" }, `${job.attempts}/${job.max_attempts} attempts · updated ${job.updated_at}`),
           h("p", { class: "reason" }, `Reason: ${job.last_error || "(none recorded)"}`),
-          h("div", { class: "row actions" }, actionButton("Retry", `job ${job.id}`, () => retryMany("jobs", [job.id], retryJobPath, "dead-jobs-status", refreshOperator))),
+          h("div", { class: "row actions" }, actionButton("Retry", `job ${job.id}`, () => retryMany("jobs", [job.id], retryJobPath, "dead-jobs-status", afterJobRetry))),
         ),
       ),
     );
@@ -690,7 +690,7 @@ async function loadDeadOutbox() {
           `Event ${row.id}: ${row.event_type} of user ${row.user_id ?? "(none)"}`,
           h("p", { class: "meta" }, `${row.retry_count}/${row.max_retry} attempts · topic ${row.topic}`),
           h("p", { class: "reason" }, `Reason: ${row.last_error || "(none recorded)"}`),
-          h("div", { class: "row actions" }, actionButton("Retry", `event ${row.id}`, () => retryMany("events", [row.id], retryOutboxPath, "dead-outbox-status", refreshOperator))),
+          h("div", { class: "row actions" }, actionButton("Retry", `event ${row.id}`, () => retryMany("events", [row.id], retryOutboxPath, "dead-outbox-status", afterOutboxRetry))),
         ),
       ),
     );
@@ -720,9 +720,9 @@ async function loadDeadBus() {
   }
 }
 
-async function refreshOperator() {
-  await Promise.all([loadHealth(), loadDeadJobs(), loadDeadOutbox(), loadDeadBus()]);
-}
+// After a retry: the list it changed and the counts.
+const afterJobRetry = () => Promise.all([loadHealth(), loadDeadJobs()]);
+const afterOutboxRetry = () => Promise.all([loadHealth(), loadDeadOutbox()]);
 
 async function loadKeys() {
   try {
@@ -818,10 +818,10 @@ function wire() {
   $("dead-jobs-all").addEventListener("click", () => selectAll("dead-jobs-list"));
   $("dead-outbox-all").addEventListener("click", () => selectAll("dead-outbox-list"));
   $("dead-jobs-retry").addEventListener("click", () =>
-    retryMany("jobs", checkedIds("dead-jobs-list"), retryJobPath, "dead-jobs-status", refreshOperator),
+    retryMany("jobs", checkedIds("dead-jobs-list"), retryJobPath, "dead-jobs-status", afterJobRetry),
   );
   $("dead-outbox-retry").addEventListener("click", () =>
-    retryMany("events", checkedIds("dead-outbox-list"), retryOutboxPath, "dead-outbox-status", refreshOperator),
+    retryMany("events", checkedIds("dead-outbox-list"), retryOutboxPath, "dead-outbox-status", afterOutboxRetry),
   );
   $("key-form").addEventListener("submit", createKey);
   for (const heading of document.querySelectorAll("h2")) heading.setAttribute("tabindex", "-1");
