@@ -20,7 +20,8 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -105,13 +106,19 @@ def dead(data_dir: Path) -> DeadWork:
 
 
 @pytest.fixture(scope="module")
-def server(data_dir: Path, dead: DeadWork) -> Iterator[LiveServer]:
-    with live_server(data_dir) as running:
-        yield running
+def server_starting(data_dir: Path, dead: DeadWork) -> Iterator[Future[LiveServer]]:
+    """The server, starting in another thread while the browser starts here."""
+    with ExitStack() as stack, ThreadPoolExecutor(max_workers=1) as pool:
+        yield pool.submit(stack.enter_context, live_server(data_dir))
 
 
 @pytest.fixture(scope="module")
-def playwright() -> Iterator[Playwright]:
+def server(server_starting: Future[LiveServer], browser: Browser) -> LiveServer:
+    return server_starting.result()
+
+
+@pytest.fixture(scope="module")
+def playwright(server_starting: Future[LiveServer]) -> Iterator[Playwright]:
     assert CHROMIUM.exists(), "install Debian's chromium (apt-get install -y chromium)"
     expect.set_options(timeout=WAIT_MS)
     with sync_playwright() as running:
