@@ -23,27 +23,27 @@ from pydantic import SecretStr
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.embedder.caching import CachingEmbedder
-from adapters.embedder.hashing import HashingEmbedder
-from adapters.embedder.local import LocalEmbedder
-from adapters.embedder.priority import PriorityEmbedder
-from adapters.event_bus.in_process import InProcessBus
-from adapters.event_bus.kafka import KafkaConsumer, KafkaPublisher, KafkaSettings
-from adapters.event_bus.redis_streams import RedisStreamsConsumer, RedisStreamsPublisher
-from adapters.event_bus.wakeup import InProcessNotifier
-from adapters.extractor.rule_based import RuleBasedExtractor
-from adapters.health import RedisProbe, TcpProbe, VectorStoreProbe
-from adapters.job_queue.dramatiq_queue import (
+from memvault.adapters.embedder.caching import CachingEmbedder
+from memvault.adapters.embedder.hashing import HashingEmbedder
+from memvault.adapters.embedder.local import LocalEmbedder
+from memvault.adapters.embedder.priority import PriorityEmbedder
+from memvault.adapters.event_bus.in_process import InProcessBus
+from memvault.adapters.event_bus.kafka import KafkaConsumer, KafkaPublisher, KafkaSettings
+from memvault.adapters.event_bus.redis_streams import RedisStreamsConsumer, RedisStreamsPublisher
+from memvault.adapters.event_bus.wakeup import InProcessNotifier
+from memvault.adapters.extractor.rule_based import RuleBasedExtractor
+from memvault.adapters.health import RedisProbe, TcpProbe, VectorStoreProbe
+from memvault.adapters.job_queue.dramatiq_queue import (
     QUEUE_NAME,
     DramatiqJobQueue,
     LoopShutdown,
     build_broker,
     register_job_actor,
 )
-from adapters.loop_local import LoopLocal
-from adapters.metrics import TimedEmbedder, TimedSearch, process_metrics
-from adapters.outage import unavailable_dependency as unavailable_dependency
-from adapters.settings import (
+from memvault.adapters.loop_local import LoopLocal
+from memvault.adapters.metrics import TimedEmbedder, TimedSearch, process_metrics
+from memvault.adapters.outage import unavailable_dependency as unavailable_dependency
+from memvault.adapters.settings import (
     Command,
     Settings,
     WeakSecret,
@@ -51,68 +51,68 @@ from adapters.settings import (
     refusal,
     write_private_file,
 )
-from adapters.sqlalchemy.api_keys import SqlApiKeyRepository
-from adapters.sqlalchemy.engine import create_engine, create_read_engine
-from adapters.sqlalchemy.health import DatabaseProbe
-from adapters.sqlalchemy.idempotency import SqlIdempotencyStore
-from adapters.sqlalchemy.migrations import upgrade
-from adapters.sqlalchemy.unit_of_work import SqlUnitOfWorkFactory
-from adapters.system_clock import SystemClock
-from adapters.vector_store.memory import MemoryVectorStore
-from application.agent.snapshots import GetSnapshotUseCase, PutSnapshotUseCase
-from application.api_keys.authenticate_key import AuthenticateKeyUseCase
-from application.api_keys.create_key import CreateKeyUseCase
-from application.api_keys.list_keys import ListKeysUseCase
-from application.api_keys.revoke_key import RevokeKeyUseCase
-from application.config import JobPolicy, OutboxPolicy
-from application.extraction.deterministic_judge import DeterministicJudge
-from application.extraction.write_memories import DecisionPolicy, MemoryWriter
-from application.indexing.ledger import SyncLedger
-from application.indexing.vector_sync import ResyncVectorsUseCase, VectorIndexer
-from application.ingest.ingest_messages import IngestMessagesUseCase
-from application.jobs.bulk_retry import RetryJobsUseCase
-from application.jobs.process_job import ProcessJobUseCase
-from application.jobs.queries import GetJobUseCase, ListJobsUseCase, RetryJobUseCase
-from application.jobs.sweep import (
+from memvault.adapters.sqlalchemy.api_keys import SqlApiKeyRepository
+from memvault.adapters.sqlalchemy.engine import create_engine, create_read_engine
+from memvault.adapters.sqlalchemy.health import DatabaseProbe
+from memvault.adapters.sqlalchemy.idempotency import SqlIdempotencyStore
+from memvault.adapters.sqlalchemy.migrations import upgrade
+from memvault.adapters.sqlalchemy.unit_of_work import SqlUnitOfWorkFactory
+from memvault.adapters.system_clock import SystemClock
+from memvault.adapters.vector_store.memory import MemoryVectorStore
+from memvault.application.agent.snapshots import GetSnapshotUseCase, PutSnapshotUseCase
+from memvault.application.api_keys.authenticate_key import AuthenticateKeyUseCase
+from memvault.application.api_keys.create_key import CreateKeyUseCase
+from memvault.application.api_keys.list_keys import ListKeysUseCase
+from memvault.application.api_keys.revoke_key import RevokeKeyUseCase
+from memvault.application.config import JobPolicy, OutboxPolicy
+from memvault.application.extraction.deterministic_judge import DeterministicJudge
+from memvault.application.extraction.write_memories import DecisionPolicy, MemoryWriter
+from memvault.application.indexing.ledger import SyncLedger
+from memvault.application.indexing.vector_sync import ResyncVectorsUseCase, VectorIndexer
+from memvault.application.ingest.ingest_messages import IngestMessagesUseCase
+from memvault.application.jobs.bulk_retry import RetryJobsUseCase
+from memvault.application.jobs.process_job import ProcessJobUseCase
+from memvault.application.jobs.queries import GetJobUseCase, ListJobsUseCase, RetryJobUseCase
+from memvault.application.jobs.sweep import (
     EnqueueDueJobsUseCase,
     MeasureJobsUseCase,
     RescueExpiredJobsUseCase,
 )
-from application.maintenance.dedup import DedupUseCase
-from application.maintenance.reindex import ReindexUseCase
-from application.memory_items.change_item import (
+from memvault.application.maintenance.dedup import DedupUseCase
+from memvault.application.maintenance.reindex import ReindexUseCase
+from memvault.application.memory_items.change_item import (
     DeleteItemUseCase,
     PatchItemUseCase,
     RestoreItemUseCase,
 )
-from application.memory_items.create_item import CreateItemsUseCase
-from application.memory_items.get_item import GetItemUseCase
-from application.memory_items.item_history import ItemHistoryUseCase
-from application.memory_items.list_items import ListItemsUseCase
-from application.outbox.admin import (
+from memvault.application.memory_items.create_item import CreateItemsUseCase
+from memvault.application.memory_items.get_item import GetItemUseCase
+from memvault.application.memory_items.item_history import ItemHistoryUseCase
+from memvault.application.memory_items.list_items import ListItemsUseCase
+from memvault.application.outbox.admin import (
     ListDeadEventsUseCase,
     ListOutboxUseCase,
     RetryOutboxUseCase,
 )
-from application.outbox.bulk_retry import RetryOutboxRowsUseCase
-from application.outbox.consume import ConsumeEventsUseCase, HandleEventUseCase
-from application.outbox.relay import RelayOutboxUseCase
-from application.ports.embedder import Embedder
-from application.ports.extractor import Extractor
-from application.ports.rate_limiter import RateLimiter
-from application.ports.relation_judge import RelationJudge
-from application.ports.vector_store import VectorStore
-from application.readiness import CheckReadinessUseCase
-from application.search.access_times import AccessTimes
-from application.search.build_context import BuildContextUseCase
-from application.search.search_memories import RetrievalWeights
-from application.settings.settings import ChangeSettingsUseCase, GetSettingsUseCase
-from application.transfer.export_memories import ExportMemoriesUseCase
-from application.transfer.import_memories import ImportMemoriesUseCase
-from domain.retry import ExponentialBackoff, QuadraticBackoff, TransientBackoff
+from memvault.application.outbox.bulk_retry import RetryOutboxRowsUseCase
+from memvault.application.outbox.consume import ConsumeEventsUseCase, HandleEventUseCase
+from memvault.application.outbox.relay import RelayOutboxUseCase
+from memvault.application.ports.embedder import Embedder
+from memvault.application.ports.extractor import Extractor
+from memvault.application.ports.rate_limiter import RateLimiter
+from memvault.application.ports.relation_judge import RelationJudge
+from memvault.application.ports.vector_store import VectorStore
+from memvault.application.readiness import CheckReadinessUseCase
+from memvault.application.search.access_times import AccessTimes
+from memvault.application.search.build_context import BuildContextUseCase
+from memvault.application.search.search_memories import RetrievalWeights
+from memvault.application.settings.settings import ChangeSettingsUseCase, GetSettingsUseCase
+from memvault.application.transfer.export_memories import ExportMemoriesUseCase
+from memvault.application.transfer.import_memories import ImportMemoriesUseCase
+from memvault.domain.retry import ExponentialBackoff, QuadraticBackoff, TransientBackoff
 
 if TYPE_CHECKING:
-    from adapters.llm.client import LLMClient
+    from memvault.adapters.llm.client import LLMClient
 
 JOB_QUEUE_NAME = QUEUE_NAME
 
@@ -162,7 +162,7 @@ def _secret(value: SecretStr | None) -> str | None:
 
 
 def _qdrant_edge(settings: Settings) -> VectorStore:
-    from adapters.vector_store.qdrant_edge import QdrantEdgeVectorStore
+    from memvault.adapters.vector_store.qdrant_edge import QdrantEdgeVectorStore
 
     private_directory(settings.data_dir)
     private_directory(settings.data_dir / "vectors")
@@ -170,7 +170,7 @@ def _qdrant_edge(settings: Settings) -> VectorStore:
 
 
 def _qdrant(settings: Settings) -> VectorStore:
-    from adapters.vector_store.qdrant import QdrantVectorStore
+    from memvault.adapters.vector_store.qdrant import QdrantVectorStore
 
     return QdrantVectorStore(
         url=_require(settings.qdrant_url, "MEMVAULT_QDRANT_URL"),
@@ -180,7 +180,7 @@ def _qdrant(settings: Settings) -> VectorStore:
 
 
 def _milvus(settings: Settings) -> VectorStore:
-    from adapters.vector_store.milvus import MilvusVectorStore
+    from memvault.adapters.vector_store.milvus import MilvusVectorStore
 
     return MilvusVectorStore(
         _require(settings.milvus_uri, "MEMVAULT_MILVUS_URI"),
@@ -195,7 +195,7 @@ LOCAL_EMBED_SLICE = 8
 
 
 def _openai_embedder(settings: Settings, closables: list[object]) -> Embedder:
-    from adapters.embedder.openai import OpenAIEmbedder
+    from memvault.adapters.embedder.openai import OpenAIEmbedder
 
     return _tracked(
         closables,
@@ -220,7 +220,7 @@ def _llm_client(settings: Settings, closables: list[object]) -> LLMClient | None
     the judge), else ``None``."""
     if not settings.llm_base_url:
         return None
-    from adapters.llm.client import LLMClient
+    from memvault.adapters.llm.client import LLMClient
 
     return _tracked(
         closables,
@@ -237,7 +237,7 @@ def _extractor(client: LLMClient | None) -> Extractor:
     """The LLM extractor when an LLM is configured, else the offline rule-based one."""
     if client is None:
         return RuleBasedExtractor()
-    from adapters.llm.extractor import LLMExtractor
+    from memvault.adapters.llm.extractor import LLMExtractor
 
     return LLMExtractor(client)
 
@@ -248,7 +248,7 @@ def _judge(settings: Settings, client: LLMClient | None) -> RelationJudge:
         if threshold is None:
             threshold = DUPLICATE_THRESHOLDS[settings.embedder]
         return DeterministicJudge(duplicate_threshold=threshold)
-    from adapters.llm.judge import LLMRelationJudge
+    from memvault.adapters.llm.judge import LLMRelationJudge
 
     return LLMRelationJudge(client)
 
@@ -288,7 +288,7 @@ def _rate_limiter(settings: Settings) -> RateLimiter | None:
     """The Redis-backed limiter shared by every API process, or ``None`` (in-process)."""
     if not settings.shared_rate_limit:
         return None
-    from adapters.rate_limit import RedisRateLimiter
+    from memvault.adapters.rate_limit import RedisRateLimiter
 
     return RedisRateLimiter(
         _require(settings.redis_url, "MEMVAULT_REDIS_URL"),

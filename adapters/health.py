@@ -7,9 +7,9 @@ from urllib.parse import urlparse
 
 from redis.asyncio import Redis
 
-from application.ports.embedder import Embedder
-from application.ports.health import Probe
-from application.ports.vector_store import VectorStore
+from memvault.application.ports.embedder import Embedder
+from memvault.application.ports.health import Probe
+from memvault.application.ports.vector_store import VectorStore
 
 
 class RedisProbe(Probe):

@@ -8,9 +8,9 @@ from typing import Any
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 
-from application.ports.embedder import Embedder, Vector
-from application.ports.metrics import LABELS, Metric, Metrics
-from application.search.search_memories import SearchMemoriesUseCase, SearchResult
+from memvault.application.ports.embedder import Embedder, Vector
+from memvault.application.ports.metrics import LABELS, Metric, Metrics
+from memvault.application.search.search_memories import SearchMemoriesUseCase, SearchResult
 
 
 class PrometheusMetrics(Metrics):

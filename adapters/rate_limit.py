@@ -18,7 +18,7 @@ from limits.aio.storage import RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
 
-from application.ports.rate_limiter import RateLimiter
+from memvault.application.ports.rate_limiter import RateLimiter
 
 log = structlog.get_logger(__name__)
 

@@ -9,10 +9,10 @@ import asyncio
 
 from sqlalchemy.engine import Connection
 
-from adapters.sqlalchemy.engine import create_engine
-from adapters.sqlalchemy.tables import metadata
 from alembic import context
-from container import Settings
+from memvault.adapters.sqlalchemy.engine import create_engine
+from memvault.adapters.sqlalchemy.tables import metadata
+from memvault.container import Settings
 
 
 def _url() -> str:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from domain.facts import DEFAULT_MIN_CONFIDENCE
-from domain.jobs import DEFAULT_MAX_RETRY
-from domain.outbox import DEFAULT_OUTBOX_MAX_RETRY
-from domain.retry import ExponentialBackoff, QuadraticBackoff, TransientBackoff
+from memvault.domain.facts import DEFAULT_MIN_CONFIDENCE
+from memvault.domain.jobs import DEFAULT_MAX_RETRY
+from memvault.domain.outbox import DEFAULT_OUTBOX_MAX_RETRY
+from memvault.domain.retry import ExponentialBackoff, QuadraticBackoff, TransientBackoff
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

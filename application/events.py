@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from domain.outbox import EventType, OutboxMessage
+from memvault.domain.outbox import EventType, OutboxMessage
 
 SERVICE_NAME = "memory"
 OUR_SERVICES = frozenset({SERVICE_NAME, "memvault"})

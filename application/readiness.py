@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 
-from application.ports.health import Probe
+from memvault.application.ports.health import Probe
 
 PROBE_TIMEOUT_S = 2.0
 

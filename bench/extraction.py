@@ -28,8 +28,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from adapters.extractor.rule_based import extract_facts
-from domain.facts import DEFAULT_MIN_CONFIDENCE, CandidateFact
+from memvault.adapters.extractor.rule_based import extract_facts
+from memvault.domain.facts import DEFAULT_MIN_CONFIDENCE, CandidateFact
 
 CORPUS = Path(__file__).resolve().parents[1] / "tests" / "data" / "extraction_corpus.jsonl"
 LANGUAGES = ("en", "zh")

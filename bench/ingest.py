@@ -30,11 +30,11 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from adapters.embedder.hashing import HashingEmbedder
-from adapters.embedder.local import LocalEmbedder
-from application.ports.embedder import Embedder
 from bench.corpus import SyntheticMemory, memories, queries
 from bench.search import BATCH, SEARCH, Tokens, load, server
+from memvault.adapters.embedder.hashing import HashingEmbedder
+from memvault.adapters.embedder.local import LocalEmbedder
+from memvault.application.ports.embedder import Embedder
 
 MESSAGES = "/api/v1/memory/messages"
 ITEMS = "/api/v1/memory/items"

@@ -23,9 +23,9 @@ import structlog
 from rich.console import Console
 from rich.table import Table
 
-from application.memory_items.create_item import CreateItems, NewItem
 from bench.corpus import memories
-from container import Settings, build_infrastructure, close_infrastructure, migrate
+from memvault.application.memory_items.create_item import CreateItems, NewItem
+from memvault.container import Settings, build_infrastructure, close_infrastructure, migrate
 
 BATCH = 200
 

@@ -26,8 +26,8 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from adapters.settings import Settings
 from bench.search import Tokens, server
+from memvault.adapters.settings import Settings
 
 MESSAGES = "/api/v1/memory/messages"
 ITEMS = "/api/v1/memory/items"

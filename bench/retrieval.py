@@ -37,15 +37,15 @@ from dependency_injector import providers
 from rich.console import Console
 from rich.table import Table
 
-from application.memory_items.create_item import CreateItems, NewItem
-from application.ports.clock import Clock
-from application.ports.embedder import Embedder, Vector
-from application.search.search_memories import (
+from memvault.application.memory_items.create_item import CreateItems, NewItem
+from memvault.application.ports.clock import Clock
+from memvault.application.ports.embedder import Embedder, Vector
+from memvault.application.search.search_memories import (
     RetrievalWeights,
     SearchMemoriesUseCase,
     SearchQuery,
 )
-from container import (
+from memvault.container import (
     Container,
     Settings,
     build_infrastructure,

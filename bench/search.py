@@ -44,9 +44,9 @@ import structlog
 from rich.console import Console
 from rich.table import Table
 
-from adapters.embedder.hashing import HashingEmbedder
 from bench.corpus import SyntheticMemory, memories, queries
-from entrypoints.http.auth import issue_token
+from memvault.adapters.embedder.hashing import HashingEmbedder
+from memvault.entrypoints.http.auth import issue_token
 
 SEARCH = "/api/v1/memory/search"
 BATCH = "/api/v1/memory/items/batch"
@@ -98,7 +98,7 @@ async def server(data_dir: Path, embedder: str, secret: str) -> AsyncIterator[st
     env.pop("MEMVAULT_DATABASE_URL", None)
     log = (data_dir.parent / f"serve-{embedder}.log").open("w")
     process = subprocess.Popen(  # noqa: ASYNC220 - Popen returns at once
-        [sys.executable, "-m", "entrypoints.cli", "serve"], env=env, stdout=log, stderr=log
+        [sys.executable, "-m", "memvault.entrypoints.cli", "serve"], env=env, stdout=log, stderr=log
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -264,7 +264,7 @@ async def numpy_baseline(
 
 async def embedding_baseline(work: Sequence[tuple[str, str]]) -> Timings:
     """The default local model's query embedding, in this process, on the same queries."""
-    from adapters.embedder.local import LocalEmbedder
+    from memvault.adapters.embedder.local import LocalEmbedder
 
     embedder = LocalEmbedder()
     await embedder.embed_query("warm up")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from domain.errors import InvalidValue, NotFound
+from memvault.domain.errors import InvalidValue, NotFound
 
 KEY_PREFIX = "mv_"
 DISPLAY_PREFIX_LENGTH = len(KEY_PREFIX) + 8

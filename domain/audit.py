@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from domain.text import truncate_runes
+from memvault.domain.text import truncate_runes
 
 MAX_REASON = 255
 

@@ -8,8 +8,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from domain.errors import InvalidValue, TooLarge
-from domain.text import has_forbidden_control
+from memvault.domain.errors import InvalidValue, TooLarge
+from memvault.domain.text import has_forbidden_control
 
 MAX_SNAPSHOT_DEPTH = 64
 """Containers (lists, objects) nested inside a snapshot, the snapshot itself counted."""

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from domain.memory import MemoryItem
+from memvault.domain.memory import MemoryItem
 
 
 class Relation(StrEnum):

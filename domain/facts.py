@@ -6,8 +6,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from domain.jobs import FactOutcome
-from domain.memory import (
+from memvault.domain.jobs import FactOutcome
+from memvault.domain.memory import (
     DEFAULT_IMPORTANCE,
     FACT_TTL,
     MAX_EXTRACTED_CONTENT,
@@ -16,9 +16,9 @@ from domain.memory import (
     clamp_sensitivity,
     content_hash,
 )
-from domain.secrets import SECRET_LEVEL, holds_secret
-from domain.settings import MemorySettings
-from domain.text import clamp01, collapse_whitespace, normalize_content, truncate_runes
+from memvault.domain.secrets import SECRET_LEVEL, holds_secret
+from memvault.domain.settings import MemorySettings
+from memvault.domain.text import clamp01, collapse_whitespace, normalize_content, truncate_runes
 
 MAX_FACTS_PER_MESSAGE = 3
 DEFAULT_MIN_CONFIDENCE = 0.5

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from domain.errors import InvalidValue
+from memvault.domain.errors import InvalidValue
 
 MIN_INSTANT = datetime(1000, 1, 1, tzinfo=UTC)
 MAX_INSTANT = datetime(9999, 12, 30, 23, 59, 59, 999999, tzinfo=UTC)

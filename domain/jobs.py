@@ -19,10 +19,10 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from domain.errors import InvalidTransition, InvalidValue
-from domain.metadata import Metadata, require_metadata
-from domain.retry import ExponentialBackoff, TransientBackoff
-from domain.text import sha256_hex, truncate_utf8
+from memvault.domain.errors import InvalidTransition, InvalidValue
+from memvault.domain.metadata import Metadata, require_metadata
+from memvault.domain.retry import ExponentialBackoff, TransientBackoff
+from memvault.domain.text import sha256_hex, truncate_utf8
 
 MAX_ERROR_BYTES = 2000
 DEFAULT_MAX_RETRY = 6

@@ -12,10 +12,16 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from domain.errors import Conflict, InvalidMemoryContent, InvalidMemoryType, InvalidValue
-from domain.metadata import Metadata, require_metadata
-from domain.secrets import refuse_secret
-from domain.text import clamp01, collapse_whitespace, normalize_content, sha256_hex, truncate_runes
+from memvault.domain.errors import Conflict, InvalidMemoryContent, InvalidMemoryType, InvalidValue
+from memvault.domain.metadata import Metadata, require_metadata
+from memvault.domain.secrets import refuse_secret
+from memvault.domain.text import (
+    clamp01,
+    collapse_whitespace,
+    normalize_content,
+    sha256_hex,
+    truncate_runes,
+)
 
 
 class MemoryType(StrEnum):

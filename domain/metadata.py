@@ -21,7 +21,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from domain.errors import InvalidValue
+from memvault.domain.errors import InvalidValue
 
 Scalar = str | int | float | bool
 Metadata = dict[str, Scalar]

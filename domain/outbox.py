@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from domain.errors import InvalidTransition
-from domain.retry import QuadraticBackoff, TransientBackoff
-from domain.text import truncate_utf8
+from memvault.domain.errors import InvalidTransition
+from memvault.domain.retry import QuadraticBackoff, TransientBackoff
+from memvault.domain.text import truncate_utf8
 
 DEFAULT_OUTBOX_MAX_RETRY = 20
 MAX_ERROR_BYTES = 2000

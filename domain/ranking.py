@@ -6,8 +6,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from domain.memory import MemoryItem, MemoryType
-from domain.text import clamp01, normalize_content
+from memvault.domain.memory import MemoryItem, MemoryType
+from memvault.domain.text import clamp01, normalize_content
 
 TYPE_BONUS = {MemoryType.CONSTRAINT: 0.15, MemoryType.PREFERENCE: 0.10, MemoryType.FACT: 0.0}
 PRIOR_MAX = 0.35 + 0.30 + 0.20 + 0.10 + 0.15

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from domain.errors import InvalidValue
+from memvault.domain.errors import InvalidValue
 
 SECRET_LEVEL = 2
 

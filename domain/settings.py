@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from domain.secrets import SECRET_LEVEL
+from memvault.domain.secrets import SECRET_LEVEL
 
 SECRET_SENSITIVITY = SECRET_LEVEL
 CONSENTED_SENSITIVITY = 1

@@ -7,7 +7,7 @@ import contextlib
 
 import structlog
 
-from application.search.access_times import AccessTimes
+from memvault.application.search.access_times import AccessTimes
 
 log = structlog.get_logger(__name__)
 

@@ -11,12 +11,12 @@ from pydantic import SecretStr
 from rich.console import Console
 from rich.table import Table
 
-from container import Command, Settings, migrate, refusal
-from entrypoints.cli_jobs import jobs
-from entrypoints.cli_keys import keys
-from entrypoints.cli_transfer import export_memories, import_memories
-from entrypoints.http.auth import issue_token
-from entrypoints.logging import configure_logging
+from memvault.container import Command, Settings, migrate, refusal
+from memvault.entrypoints.cli_jobs import jobs
+from memvault.entrypoints.cli_keys import keys
+from memvault.entrypoints.cli_transfer import export_memories, import_memories
+from memvault.entrypoints.http.auth import issue_token
+from memvault.entrypoints.logging import configure_logging
 
 app = typer.Typer(help="memvault: long-term memory for AI agents.", no_args_is_help=True)
 db = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -48,7 +48,7 @@ def serve(
     """Run the HTTP API (and, in the embedded default, everything else in-process)."""
     import uvicorn
 
-    from entrypoints.http.app import create_app
+    from memvault.entrypoints.http.app import create_app
 
     settings = Settings()
     refuse_to_start(settings, "serve")
@@ -78,7 +78,7 @@ def serve(
 def mcp() -> None:
     """Serve the MCP tools over stdio for a running server (MEMVAULT_URL, MEMVAULT_API_KEY
     or MEMVAULT_TOKEN, MEMVAULT_USER for service keys)."""
-    from entrypoints.mcp_stdio import run
+    from memvault.entrypoints.mcp_stdio import run
 
     run()
 
@@ -124,8 +124,8 @@ def worker() -> None:
     import os
     import sys
 
-    from entrypoints.metrics_server import prepare_worker_metrics
-    from entrypoints.worker import dramatiq_argv
+    from memvault.entrypoints.metrics_server import prepare_worker_metrics
+    from memvault.entrypoints.worker import dramatiq_argv
 
     settings = Settings()
     refuse_to_start(settings, "worker")
@@ -140,7 +140,7 @@ def relay() -> None:
     """Run the outbox relay, the event consumer and the job sweepers (scale mode)."""
     import asyncio
 
-    from entrypoints.pipeline import run_relay
+    from memvault.entrypoints.pipeline import run_relay
 
     settings = Settings()
     refuse_to_start(settings, "relay")
@@ -155,9 +155,9 @@ def dedup(
     reason: Annotated[str | None, typer.Option(help="Audit reason.")] = None,
 ) -> None:
     """Archive duplicated memories (same user, type and content); a dry run by default."""
-    from application.maintenance.dedup import Dedup
-    from domain.audit import OperatorType
-    from entrypoints.maintenance import call_server, run_directly, server_url
+    from memvault.application.maintenance.dedup import Dedup
+    from memvault.domain.audit import OperatorType
+    from memvault.entrypoints.maintenance import call_server, run_directly, server_url
 
     settings = Settings()
     body = {"user_id": user, "dry_run": not apply, "reason": reason}
@@ -185,7 +185,7 @@ def reindex() -> None:
     """Rebuild the vector store from the database (through a running server if one answers)."""
     from rich.progress import Progress
 
-    from entrypoints.maintenance import call_server, run_directly, server_url
+    from memvault.entrypoints.maintenance import call_server, run_directly, server_url
 
     settings = Settings()
     base = server_url(settings)

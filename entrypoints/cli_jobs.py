@@ -14,12 +14,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from application.jobs.bulk_retry import RetryJobs
-from application.jobs.queries import ListJobs
-from container import Settings
-from domain.errors import Conflict, InvalidValue, NotFound
-from domain.jobs import ExtractionJob
-from entrypoints.maintenance import run_directly
+from memvault.application.jobs.bulk_retry import RetryJobs
+from memvault.application.jobs.queries import ListJobs
+from memvault.container import Settings
+from memvault.domain.errors import Conflict, InvalidValue, NotFound
+from memvault.domain.jobs import ExtractionJob
+from memvault.entrypoints.maintenance import run_directly
 
 CLI_OPERATOR = "cli"
 ERROR_WIDTH = 60

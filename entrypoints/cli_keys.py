@@ -13,10 +13,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from application.api_keys.create_key import CreateKey
-from container import Settings
-from domain.errors import DomainError
-from entrypoints.maintenance import run_directly
+from memvault.application.api_keys.create_key import CreateKey
+from memvault.container import Settings
+from memvault.domain.errors import DomainError
+from memvault.entrypoints.maintenance import run_directly
 
 keys = typer.Typer(help="API keys: make, list and revoke them.", no_args_is_help=True)
 console = Console()
@@ -36,7 +36,7 @@ def create_key(
     ] = None,
 ) -> None:
     """Make a key and print its secret (shown this once; only a hash is stored)."""
-    from entrypoints.cli import parse_duration  # cli.py imports this module
+    from memvault.entrypoints.cli import parse_duration  # cli.py imports this module
 
     lifetime = parse_duration(expires) if expires is not None else None
     command = CreateKey(name=name, scope=scope, expires_in=lifetime)

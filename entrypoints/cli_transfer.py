@@ -14,8 +14,8 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from container import Container, Settings
-from entrypoints.http.auth import issue_token
+from memvault.container import Container, Settings
+from memvault.entrypoints.http.auth import issue_token
 
 err = Console(stderr=True)
 out = Console()
@@ -36,7 +36,7 @@ def export_memories(
     ] = None,
 ) -> None:
     """Write memories as JSON Lines (one memory per line) to stdout or --output."""
-    from entrypoints.maintenance import run_directly, server_url
+    from memvault.entrypoints.maintenance import run_directly, server_url
 
     if (user is None) == (not all_users):
         raise typer.BadParameter("give exactly one of --user U and --all")
@@ -82,8 +82,8 @@ async def _export_direct(
     progress: Progress,
     task: Any,
 ) -> int:
-    from application.transfer.export_memories import ExportMemories
-    from application.transfer.lines import encode
+    from memvault.application.transfer.export_memories import ExportMemories
+    from memvault.application.transfer.lines import encode
 
     count = 0
     async for memory in container.export_memories()(
@@ -101,8 +101,8 @@ def import_memories(
     """Import memories from an export file: all or nothing, and importing the same file
     again changes nothing (a line whose user already has its id, or an active memory of
     the same type and content, is skipped)."""
-    from application.transfer.import_memories import ImportMemories, ImportRejected
-    from entrypoints.maintenance import run_directly, server_url
+    from memvault.application.transfer.import_memories import ImportMemories, ImportRejected
+    from memvault.entrypoints.maintenance import run_directly, server_url
 
     text = sys.stdin.read() if str(path) == "-" else _read(path)
     lines = text.splitlines()

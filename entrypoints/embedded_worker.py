@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dramatiq
 
-from container import Infrastructure
+from memvault.container import Infrastructure
 
 WORKER_TIMEOUT_MS = 100
 STOP_TIMEOUT_MS = 30_000

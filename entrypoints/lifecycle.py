@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from container import (
+from memvault.container import (
     Container,
     Infrastructure,
     Settings,

@@ -11,9 +11,9 @@ from typing import Any, TypeVar
 
 import httpx
 
-from container import Container, Settings
-from entrypoints.http.auth import issue_token
-from entrypoints.lifecycle import running
+from memvault.container import Container, Settings
+from memvault.entrypoints.http.auth import issue_token
+from memvault.entrypoints.lifecycle import running
 
 T = TypeVar("T")
 

@@ -19,7 +19,7 @@ from memvault_client import AsyncClient
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from entrypoints.mcp_tools import build_mcp_server
+from memvault.entrypoints.mcp_tools import build_mcp_server
 
 
 class McpSettings(BaseSettings):

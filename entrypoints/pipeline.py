@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 
-from container import Container, Settings
+from memvault.container import Container, Settings
 
 log = structlog.get_logger(__name__)
 ERROR_PAUSE_S = 1.0
@@ -84,8 +84,8 @@ async def run_relay(settings: Settings) -> None:
     """The ``memvault relay`` process: the loops until SIGTERM or SIGINT."""
     import signal
 
-    from entrypoints.lifecycle import running
-    from entrypoints.metrics_server import serve_process_metrics
+    from memvault.entrypoints.lifecycle import running
+    from memvault.entrypoints.metrics_server import serve_process_metrics
 
     serve_process_metrics(settings)
     stop = asyncio.Event()

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import dramatiq
 
-from container import JOB_QUEUE_NAME, Settings, build_infrastructure, refusal
-from entrypoints.logging import configure_logging
+from memvault.container import JOB_QUEUE_NAME, Settings, build_infrastructure, refusal
+from memvault.entrypoints.logging import configure_logging
 
 
 def setup() -> None:
@@ -28,7 +28,7 @@ def setup() -> None:
 
 def dramatiq_argv(settings: Settings) -> list[str]:
     return [
-        "entrypoints.worker:setup",
+        "memvault.entrypoints.worker:setup",
         "--processes",
         str(settings.worker_processes),
         "--threads",

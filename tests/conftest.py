@@ -10,7 +10,7 @@ from typing import TypeVar
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.sqlalchemy.engine import create_engine
+from memvault.adapters.sqlalchemy.engine import create_engine
 from tests.databases import DIALECTS, fresh_database
 
 pytest_plugins = ["tests.fixtures.kafka", "tests.fixtures.milvus", "tests.fixtures.redis"]

@@ -17,8 +17,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from adapters.sqlalchemy.engine import create_engine
-from adapters.sqlalchemy.migrations import upgrade
+from memvault.adapters.sqlalchemy.engine import create_engine
+from memvault.adapters.sqlalchemy.migrations import upgrade
 
 SERVER_URLS = {
     "postgresql": os.environ.get(

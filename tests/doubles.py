@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from application.ports.embedder import Vector
-from application.ports.job_queue import JobQueue
-from application.ports.vector_store import (
+from memvault.application.ports.embedder import Vector
+from memvault.application.ports.job_queue import JobQueue
+from memvault.application.ports.vector_store import (
     VectorFilter,
     VectorHit,
     VectorRecord,

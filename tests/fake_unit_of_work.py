@@ -17,10 +17,10 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from application.ports.clock import Clock
-from application.ports.event_bus import EventBusError, EventPublisher, OutgoingEvent
-from application.ports.indexer import ItemIndexer
-from application.ports.repositories import (
+from memvault.application.ports.clock import Clock
+from memvault.application.ports.event_bus import EventBusError, EventPublisher, OutgoingEvent
+from memvault.application.ports.indexer import ItemIndexer
+from memvault.application.ports.repositories import (
     AuditRepository,
     ChatRepository,
     ClaimOutcome,
@@ -34,12 +34,12 @@ from application.ports.repositories import (
     UnitOfWork,
     UnitOfWorkFactory,
 )
-from domain.audit import AuditEntry
-from domain.conversation import AgentSnapshot, ChatMessage
-from domain.jobs import ExtractionJob, JobStatus
-from domain.memory import MemoryItem
-from domain.outbox import OutboxMessage, OutboxStatus
-from domain.settings import MemorySettings
+from memvault.domain.audit import AuditEntry
+from memvault.domain.conversation import AgentSnapshot, ChatMessage
+from memvault.domain.jobs import ExtractionJob, JobStatus
+from memvault.domain.memory import MemoryItem
+from memvault.domain.outbox import OutboxMessage, OutboxStatus
+from memvault.domain.settings import MemorySettings
 
 
 @dataclass

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from application.ports.embedder import EmbedderError, Vector
+from memvault.application.ports.embedder import EmbedderError, Vector
 
 
 def unit_rows(matrix: npt.ArrayLike, *, dimension: int, count: int) -> list[Vector]:

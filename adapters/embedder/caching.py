@@ -6,7 +6,7 @@ import hashlib
 from collections import OrderedDict
 from collections.abc import Sequence
 
-from application.ports.embedder import Embedder, EmbedderError, Vector
+from memvault.application.ports.embedder import Embedder, EmbedderError, Vector
 
 
 class CachingEmbedder(Embedder):

@@ -13,8 +13,8 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
-from adapters.embedder._vectors import unit_rows
-from application.ports.embedder import Embedder, EmbedderError, Vector
+from memvault.adapters.embedder._vectors import unit_rows
+from memvault.application.ports.embedder import Embedder, EmbedderError, Vector
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af]")

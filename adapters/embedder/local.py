@@ -23,8 +23,8 @@ from typing import Any, Literal
 
 import structlog
 
-from adapters.embedder._vectors import unit_rows
-from application.ports.embedder import Embedder, EmbedderError, Vector
+from memvault.adapters.embedder._vectors import unit_rows
+from memvault.application.ports.embedder import Embedder, EmbedderError, Vector
 
 LocalModel = Literal["auto", "e5", "use"]
 

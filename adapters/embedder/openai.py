@@ -15,10 +15,10 @@ from typing import Any
 import httpx
 import structlog
 
-from adapters.embedder._vectors import unit_vectors
-from adapters.loop_local import LoopLocal
-from application.ports.embedder import Embedder, EmbedderError, Vector
-from application.ports.failures import PermanentFailure, TransientFailure
+from memvault.adapters.embedder._vectors import unit_vectors
+from memvault.adapters.loop_local import LoopLocal
+from memvault.application.ports.embedder import Embedder, EmbedderError, Vector
+from memvault.application.ports.failures import PermanentFailure, TransientFailure
 
 _log = structlog.get_logger(__name__)
 

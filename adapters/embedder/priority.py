@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Sequence
 from enum import Enum
 from typing import Any, TypeVar
 
-from application.ports.embedder import Embedder, Vector
+from memvault.application.ports.embedder import Embedder, Vector
 
 T = TypeVar("T")
 

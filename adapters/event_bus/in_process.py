@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from application.ports.event_bus import (
+from memvault.application.ports.event_bus import (
     EventBusError,
     EventConsumer,
     EventPublisher,

@@ -50,7 +50,7 @@ from aiokafka.errors import (
     TopicAlreadyExistsError,
 )
 
-from application.ports.event_bus import (
+from memvault.application.ports.event_bus import (
     EventBusError,
     EventConsumer,
     EventPublisher,

@@ -45,7 +45,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 from redis.typing import EncodableT, FieldT, StreamIdT
 
-from application.ports.event_bus import (
+from memvault.application.ports.event_bus import (
     EventBusError,
     EventConsumer,
     EventPublisher,

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import threading
 
-from application.ports.outbox_notifier import OutboxNotifier
+from memvault.application.ports.outbox_notifier import OutboxNotifier
 
 
 class InProcessNotifier(OutboxNotifier):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from adapters.extractor.segmentation import clean_clause
+from memvault.adapters.extractor.segmentation import clean_clause
 
 _EN_VERB = (
     r"(?:(?:can|could|would|will)\s+you\s+)?(?:please\s+)?(?:remember|memori[sz]e|"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from adapters.extractor.cues import (
+from memvault.adapters.extractor.cues import (
     is_hypothetical,
     is_one_off,
     is_question,
@@ -17,18 +17,18 @@ from adapters.extractor.cues import (
     is_task,
     opens_hypothetical,
 )
-from adapters.extractor.explicit import explicit_inner, is_bare_request
-from adapters.extractor.rules import Rule, Statement, polish, title_subject, titled
-from adapters.extractor.rules_en import INSTRUCTION_RULES as EN_INSTRUCTIONS
-from adapters.extractor.rules_en import USER_RULES as EN_USER_RULES
-from adapters.extractor.rules_zh import INSTRUCTION_RULES as ZH_INSTRUCTIONS
-from adapters.extractor.rules_zh import USER_RULES as ZH_USER_RULES
-from adapters.extractor.segmentation import split_clauses, split_sentences
-from adapters.extractor.sensitivity import sensitivity_of
-from application.ports.extractor import ExtractionRequest, Extractor
-from domain.facts import MAX_FACTS_PER_MESSAGE, CandidateFact
-from domain.memory import DEFAULT_IMPORTANCE, MemoryType
-from domain.polarity import LIKE, expand_contractions, read_stance
+from memvault.adapters.extractor.explicit import explicit_inner, is_bare_request
+from memvault.adapters.extractor.rules import Rule, Statement, polish, title_subject, titled
+from memvault.adapters.extractor.rules_en import INSTRUCTION_RULES as EN_INSTRUCTIONS
+from memvault.adapters.extractor.rules_en import USER_RULES as EN_USER_RULES
+from memvault.adapters.extractor.rules_zh import INSTRUCTION_RULES as ZH_INSTRUCTIONS
+from memvault.adapters.extractor.rules_zh import USER_RULES as ZH_USER_RULES
+from memvault.adapters.extractor.segmentation import split_clauses, split_sentences
+from memvault.adapters.extractor.sensitivity import sensitivity_of
+from memvault.application.ports.extractor import ExtractionRequest, Extractor
+from memvault.domain.facts import MAX_FACTS_PER_MESSAGE, CandidateFact
+from memvault.domain.memory import DEFAULT_IMPORTANCE, MemoryType
+from memvault.domain.polarity import LIKE, expand_contractions, read_stance
 
 EXPLICIT_CONFIDENCE = 0.9
 PREFERENCE_CONFIDENCE = 0.75

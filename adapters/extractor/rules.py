@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from domain.memory import MemoryType
-from domain.polarity import expand_contractions
+from memvault.domain.memory import MemoryType
+from memvault.domain.polarity import expand_contractions
 
 MAX_TITLE_SUBJECT = 40
 

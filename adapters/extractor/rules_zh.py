@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import re
 
-from adapters.extractor.rules import Rule
-from domain.memory import MemoryType
+from memvault.adapters.extractor.rules import Rule
+from memvault.domain.memory import MemoryType
 
 FACT, CONSTRAINT = MemoryType.FACT, MemoryType.CONSTRAINT
 

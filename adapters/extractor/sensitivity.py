@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from domain.secrets import SECRET_LEVEL, holds_secret
+from memvault.domain.secrets import SECRET_LEVEL, holds_secret
 
 _PERSONAL = re.compile(
     r"\b(?:allerg\w*|asthma\w*|diabet\w*|depress\w*|anxiety|adhd|autis\w*|cancer|"

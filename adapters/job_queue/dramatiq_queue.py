@@ -16,8 +16,8 @@ import dramatiq
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import AsyncIO, Middleware
 
-from adapters.metrics import observe_job
-from application.ports.job_queue import JobQueue
+from memvault.adapters.metrics import observe_job
+from memvault.application.ports.job_queue import JobQueue
 
 ACTOR_NAME = "process_extraction_job"
 QUEUE_NAME = "memvault_jobs"

@@ -19,10 +19,10 @@ import structlog
 from openai import AsyncOpenAI
 from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
 
-from adapters.llm.json_answer import AnswerFormatError, parse_json_object
-from adapters.loop_local import LoopLocal
-from adapters.metrics import observe_llm
-from application.ports.failures import PermanentFailure, TransientFailure
+from memvault.adapters.llm.json_answer import AnswerFormatError, parse_json_object
+from memvault.adapters.loop_local import LoopLocal
+from memvault.adapters.metrics import observe_llm
+from memvault.application.ports.failures import PermanentFailure, TransientFailure
 
 _log = structlog.get_logger(__name__)
 

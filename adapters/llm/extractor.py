@@ -13,12 +13,12 @@ from typing import Any
 
 import structlog
 
-from adapters.llm.client import LLMClient, LLMError
-from adapters.llm.prompts import EXTRACT_SYSTEM_PROMPT, EXTRACT_USER_INSTRUCTION
-from application.ports.extractor import ExtractionError, ExtractionRequest, Extractor
-from domain.facts import MAX_FACTS_PER_MESSAGE, CandidateFact
-from domain.memory import MemoryType, clamp_sensitivity
-from domain.text import clamp01
+from memvault.adapters.llm.client import LLMClient, LLMError
+from memvault.adapters.llm.prompts import EXTRACT_SYSTEM_PROMPT, EXTRACT_USER_INSTRUCTION
+from memvault.application.ports.extractor import ExtractionError, ExtractionRequest, Extractor
+from memvault.domain.facts import MAX_FACTS_PER_MESSAGE, CandidateFact
+from memvault.domain.memory import MemoryType, clamp_sensitivity
+from memvault.domain.text import clamp01
 
 _log = structlog.get_logger(__name__)
 

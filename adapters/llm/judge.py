@@ -6,9 +6,9 @@ from typing import Any
 
 import structlog
 
-from adapters.llm.client import LLMClient, LLMError
-from adapters.llm.prompts import JUDGE_SYSTEM_PROMPT
-from application.ports.relation_judge import (
+from memvault.adapters.llm.client import LLMClient, LLMError
+from memvault.adapters.llm.prompts import JUDGE_SYSTEM_PROMPT
+from memvault.application.ports.relation_judge import (
     Comparison,
     JudgeError,
     Judgement,

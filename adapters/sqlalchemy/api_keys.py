@@ -9,9 +9,9 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.sqlalchemy.tables import memvault_api_keys as t
-from application.ports.api_keys import ApiKeyRepository
-from domain.api_keys import ApiKey, KeyScope
+from memvault.adapters.sqlalchemy.tables import memvault_api_keys as t
+from memvault.application.ports.api_keys import ApiKeyRepository
+from memvault.domain.api_keys import ApiKey, KeyScope
 
 
 def _key(m: RowMapping) -> ApiKey:

@@ -7,10 +7,10 @@ from typing import Any
 from sqlalchemy import Row, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from adapters.sqlalchemy.json import dumps, loads
-from adapters.sqlalchemy.tables import memory_audit_logs as t
-from application.ports.repositories import AuditRepository
-from domain.audit import AuditEntry, AuditOperation, AuditTarget, OperatorType
+from memvault.adapters.sqlalchemy.json import dumps, loads
+from memvault.adapters.sqlalchemy.tables import memory_audit_logs as t
+from memvault.application.ports.repositories import AuditRepository
+from memvault.domain.audit import AuditEntry, AuditOperation, AuditTarget, OperatorType
 
 
 def from_row(row: Row[Any]) -> AuditEntry:

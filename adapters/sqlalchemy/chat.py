@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from adapters.sqlalchemy.tables import chat_messages as t
-from adapters.sqlalchemy.upsert import insert_unless_exists
-from application.ports.repositories import ChatRepository
-from domain.conversation import ChatMessage
+from memvault.adapters.sqlalchemy.tables import chat_messages as t
+from memvault.adapters.sqlalchemy.upsert import insert_unless_exists
+from memvault.application.ports.repositories import ChatRepository
+from memvault.domain.conversation import ChatMessage
 
 
 class SqlChatRepository(ChatRepository):

@@ -5,11 +5,11 @@ from datetime import datetime
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from adapters.sqlalchemy.tables import memory_consumed_events as inbox
-from adapters.sqlalchemy.tables import memory_dead_events as dead
-from adapters.sqlalchemy.upsert import insert_unless_exists
-from application.ports.repositories import DeadEvent, EventLogRepository
-from domain.text import truncate_utf8
+from memvault.adapters.sqlalchemy.tables import memory_consumed_events as inbox
+from memvault.adapters.sqlalchemy.tables import memory_dead_events as dead
+from memvault.adapters.sqlalchemy.upsert import insert_unless_exists
+from memvault.application.ports.repositories import DeadEvent, EventLogRepository
+from memvault.domain.text import truncate_utf8
 
 MAX_REASON_BYTES = 2000
 

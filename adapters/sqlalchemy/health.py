@@ -6,9 +6,9 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.sqlalchemy.engine import READ_ONLY
-from adapters.sqlalchemy.migrations import head_revision
-from application.ports.health import Probe
+from memvault.adapters.sqlalchemy.engine import READ_ONLY
+from memvault.adapters.sqlalchemy.migrations import head_revision
+from memvault.application.ports.health import Probe
 
 head = cache(head_revision)
 

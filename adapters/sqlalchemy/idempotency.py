@@ -8,9 +8,9 @@ from sqlalchemy import and_, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.elements import ColumnElement
 
-from adapters.sqlalchemy.tables import idempotency_keys as t
-from adapters.sqlalchemy.upsert import insert_unless_exists
-from application.ports.idempotency import (
+from memvault.adapters.sqlalchemy.tables import idempotency_keys as t
+from memvault.adapters.sqlalchemy.upsert import insert_unless_exists
+from memvault.application.ports.idempotency import (
     DEFAULT_LEASE,
     Claim,
     IdempotencyStore,

@@ -23,18 +23,18 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
-from adapters.sqlalchemy.lexical import matches, posting_rows
-from adapters.sqlalchemy.tables import memory_item_metadata as meta
-from adapters.sqlalchemy.tables import memory_items as t
-from adapters.sqlalchemy.tables import memory_postings as postings
-from adapters.sqlalchemy.visibility import (
+from memvault.adapters.sqlalchemy.lexical import matches, posting_rows
+from memvault.adapters.sqlalchemy.tables import memory_item_metadata as meta
+from memvault.adapters.sqlalchemy.tables import memory_items as t
+from memvault.adapters.sqlalchemy.tables import memory_postings as postings
+from memvault.adapters.sqlalchemy.visibility import (
     metadata_clauses,
     metadata_parameters,
     parameters,
     shape_of,
     visible,
 )
-from application.ports.repositories import (
+from memvault.application.ports.repositories import (
     ItemCursor,
     ItemQuery,
     LexicalMatches,
@@ -43,10 +43,10 @@ from application.ports.repositories import (
     ScopeQuery,
     VectorState,
 )
-from domain.memory import MemoryItem, MemoryStatus, MemoryType, Scope, VectorStatus
-from domain.metadata import decode as decode_metadata
-from domain.metadata import encode as encode_metadata
-from domain.metadata import tokens
+from memvault.domain.memory import MemoryItem, MemoryStatus, MemoryType, Scope, VectorStatus
+from memvault.domain.metadata import decode as decode_metadata
+from memvault.domain.metadata import encode as encode_metadata
+from memvault.domain.metadata import tokens
 
 LIST_ORDER = (t.c.is_explicit.desc(), t.c.importance.desc(), t.c.updated_at.desc(), t.c.id.desc())
 

@@ -10,11 +10,11 @@ from typing import Any
 from sqlalchemy import Row, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from adapters.sqlalchemy.tables import memory_jobs as t
-from adapters.sqlalchemy.tables import memory_user_locks as locks
-from adapters.sqlalchemy.upsert import insert_unless_exists
-from application.ports.repositories import ClaimOutcome, JobQuery, JobRepository
-from domain.jobs import ExtractionJob, FactOutcome, JobStatus, JobType
+from memvault.adapters.sqlalchemy.tables import memory_jobs as t
+from memvault.adapters.sqlalchemy.tables import memory_user_locks as locks
+from memvault.adapters.sqlalchemy.upsert import insert_unless_exists
+from memvault.application.ports.repositories import ClaimOutcome, JobQuery, JobRepository
+from memvault.domain.jobs import ExtractionJob, FactOutcome, JobStatus, JobType
 
 CLAIMABLE = [JobStatus.PENDING.value, JobStatus.FAILED.value]
 

@@ -18,11 +18,11 @@ from typing import Any
 
 from sqlalchemy import Select, bindparam, func, select
 
-from adapters.sqlalchemy.tables import memory_items as t
-from adapters.sqlalchemy.tables import memory_postings as postings
-from adapters.sqlalchemy.visibility import Shape, parameters, shape_of, visible
-from application.ports.repositories import ScopeQuery
-from domain.lexical import term_counts
+from memvault.adapters.sqlalchemy.tables import memory_items as t
+from memvault.adapters.sqlalchemy.tables import memory_postings as postings
+from memvault.adapters.sqlalchemy.visibility import Shape, parameters, shape_of, visible
+from memvault.application.ports.repositories import ScopeQuery
+from memvault.domain.lexical import term_counts
 
 DOCUMENT_TERM = ""
 """The term of an item's document row (``tf`` = its length); no real term is empty."""

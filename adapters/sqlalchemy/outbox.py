@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy import Row, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from adapters.sqlalchemy.tables import memory_outbox_messages as t
-from application.ports.repositories import OutboxRepository
-from domain.outbox import OutboxMessage, OutboxStatus
+from memvault.adapters.sqlalchemy.tables import memory_outbox_messages as t
+from memvault.application.ports.repositories import OutboxRepository
+from memvault.domain.outbox import OutboxMessage, OutboxStatus
 
 UNCONSUMED = [OutboxStatus.PENDING.value, OutboxStatus.PUBLISHED.value]
 """Rows the relay may (re)publish once their ``next_retry_at`` is due."""

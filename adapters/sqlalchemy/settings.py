@@ -8,10 +8,10 @@ from typing import Any
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from adapters.sqlalchemy.tables import memory_user_settings as t
-from adapters.sqlalchemy.upsert import upsert
-from application.ports.repositories import SettingsRepository
-from domain.settings import MemorySettings
+from memvault.adapters.sqlalchemy.tables import memory_user_settings as t
+from memvault.adapters.sqlalchemy.upsert import upsert
+from memvault.application.ports.repositories import SettingsRepository
+from memvault.domain.settings import MemorySettings
 
 FLAGS = ("memory_enabled", "implicit_memory_enabled", "sensitive_memory_enabled")
 

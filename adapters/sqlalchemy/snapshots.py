@@ -3,10 +3,10 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from adapters.sqlalchemy.tables import agent_state_snapshots as t
-from adapters.sqlalchemy.upsert import upsert
-from application.ports.repositories import SnapshotRepository
-from domain.conversation import AgentSnapshot
+from memvault.adapters.sqlalchemy.tables import agent_state_snapshots as t
+from memvault.adapters.sqlalchemy.upsert import upsert
+from memvault.application.ports.repositories import SnapshotRepository
+from memvault.domain.conversation import AgentSnapshot
 
 
 class SqlSnapshotRepository(SnapshotRepository):

@@ -24,7 +24,7 @@ from sqlalchemy import (
     true,
 )
 
-from adapters.sqlalchemy.types import ExactString, Id, LongText, UTCDateTime
+from memvault.adapters.sqlalchemy.types import ExactString, Id, LongText, UTCDateTime
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",

@@ -5,10 +5,10 @@ from __future__ import annotations
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from adapters.sqlalchemy.items import SqlMemoryItemRepository, from_row, to_row
-from adapters.sqlalchemy.tables import memory_items as t
-from application.ports.transfer import MemoryTransferRepository
-from domain.memory import MemoryItem
+from memvault.adapters.sqlalchemy.items import SqlMemoryItemRepository, from_row, to_row
+from memvault.adapters.sqlalchemy.tables import memory_items as t
+from memvault.application.ports.transfer import MemoryTransferRepository
+from memvault.domain.memory import MemoryItem
 
 
 class SqlMemoryTransferRepository(MemoryTransferRepository):

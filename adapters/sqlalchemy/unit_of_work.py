@@ -9,17 +9,17 @@ from typing import Any, cast
 from sqlalchemy import Connection, Dialect, Engine, Executable, Result
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
 
-from adapters.sqlalchemy.audit import SqlAuditRepository
-from adapters.sqlalchemy.chat import SqlChatRepository
-from adapters.sqlalchemy.engine import READ_ONLY
-from adapters.sqlalchemy.event_log import SqlEventLogRepository
-from adapters.sqlalchemy.items import SqlMemoryItemRepository
-from adapters.sqlalchemy.jobs import SqlJobRepository
-from adapters.sqlalchemy.outbox import SqlOutboxRepository
-from adapters.sqlalchemy.settings import SqlSettingsRepository
-from adapters.sqlalchemy.snapshots import SqlSnapshotRepository
-from adapters.sqlalchemy.transfer import SqlMemoryTransferRepository
-from application.ports.repositories import UnitOfWork
+from memvault.adapters.sqlalchemy.audit import SqlAuditRepository
+from memvault.adapters.sqlalchemy.chat import SqlChatRepository
+from memvault.adapters.sqlalchemy.engine import READ_ONLY
+from memvault.adapters.sqlalchemy.event_log import SqlEventLogRepository
+from memvault.adapters.sqlalchemy.items import SqlMemoryItemRepository
+from memvault.adapters.sqlalchemy.jobs import SqlJobRepository
+from memvault.adapters.sqlalchemy.outbox import SqlOutboxRepository
+from memvault.adapters.sqlalchemy.settings import SqlSettingsRepository
+from memvault.adapters.sqlalchemy.snapshots import SqlSnapshotRepository
+from memvault.adapters.sqlalchemy.transfer import SqlMemoryTransferRepository
+from memvault.application.ports.repositories import UnitOfWork
 
 
 class SqlUnitOfWork(UnitOfWork):

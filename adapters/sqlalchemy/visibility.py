@@ -14,11 +14,11 @@ from typing import Any
 from sqlalchemy import and_, bindparam, exists, or_, true
 from sqlalchemy.sql.elements import ColumnElement
 
-from adapters.sqlalchemy.tables import memory_item_metadata as m
-from adapters.sqlalchemy.tables import memory_items as t
-from application.ports.repositories import ScopeQuery
-from domain.memory import MemoryStatus
-from domain.settings import CONSENTED_SENSITIVITY
+from memvault.adapters.sqlalchemy.tables import memory_item_metadata as m
+from memvault.adapters.sqlalchemy.tables import memory_items as t
+from memvault.application.ports.repositories import ScopeQuery
+from memvault.domain.memory import MemoryStatus
+from memvault.domain.settings import CONSENTED_SENSITIVITY
 
 
 @dataclass(frozen=True, slots=True)

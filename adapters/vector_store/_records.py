@@ -6,8 +6,8 @@ import uuid
 from collections.abc import Iterator, Sequence
 from typing import Any, TypeVar
 
-from application.ports.embedder import Vector
-from application.ports.vector_store import VectorHit, VectorRecord, VectorStoreError
+from memvault.application.ports.embedder import Vector
+from memvault.application.ports.vector_store import VectorHit, VectorRecord, VectorStoreError
 
 UNSET = ""
 """Stored for a missing assistant/run/conversation id, so "equal or unset" is one match."""

@@ -7,15 +7,15 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from adapters.vector_store._records import (
+from memvault.adapters.vector_store._records import (
     UNSET,
     check_records,
     check_vector,
     clamp_score,
     or_unset,
 )
-from application.ports.embedder import Vector
-from application.ports.vector_store import (
+from memvault.application.ports.embedder import Vector
+from memvault.application.ports.vector_store import (
     VectorFilter,
     VectorHit,
     VectorRecord,

@@ -26,7 +26,7 @@ from typing import Any, Literal, TypeVar
 import structlog
 from pymilvus import DataType, MilvusClient
 
-from adapters.vector_store._records import (
+from memvault.adapters.vector_store._records import (
     batches,
     check_records,
     check_vector,
@@ -34,15 +34,15 @@ from adapters.vector_store._records import (
     or_unset,
     scope_values,
 )
-from application.ports.embedder import Vector
-from application.ports.vector_store import (
+from memvault.application.ports.embedder import Vector
+from memvault.application.ports.vector_store import (
     VectorFilter,
     VectorHit,
     VectorRecord,
     VectorStore,
     VectorStoreError,
 )
-from domain.text import truncate_utf8
+from memvault.domain.text import truncate_utf8
 
 _log = structlog.get_logger(__name__)
 

@@ -16,8 +16,8 @@ from typing import Any, TypeVar
 import structlog
 from qdrant_client import AsyncQdrantClient, models
 
-from adapters.loop_local import LoopLocal
-from adapters.vector_store._records import (
+from memvault.adapters.loop_local import LoopLocal
+from memvault.adapters.vector_store._records import (
     batches,
     check_records,
     check_vector,
@@ -26,8 +26,8 @@ from adapters.vector_store._records import (
     point_uuid,
     scope_values,
 )
-from application.ports.embedder import Vector
-from application.ports.vector_store import (
+from memvault.application.ports.embedder import Vector
+from memvault.application.ports.vector_store import (
     VectorFilter,
     VectorHit,
     VectorRecord,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from adapters.sqlalchemy.types import Id, LongText, UTCDateTime
+from memvault.adapters.sqlalchemy.types import Id, LongText, UTCDateTime
 
 revision = '0001'
 down_revision = None

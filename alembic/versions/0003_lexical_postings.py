@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from adapters.sqlalchemy.types import Id
+from memvault.adapters.sqlalchemy.types import Id
 
 revision = "0003"
 down_revision = "0002"

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from alembic import op
 
-from adapters.sqlalchemy.types import exact_collation
+from memvault.adapters.sqlalchemy.types import exact_collation
 
 revision = "0004"
 down_revision = "0003"

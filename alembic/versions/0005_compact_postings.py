@@ -18,9 +18,9 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-from adapters.sqlalchemy.lexical import posting_rows
-from adapters.sqlalchemy.types import ExactString, Id
-from domain.lexical import term_counts
+from memvault.adapters.sqlalchemy.lexical import posting_rows
+from memvault.adapters.sqlalchemy.types import ExactString, Id
+from memvault.domain.lexical import term_counts
 
 revision = "0005"
 down_revision = "0004"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from adapters.sqlalchemy.types import ExactString, Id, UTCDateTime
+from memvault.adapters.sqlalchemy.types import ExactString, Id, UTCDateTime
 
 revision = "0008"
 down_revision = "0006"

@@ -6,14 +6,14 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from application.config import OutboxPolicy
-from application.events import SERVICE_NAME, wrapper
-from application.ports.clock import Clock
-from application.ports.outbox_notifier import OutboxNotifier
-from application.ports.repositories import UnitOfWorkFactory
-from domain.conversation import AgentSnapshot, encode_snapshot
-from domain.errors import NotFound
-from domain.outbox import EventType, OutboxMessage
+from memvault.application.config import OutboxPolicy
+from memvault.application.events import SERVICE_NAME, wrapper
+from memvault.application.ports.clock import Clock
+from memvault.application.ports.outbox_notifier import OutboxNotifier
+from memvault.application.ports.repositories import UnitOfWorkFactory
+from memvault.domain.conversation import AgentSnapshot, encode_snapshot
+from memvault.domain.errors import NotFound
+from memvault.domain.outbox import EventType, OutboxMessage
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -7,9 +7,9 @@ is written at most once a minute per key.
 
 from __future__ import annotations
 
-from application.ports.api_keys import ApiKeyRepository
-from application.ports.clock import Clock
-from domain.api_keys import LAST_USE_RESOLUTION, ApiKey, hash_secret
+from memvault.application.ports.api_keys import ApiKeyRepository
+from memvault.application.ports.clock import Clock
+from memvault.domain.api_keys import LAST_USE_RESOLUTION, ApiKey, hash_secret
 
 
 class AuthenticateKeyUseCase:

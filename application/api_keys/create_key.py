@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from application.ports.api_keys import ApiKeyRepository
-from application.ports.clock import Clock
-from domain.api_keys import KeyScope, NewKey, mint
+from memvault.application.ports.api_keys import ApiKeyRepository
+from memvault.application.ports.clock import Clock
+from memvault.domain.api_keys import KeyScope, NewKey, mint
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from application.ports.api_keys import ApiKeyRepository
-from domain.api_keys import ApiKey
+from memvault.application.ports.api_keys import ApiKeyRepository
+from memvault.domain.api_keys import ApiKey
 
 
 class ListKeysUseCase:

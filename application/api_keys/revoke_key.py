@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from application.ports.api_keys import ApiKeyRepository
-from application.ports.clock import Clock
-from domain.api_keys import ApiKey, ApiKeyNotFound
+from memvault.application.ports.api_keys import ApiKeyRepository
+from memvault.application.ports.clock import Clock
+from memvault.domain.api_keys import ApiKey, ApiKeyNotFound
 
 
 class RevokeKeyUseCase:

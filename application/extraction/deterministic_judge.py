@@ -9,8 +9,8 @@
 
 from __future__ import annotations
 
-from application.ports.relation_judge import Comparison, Judgement, Relation, RelationJudge
-from domain.polarity import read_stance
+from memvault.application.ports.relation_judge import Comparison, Judgement, Relation, RelationJudge
+from memvault.domain.polarity import read_stance
 
 
 class DeterministicJudge(RelationJudge):

@@ -25,19 +25,19 @@ from datetime import datetime
 
 import structlog
 
-from application.ports.embedder import Embedder, Vector
-from application.ports.memory_writer import FactWriter, WriteResult
-from application.ports.metrics import NO_METRICS, Metric, Metrics
-from application.ports.relation_judge import Comparison, RelationJudge
-from application.ports.repositories import ScopeQuery, UnitOfWork
-from application.ports.vector_store import VectorFilter, VectorStore
-from application.shared.audit import audit_item
-from application.shared.documents import document_item_id
-from domain.audit import AuditOperation, OperatorType
-from domain.decisions import Action, Candidate, Decision, Judgement, Relation, aggregate
-from domain.facts import Fact
-from domain.jobs import ExtractPayload, FactOutcome
-from domain.memory import MemoryItem, MemoryStatus, Scope
+from memvault.application.ports.embedder import Embedder, Vector
+from memvault.application.ports.memory_writer import FactWriter, WriteResult
+from memvault.application.ports.metrics import NO_METRICS, Metric, Metrics
+from memvault.application.ports.relation_judge import Comparison, RelationJudge
+from memvault.application.ports.repositories import ScopeQuery, UnitOfWork
+from memvault.application.ports.vector_store import VectorFilter, VectorStore
+from memvault.application.shared.audit import audit_item
+from memvault.application.shared.documents import document_item_id
+from memvault.domain.audit import AuditOperation, OperatorType
+from memvault.domain.decisions import Action, Candidate, Decision, Judgement, Relation, aggregate
+from memvault.domain.facts import Fact
+from memvault.domain.jobs import ExtractPayload, FactOutcome
+from memvault.domain.memory import MemoryItem, MemoryStatus, Scope
 
 log = structlog.get_logger(__name__)
 

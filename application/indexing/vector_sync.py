@@ -17,16 +17,16 @@ from datetime import timedelta
 
 import structlog
 
-from application.indexing.chunking import chunk_id, chunk_text
-from application.indexing.ledger import SyncLedger
-from application.ports.clock import Clock
-from application.ports.embedder import Embedder
-from application.ports.indexer import ItemIndexer
-from application.ports.repositories import UnitOfWork, UnitOfWorkFactory, VectorState
-from application.ports.vector_store import VectorRecord, VectorStore
-from application.shared.documents import document_id
-from domain.memory import MemoryItem, VectorStatus
-from domain.metadata import tokens
+from memvault.application.indexing.chunking import chunk_id, chunk_text
+from memvault.application.indexing.ledger import SyncLedger
+from memvault.application.ports.clock import Clock
+from memvault.application.ports.embedder import Embedder
+from memvault.application.ports.indexer import ItemIndexer
+from memvault.application.ports.repositories import UnitOfWork, UnitOfWorkFactory, VectorState
+from memvault.application.ports.vector_store import VectorRecord, VectorStore
+from memvault.application.shared.documents import document_id
+from memvault.domain.memory import MemoryItem, VectorStatus
+from memvault.domain.metadata import tokens
 
 log = structlog.get_logger(__name__)
 

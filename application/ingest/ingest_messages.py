@@ -9,17 +9,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from application.config import OutboxPolicy
-from application.events import SERVICE_NAME, wrapper
-from application.ports.clock import Clock
-from application.ports.outbox_notifier import OutboxNotifier
-from application.ports.repositories import UnitOfWork, UnitOfWorkFactory
-from application.request_context import REQUEST_ID
-from domain.conversation import ChatMessage, Role
-from domain.errors import InvalidValue
-from domain.jobs import MAX_SOURCE_TEXT, ExtractPayload, extract_job_key
-from domain.metadata import Metadata
-from domain.outbox import EventType, OutboxMessage
+from memvault.application.config import OutboxPolicy
+from memvault.application.events import SERVICE_NAME, wrapper
+from memvault.application.ports.clock import Clock
+from memvault.application.ports.outbox_notifier import OutboxNotifier
+from memvault.application.ports.repositories import UnitOfWork, UnitOfWorkFactory
+from memvault.application.request_context import REQUEST_ID
+from memvault.domain.conversation import ChatMessage, Role
+from memvault.domain.errors import InvalidValue
+from memvault.domain.jobs import MAX_SOURCE_TEXT, ExtractPayload, extract_job_key
+from memvault.domain.metadata import Metadata
+from memvault.domain.outbox import EventType, OutboxMessage
 
 MAX_MESSAGES = 100
 

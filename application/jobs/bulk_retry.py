@@ -6,13 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from application.jobs.queries import parse_job_statuses
-from application.ports.clock import Clock
-from application.ports.job_queue import JobQueue
-from application.ports.repositories import JobQuery, UnitOfWork, UnitOfWorkFactory
-from domain.audit import AuditEntry, AuditTarget
-from domain.errors import InvalidValue
-from domain.jobs import ExtractionJob, JobStatus
+from memvault.application.jobs.queries import parse_job_statuses
+from memvault.application.ports.clock import Clock
+from memvault.application.ports.job_queue import JobQueue
+from memvault.application.ports.repositories import JobQuery, UnitOfWork, UnitOfWorkFactory
+from memvault.domain.audit import AuditEntry, AuditTarget
+from memvault.domain.errors import InvalidValue
+from memvault.domain.jobs import ExtractionJob, JobStatus
 
 MAX_BULK = 1000
 RETRYABLE = frozenset({JobStatus.FAILED, JobStatus.DEAD})

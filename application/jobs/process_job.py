@@ -23,19 +23,19 @@ from enum import StrEnum
 
 import structlog
 
-from application.config import JobPolicy
-from application.ports.clock import Clock
-from application.ports.extractor import ExtractionRequest, Extractor
-from application.ports.failures import FailureKind, failure_kind
-from application.ports.indexer import ItemIndexer
-from application.ports.job_queue import JobQueue
-from application.ports.memory_writer import FactWriter, WriteResult
-from application.ports.metrics import NO_METRICS, Metric, Metrics
-from application.ports.repositories import ClaimOutcome, UnitOfWorkFactory
-from domain.errors import InvalidValue
-from domain.facts import Fact, normalize_facts, sift_facts
-from domain.jobs import ExtractionJob, ExtractPayload, FactOutcome, JobStatus
-from domain.settings import MemorySettings
+from memvault.application.config import JobPolicy
+from memvault.application.ports.clock import Clock
+from memvault.application.ports.extractor import ExtractionRequest, Extractor
+from memvault.application.ports.failures import FailureKind, failure_kind
+from memvault.application.ports.indexer import ItemIndexer
+from memvault.application.ports.job_queue import JobQueue
+from memvault.application.ports.memory_writer import FactWriter, WriteResult
+from memvault.application.ports.metrics import NO_METRICS, Metric, Metrics
+from memvault.application.ports.repositories import ClaimOutcome, UnitOfWorkFactory
+from memvault.domain.errors import InvalidValue
+from memvault.domain.facts import Fact, normalize_facts, sift_facts
+from memvault.domain.jobs import ExtractionJob, ExtractPayload, FactOutcome, JobStatus
+from memvault.domain.settings import MemorySettings
 
 log = structlog.get_logger(__name__)
 

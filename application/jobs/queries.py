@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from application.ports.clock import Clock
-from application.ports.job_queue import JobQueue
-from application.ports.repositories import JobQuery, UnitOfWorkFactory
-from application.shared.cursors import decode_id_cursor, encode_id_cursor
-from application.shared.paging import page_limit
-from domain.audit import AuditEntry, AuditTarget
-from domain.errors import InvalidValue, JobNotFound
-from domain.jobs import ExtractionJob, JobStatus
+from memvault.application.ports.clock import Clock
+from memvault.application.ports.job_queue import JobQueue
+from memvault.application.ports.repositories import JobQuery, UnitOfWorkFactory
+from memvault.application.shared.cursors import decode_id_cursor, encode_id_cursor
+from memvault.application.shared.paging import page_limit
+from memvault.domain.audit import AuditEntry, AuditTarget
+from memvault.domain.errors import InvalidValue, JobNotFound
+from memvault.domain.jobs import ExtractionJob, JobStatus
 
 MAX_LIMIT = 100
 

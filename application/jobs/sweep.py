@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import structlog
 
-from application.config import JobPolicy
-from application.ports.clock import Clock
-from application.ports.job_queue import JobQueue
-from application.ports.metrics import Metrics
-from application.ports.repositories import UnitOfWorkFactory
-from domain.jobs import ExtractionJob, JobStatus
+from memvault.application.config import JobPolicy
+from memvault.application.ports.clock import Clock
+from memvault.application.ports.job_queue import JobQueue
+from memvault.application.ports.metrics import Metrics
+from memvault.application.ports.repositories import UnitOfWorkFactory
+from memvault.domain.jobs import ExtractionJob, JobStatus
 
 log = structlog.get_logger(__name__)
 

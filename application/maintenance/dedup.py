@@ -8,13 +8,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import groupby
 
-from application.ports.clock import Clock
-from application.ports.indexer import ItemIndexer
-from application.ports.metrics import NO_METRICS, Metric, Metrics
-from application.ports.repositories import UnitOfWorkFactory
-from application.shared.audit import audit_item
-from domain.audit import AuditOperation, OperatorType
-from domain.memory import MemoryItem
+from memvault.application.ports.clock import Clock
+from memvault.application.ports.indexer import ItemIndexer
+from memvault.application.ports.metrics import NO_METRICS, Metric, Metrics
+from memvault.application.ports.repositories import UnitOfWorkFactory
+from memvault.application.shared.audit import audit_item
+from memvault.domain.audit import AuditOperation, OperatorType
+from memvault.domain.memory import MemoryItem
 
 NEWER_WINS_AFTER = timedelta(hours=24)
 DEFAULT_REASON = "离线 dedup 治理归档重复记忆"

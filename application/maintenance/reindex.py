@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from application.ports.clock import Clock
-from application.ports.embedder import Embedder
-from application.ports.indexer import ItemIndexer
-from application.ports.repositories import UnitOfWorkFactory
-from application.ports.vector_store import VectorStore
-from application.shared.documents import DOCUMENT_PREFIX, document_id
+from memvault.application.ports.clock import Clock
+from memvault.application.ports.embedder import Embedder
+from memvault.application.ports.indexer import ItemIndexer
+from memvault.application.ports.repositories import UnitOfWorkFactory
+from memvault.application.ports.vector_store import VectorStore
+from memvault.application.shared.documents import DOCUMENT_PREFIX, document_id
 
 BATCH = 200
 Progress = Callable[[int, int], None]

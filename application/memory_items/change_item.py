@@ -8,14 +8,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar
 
-from application.memory_items.common import load_item
-from application.ports.clock import Clock
-from application.ports.indexer import ItemIndexer
-from application.ports.metrics import NO_METRICS, Metric, Metrics
-from application.ports.repositories import UnitOfWorkFactory
-from application.shared.audit import audit_item
-from domain.audit import AuditOperation, Operator
-from domain.memory import ItemChanges, MemoryItem
+from memvault.application.memory_items.common import load_item
+from memvault.application.ports.clock import Clock
+from memvault.application.ports.indexer import ItemIndexer
+from memvault.application.ports.metrics import NO_METRICS, Metric, Metrics
+from memvault.application.ports.repositories import UnitOfWorkFactory
+from memvault.application.shared.audit import audit_item
+from memvault.domain.audit import AuditOperation, Operator
+from memvault.domain.memory import ItemChanges, MemoryItem
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

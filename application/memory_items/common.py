@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from application.ports.repositories import UnitOfWork
-from domain.errors import MemoryItemNotFound
-from domain.memory import MemoryItem
+from memvault.application.ports.repositories import UnitOfWork
+from memvault.domain.errors import MemoryItemNotFound
+from memvault.domain.memory import MemoryItem
 
 
 async def load_item(uow: UnitOfWork, user_id: str, item_id: int) -> MemoryItem:

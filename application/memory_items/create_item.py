@@ -6,15 +6,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from application.ports.clock import Clock
-from application.ports.indexer import ItemIndexer
-from application.ports.metrics import NO_METRICS, Metric, Metrics
-from application.ports.repositories import UnitOfWork, UnitOfWorkFactory
-from application.shared.audit import audit_item
-from domain.audit import AuditOperation, Operator
-from domain.errors import DomainError, InvalidValue
-from domain.memory import MemoryItem, Scope
-from domain.metadata import Metadata
+from memvault.application.ports.clock import Clock
+from memvault.application.ports.indexer import ItemIndexer
+from memvault.application.ports.metrics import NO_METRICS, Metric, Metrics
+from memvault.application.ports.repositories import UnitOfWork, UnitOfWorkFactory
+from memvault.application.shared.audit import audit_item
+from memvault.domain.audit import AuditOperation, Operator
+from memvault.domain.errors import DomainError, InvalidValue
+from memvault.domain.memory import MemoryItem, Scope
+from memvault.domain.metadata import Metadata
 
 MAX_BATCH = 500
 DEFAULT_REASON = "用户手动新增记忆"

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from application.ports.repositories import UnitOfWorkFactory
-from domain.errors import MemoryItemNotFound
-from domain.memory import MemoryItem
+from memvault.application.ports.repositories import UnitOfWorkFactory
+from memvault.domain.errors import MemoryItemNotFound
+from memvault.domain.memory import MemoryItem
 
 
 class GetItemUseCase:

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from application.ports.repositories import UnitOfWorkFactory
-from domain.audit import AuditEntry, AuditTarget
-from domain.errors import MemoryItemNotFound
+from memvault.application.ports.repositories import UnitOfWorkFactory
+from memvault.domain.audit import AuditEntry, AuditTarget
+from memvault.domain.errors import MemoryItemNotFound
 
 
 class ItemHistoryUseCase:

@@ -6,12 +6,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from application.ports.repositories import ItemQuery, UnitOfWorkFactory
-from application.shared.cursors import decode_item_cursor, encode_item_cursor
-from application.shared.paging import page_limit
-from domain.errors import InvalidValue
-from domain.memory import MemoryItem, MemoryStatus, MemoryType
-from domain.metadata import filter_tokens
+from memvault.application.ports.repositories import ItemQuery, UnitOfWorkFactory
+from memvault.application.shared.cursors import decode_item_cursor, encode_item_cursor
+from memvault.application.shared.paging import page_limit
+from memvault.domain.errors import InvalidValue
+from memvault.domain.memory import MemoryItem, MemoryStatus, MemoryType
+from memvault.domain.metadata import filter_tokens
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from application.ports.clock import Clock
-from application.ports.repositories import DeadEvent, UnitOfWorkFactory
-from application.shared.cursors import decode_id_cursor, encode_id_cursor
-from application.shared.paging import page_limit
-from domain.audit import AuditEntry, AuditTarget
-from domain.errors import InvalidValue, NotFound
-from domain.outbox import OutboxMessage, OutboxStatus
+from memvault.application.ports.clock import Clock
+from memvault.application.ports.repositories import DeadEvent, UnitOfWorkFactory
+from memvault.application.shared.cursors import decode_id_cursor, encode_id_cursor
+from memvault.application.shared.paging import page_limit
+from memvault.domain.audit import AuditEntry, AuditTarget
+from memvault.domain.errors import InvalidValue, NotFound
+from memvault.domain.outbox import OutboxMessage, OutboxStatus
 
 
 def parse_outbox_status(value: str | None) -> OutboxStatus | None:

@@ -6,12 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from application.outbox.admin import parse_outbox_status
-from application.ports.clock import Clock
-from application.ports.repositories import UnitOfWorkFactory
-from domain.audit import AuditEntry, AuditTarget
-from domain.errors import InvalidValue
-from domain.outbox import OutboxStatus
+from memvault.application.outbox.admin import parse_outbox_status
+from memvault.application.ports.clock import Clock
+from memvault.application.ports.repositories import UnitOfWorkFactory
+from memvault.domain.audit import AuditEntry, AuditTarget
+from memvault.domain.errors import InvalidValue
+from memvault.domain.outbox import OutboxStatus
 
 MAX_BULK = 1000
 

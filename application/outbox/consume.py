@@ -15,17 +15,17 @@ from datetime import datetime
 
 import structlog
 
-from application.config import JobPolicy
-from application.events import Envelope, PoisonEvent, parse_envelope
-from application.ports.clock import Clock
-from application.ports.event_bus import EventConsumer, ReceivedEvent
-from application.ports.job_queue import JobQueue
-from application.ports.metrics import NO_METRICS, Metric, Metrics
-from application.ports.repositories import DeadEvent, UnitOfWork, UnitOfWorkFactory
-from domain.conversation import AgentSnapshot
-from domain.errors import InvalidValue
-from domain.jobs import ExtractionJob, ExtractPayload
-from domain.outbox import EventType, OutboxMessage, OutboxStatus
+from memvault.application.config import JobPolicy
+from memvault.application.events import Envelope, PoisonEvent, parse_envelope
+from memvault.application.ports.clock import Clock
+from memvault.application.ports.event_bus import EventConsumer, ReceivedEvent
+from memvault.application.ports.job_queue import JobQueue
+from memvault.application.ports.metrics import NO_METRICS, Metric, Metrics
+from memvault.application.ports.repositories import DeadEvent, UnitOfWork, UnitOfWorkFactory
+from memvault.domain.conversation import AgentSnapshot
+from memvault.domain.errors import InvalidValue
+from memvault.domain.jobs import ExtractionJob, ExtractPayload
+from memvault.domain.outbox import EventType, OutboxMessage, OutboxStatus
 
 log = structlog.get_logger(__name__)
 MAX_PHASE = 32

@@ -15,14 +15,14 @@ import random
 
 import structlog
 
-from application.config import OutboxPolicy
-from application.events import PoisonEvent, envelope
-from application.ports.clock import Clock
-from application.ports.event_bus import EventBusError, EventPublisher, OutgoingEvent
-from application.ports.failures import FailureKind, failure_kind
-from application.ports.metrics import NO_METRICS, Metric, Metrics
-from application.ports.repositories import UnitOfWorkFactory
-from domain.outbox import OutboxMessage, OutboxStatus
+from memvault.application.config import OutboxPolicy
+from memvault.application.events import PoisonEvent, envelope
+from memvault.application.ports.clock import Clock
+from memvault.application.ports.event_bus import EventBusError, EventPublisher, OutgoingEvent
+from memvault.application.ports.failures import FailureKind, failure_kind
+from memvault.application.ports.metrics import NO_METRICS, Metric, Metrics
+from memvault.application.ports.repositories import UnitOfWorkFactory
+from memvault.domain.outbox import OutboxMessage, OutboxStatus
 
 log = structlog.get_logger(__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-from domain.api_keys import ApiKey
+from memvault.domain.api_keys import ApiKey
 
 
 class ApiKeyRepository(Protocol):

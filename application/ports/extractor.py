@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from domain.facts import CandidateFact
+from memvault.domain.facts import CandidateFact
 
 
 class ExtractionError(Exception):

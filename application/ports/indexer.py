@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from domain.memory import MemoryItem
+from memvault.domain.memory import MemoryItem
 
 
 class ItemIndexer(Protocol):

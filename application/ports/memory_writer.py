@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from application.ports.repositories import UnitOfWork
-from domain.decisions import Action, Decision
-from domain.facts import Fact
-from domain.jobs import ExtractPayload, FactOutcome
-from domain.memory import MemoryItem, MemoryStatus
+from memvault.application.ports.repositories import UnitOfWork
+from memvault.domain.decisions import Action, Decision
+from memvault.domain.facts import Fact
+from memvault.domain.jobs import ExtractPayload, FactOutcome
+from memvault.domain.memory import MemoryItem, MemoryStatus
 
 
 @dataclass(slots=True, kw_only=True)

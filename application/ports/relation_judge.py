@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from domain.decisions import Judgement, Relation
+from memvault.domain.decisions import Judgement, Relation
 
 __all__ = ["Comparison", "JudgeError", "Judgement", "Relation", "RelationJudge"]
 

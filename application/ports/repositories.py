@@ -9,13 +9,13 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
-from application.ports.transfer import MemoryTransferRepository
-from domain.audit import AuditEntry, AuditTarget
-from domain.conversation import AgentSnapshot, ChatMessage
-from domain.jobs import ExtractionJob, JobStatus
-from domain.memory import MemoryItem, MemoryStatus, MemoryType, VectorStatus
-from domain.outbox import OutboxMessage, OutboxStatus
-from domain.settings import MemorySettings
+from memvault.application.ports.transfer import MemoryTransferRepository
+from memvault.domain.audit import AuditEntry, AuditTarget
+from memvault.domain.conversation import AgentSnapshot, ChatMessage
+from memvault.domain.jobs import ExtractionJob, JobStatus
+from memvault.domain.memory import MemoryItem, MemoryStatus, MemoryType, VectorStatus
+from memvault.domain.outbox import OutboxMessage, OutboxStatus
+from memvault.domain.settings import MemorySettings
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from domain.memory import MemoryItem
+from memvault.domain.memory import MemoryItem
 
 
 class MemoryTransferRepository(Protocol):

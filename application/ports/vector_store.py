@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from application.ports.embedder import Vector
+from memvault.application.ports.embedder import Vector
 
 
 class VectorStoreError(Exception):

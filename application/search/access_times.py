@@ -18,7 +18,7 @@ from datetime import datetime
 
 import structlog
 
-from application.ports.repositories import UnitOfWorkFactory
+from memvault.application.ports.repositories import UnitOfWorkFactory
 
 log = structlog.get_logger(__name__)
 MAX_PENDING = 100_000

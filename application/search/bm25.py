@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 
-from application.ports.repositories import LexicalMatches
+from memvault.application.ports.repositories import LexicalMatches
 
 K1 = 1.2
 B = 0.75

@@ -7,12 +7,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from application.ports.clock import Clock
-from application.ports.metrics import NO_METRICS, Metric, Metrics
-from application.search.render import RenderMode, language_of, render_within
-from application.search.search_memories import SearchMemoriesUseCase, SearchQuery
-from domain.errors import InvalidValue
-from domain.ranking import Scored
+from memvault.application.ports.clock import Clock
+from memvault.application.ports.metrics import NO_METRICS, Metric, Metrics
+from memvault.application.search.render import RenderMode, language_of, render_within
+from memvault.application.search.search_memories import SearchMemoriesUseCase, SearchQuery
+from memvault.domain.errors import InvalidValue
+from memvault.domain.ranking import Scored
 
 ACKNOWLEDGEMENTS = frozenset(
     {

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from domain.memory import MemoryItem, MemoryType
-from domain.ranking import Scored
+from memvault.domain.memory import MemoryItem, MemoryType
+from memvault.domain.ranking import Scored
 
 CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]")
 

@@ -24,22 +24,27 @@ from typing import Any
 
 import structlog
 
-from application.ports.clock import Clock
-from application.ports.embedder import Embedder, Vector
-from application.ports.metrics import NO_METRICS, Metric, Metrics
-from application.ports.repositories import ScopeQuery, UnitOfWork, UnitOfWorkFactory
-from application.ports.vector_store import VectorFilter, VectorHit, VectorStore, VectorStoreError
-from application.search.access_times import AccessTimes
-from application.search.bm25 import bm25_ranking
-from application.search.timing import Stages
-from application.shared.documents import document_item_id
-from application.shared.paging import page_limit
-from domain.errors import InvalidValue
-from domain.lexical import terms
-from domain.memory import MemoryItem, MemoryType
-from domain.metadata import filter_tokens, tokens
-from domain.ranking import Scored, apply_budget, dedupe, prior, reciprocal_rank_fusion
-from domain.settings import CONSENTED_SENSITIVITY, MemorySettings
+from memvault.application.ports.clock import Clock
+from memvault.application.ports.embedder import Embedder, Vector
+from memvault.application.ports.metrics import NO_METRICS, Metric, Metrics
+from memvault.application.ports.repositories import ScopeQuery, UnitOfWork, UnitOfWorkFactory
+from memvault.application.ports.vector_store import (
+    VectorFilter,
+    VectorHit,
+    VectorStore,
+    VectorStoreError,
+)
+from memvault.application.search.access_times import AccessTimes
+from memvault.application.search.bm25 import bm25_ranking
+from memvault.application.search.timing import Stages
+from memvault.application.shared.documents import document_item_id
+from memvault.application.shared.paging import page_limit
+from memvault.domain.errors import InvalidValue
+from memvault.domain.lexical import terms
+from memvault.domain.memory import MemoryItem, MemoryType
+from memvault.domain.metadata import filter_tokens, tokens
+from memvault.domain.ranking import Scored, apply_budget, dedupe, prior, reciprocal_rank_fusion
+from memvault.domain.settings import CONSENTED_SENSITIVITY, MemorySettings
 
 log = structlog.get_logger(__name__)
 DEFAULT_LIMIT = 5

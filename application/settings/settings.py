@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from application.ports.clock import Clock
-from application.ports.repositories import UnitOfWorkFactory
-from domain.audit import AuditEntry, AuditOperation, AuditTarget, Operator
-from domain.settings import MemorySettings
+from memvault.application.ports.clock import Clock
+from memvault.application.ports.repositories import UnitOfWorkFactory
+from memvault.domain.audit import AuditEntry, AuditOperation, AuditTarget, Operator
+from memvault.domain.settings import MemorySettings
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

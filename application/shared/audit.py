@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from application.ports.repositories import UnitOfWork
-from domain.audit import AuditEntry, AuditOperation, AuditTarget, OperatorType
-from domain.memory import MemoryItem
+from memvault.application.ports.repositories import UnitOfWork
+from memvault.domain.audit import AuditEntry, AuditOperation, AuditTarget, OperatorType
+from memvault.domain.memory import MemoryItem
 
 
 async def audit_item(

@@ -16,10 +16,10 @@ import re
 from datetime import datetime
 from typing import Any, NoReturn
 
-from application.ports.repositories import ItemCursor
-from domain.errors import InvalidValue
-from domain.instants import utc_instant
-from domain.memory import MemoryItem
+from memvault.application.ports.repositories import ItemCursor
+from memvault.domain.errors import InvalidValue
+from memvault.domain.instants import utc_instant
+from memvault.domain.memory import MemoryItem
 
 MAX_ID = 2**63 - 1
 _ID = re.compile(r"[1-9][0-9]{0,18}")

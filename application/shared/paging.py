@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from domain.errors import InvalidValue
+from memvault.domain.errors import InvalidValue
 
 MAX_ID = 2**63
 """Ids are signed 64-bit integers on every dialect."""

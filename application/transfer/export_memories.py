@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from application.ports.repositories import UnitOfWorkFactory
-from application.transfer.lines import ExportedMemory
-from domain.audit import AuditTarget
+from memvault.application.ports.repositories import UnitOfWorkFactory
+from memvault.application.transfer.lines import ExportedMemory
+from memvault.domain.audit import AuditTarget
 
 PAGE = 500
 

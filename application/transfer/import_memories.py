@@ -15,14 +15,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
-from application.ports.clock import Clock
-from application.ports.indexer import ItemIndexer
-from application.ports.repositories import UnitOfWork, UnitOfWorkFactory
-from application.shared.audit import audit_item
-from application.transfer.lines import ExportedMemory, decode
-from domain.audit import AuditOperation, OperatorType
-from domain.errors import DomainError, InvalidValue
-from domain.memory import MemoryItem
+from memvault.application.ports.clock import Clock
+from memvault.application.ports.indexer import ItemIndexer
+from memvault.application.ports.repositories import UnitOfWork, UnitOfWorkFactory
+from memvault.application.shared.audit import audit_item
+from memvault.application.transfer.lines import ExportedMemory, decode
+from memvault.domain.audit import AuditOperation, OperatorType
+from memvault.domain.errors import DomainError, InvalidValue
+from memvault.domain.memory import MemoryItem
 
 INDEX_BATCH = 200
 MAX_REPORTED_PROBLEMS = 20

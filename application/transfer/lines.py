@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from domain.audit import AuditEntry, AuditOperation, AuditTarget, OperatorType
-from domain.errors import DomainError, InvalidValue
-from domain.memory import (
+from memvault.domain.audit import AuditEntry, AuditOperation, AuditTarget, OperatorType
+from memvault.domain.errors import DomainError, InvalidValue
+from memvault.domain.memory import (
     MAX_CONTENT,
     MAX_SENSITIVITY,
     MAX_TITLE,
@@ -32,8 +32,8 @@ from domain.memory import (
     Scope,
     VectorStatus,
 )
-from domain.metadata import Metadata, require_metadata
-from domain.secrets import SecretRefused, refuse_secret
+from memvault.domain.metadata import Metadata, require_metadata
+from memvault.domain.secrets import SecretRefused, refuse_secret
 
 FORMAT = "memvault.memory"
 VERSION = 2

@@ -14,11 +14,11 @@ from __future__ import annotations
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 
-from container import Container
-from domain.api_keys import MAX_USER_ID, ApiKey, ScopeKind
-from domain.audit import Operator, OperatorType
-from domain.errors import InvalidValue
-from entrypoints.http.auth import Principal
+from memvault.container import Container
+from memvault.domain.api_keys import MAX_USER_ID, ApiKey, ScopeKind
+from memvault.domain.audit import Operator, OperatorType
+from memvault.domain.errors import InvalidValue
+from memvault.entrypoints.http.auth import Principal
 
 USER_HEADER = "x-memvault-user"
 ADMIN_PATH = "/api/v1/admin"

@@ -11,33 +11,33 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
-from container import Infrastructure, Settings, build_infrastructure
-from entrypoints.access_flusher import AccessFlusher
-from entrypoints.embedded_worker import EmbeddedWorker
-from entrypoints.http.asgi import MAX_BODY_BYTES
-from entrypoints.http.auth import PUBLIC_PATHS, JWTAuthMiddleware
-from entrypoints.http.body_guard import BodyGuardMiddleware
-from entrypoints.http.deps import DEPENDENCIES
-from entrypoints.http.errors import EXCEPTION_HANDLERS
-from entrypoints.http.idempotency import IdempotencyMiddleware
-from entrypoints.http.mcp_mount import McpMount
-from entrypoints.http.openapi import document_problems
-from entrypoints.http.rate_limit import RateLimitMiddleware, TokenBuckets
-from entrypoints.http.request_id import RequestIdMiddleware
-from entrypoints.http.routes.admin import AdminController
-from entrypoints.http.routes.api_keys import ApiKeyController
-from entrypoints.http.routes.health import healthz, readyz
-from entrypoints.http.routes.items import ItemController
-from entrypoints.http.routes.jobs import JobController
-from entrypoints.http.routes.messages import post_messages
-from entrypoints.http.routes.search import context, search
-from entrypoints.http.routes.settings import SettingsController
-from entrypoints.http.routes.snapshots import SnapshotController
-from entrypoints.http.routes.transfer import TransferController, export_own
-from entrypoints.http.routes.ui import ui_asset, ui_page
-from entrypoints.http.tracing import tracing_plugins
-from entrypoints.lifecycle import running
-from entrypoints.pipeline import PipelineLoops
+from memvault.container import Infrastructure, Settings, build_infrastructure
+from memvault.entrypoints.access_flusher import AccessFlusher
+from memvault.entrypoints.embedded_worker import EmbeddedWorker
+from memvault.entrypoints.http.asgi import MAX_BODY_BYTES
+from memvault.entrypoints.http.auth import PUBLIC_PATHS, JWTAuthMiddleware
+from memvault.entrypoints.http.body_guard import BodyGuardMiddleware
+from memvault.entrypoints.http.deps import DEPENDENCIES
+from memvault.entrypoints.http.errors import EXCEPTION_HANDLERS
+from memvault.entrypoints.http.idempotency import IdempotencyMiddleware
+from memvault.entrypoints.http.mcp_mount import McpMount
+from memvault.entrypoints.http.openapi import document_problems
+from memvault.entrypoints.http.rate_limit import RateLimitMiddleware, TokenBuckets
+from memvault.entrypoints.http.request_id import RequestIdMiddleware
+from memvault.entrypoints.http.routes.admin import AdminController
+from memvault.entrypoints.http.routes.api_keys import ApiKeyController
+from memvault.entrypoints.http.routes.health import healthz, readyz
+from memvault.entrypoints.http.routes.items import ItemController
+from memvault.entrypoints.http.routes.jobs import JobController
+from memvault.entrypoints.http.routes.messages import post_messages
+from memvault.entrypoints.http.routes.search import context, search
+from memvault.entrypoints.http.routes.settings import SettingsController
+from memvault.entrypoints.http.routes.snapshots import SnapshotController
+from memvault.entrypoints.http.routes.transfer import TransferController, export_own
+from memvault.entrypoints.http.routes.ui import ui_asset, ui_page
+from memvault.entrypoints.http.tracing import tracing_plugins
+from memvault.entrypoints.lifecycle import running
+from memvault.entrypoints.pipeline import PipelineLoops
 
 API_VERSION = "0.1.0"
 

@@ -8,7 +8,7 @@ from typing import cast
 import msgspec
 from litestar.types import Receive, ReceiveMessage, Scope, Send
 
-from entrypoints.http.errors import CODES_BY_STATUS, PROBLEM, TITLES
+from memvault.entrypoints.http.errors import CODES_BY_STATUS, PROBLEM, TITLES
 
 
 async def send_bytes(

@@ -13,8 +13,8 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 from litestar.types import ASGIApp
 
-from domain.api_keys import looks_like_key
-from domain.audit import Operator
+from memvault.domain.api_keys import looks_like_key
+from memvault.domain.audit import Operator
 
 PUBLIC_PATHS = ["^/healthz", "^/readyz", "^/metrics", "^/schema", "^/ui"]
 MAX_USER_ID = 128
@@ -82,7 +82,7 @@ class JWTAuthMiddleware(AbstractAuthenticationMiddleware):
         if scheme.lower() != "bearer" or not token.strip():
             raise NotAuthorizedException("send Authorization: Bearer <token>")
         if looks_like_key(token.strip()):
-            from entrypoints.http.api_keys import principal_from_key
+            from memvault.entrypoints.http.api_keys import principal_from_key
 
             principal = await principal_from_key(connection, token.strip())
             return AuthenticationResult(user=principal, auth=None)

@@ -15,7 +15,7 @@ import re
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from entrypoints.http.asgi import (
+from memvault.entrypoints.http.asgi import (
     MAX_BODY_BYTES,
     BodyTooLarge,
     declared_length,

@@ -9,9 +9,9 @@ from litestar.di import Provide
 from litestar.exceptions import NotAuthorizedException
 from litestar.params import SkipValidationMarker
 
-from container import Container
-from domain.errors import NotFound
-from entrypoints.http.auth import Principal
+from memvault.container import Container
+from memvault.domain.errors import NotFound
+from memvault.entrypoints.http.auth import Principal
 
 MAX_ID = 2**63 - 1
 

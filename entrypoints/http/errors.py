@@ -14,8 +14,15 @@ from litestar.exceptions import (
 )
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
-from container import unavailable_dependency
-from domain.errors import Conflict, DomainError, InvalidMemoryType, InvalidValue, NotFound, TooLarge
+from memvault.container import unavailable_dependency
+from memvault.domain.errors import (
+    Conflict,
+    DomainError,
+    InvalidMemoryType,
+    InvalidValue,
+    NotFound,
+    TooLarge,
+)
 
 log = structlog.get_logger(__name__)
 

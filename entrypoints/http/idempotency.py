@@ -17,16 +17,16 @@ from litestar import Litestar
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from application.ports.idempotency import Claim, IdempotencyStore, StoredResponse
-from domain.text import has_forbidden_control
-from entrypoints.http.asgi import (
+from memvault.application.ports.idempotency import Claim, IdempotencyStore, StoredResponse
+from memvault.domain.text import has_forbidden_control
+from memvault.entrypoints.http.asgi import (
     BodyTooLarge,
     read_body,
     replay_receive,
     send_bytes,
     send_problem,
 )
-from entrypoints.http.auth import Principal
+from memvault.entrypoints.http.auth import Principal
 
 HEADER = b"idempotency-key"
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}

@@ -21,7 +21,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 from memvault_client import AsyncClient
 
-from entrypoints.mcp_tools import build_mcp_server
+from memvault.entrypoints.mcp_tools import build_mcp_server
 
 MCP_PATH = "/mcp"
 FORWARDED = ("authorization", "x-memvault-user")

@@ -25,7 +25,7 @@ from litestar.openapi.spec import (
     SecurityScheme,
 )
 
-from entrypoints.http.errors import PROBLEM, TITLES
+from memvault.entrypoints.http.errors import PROBLEM, TITLES
 
 BEARER = "BearerToken"
 MUTATING = {"post", "put", "patch", "delete"}

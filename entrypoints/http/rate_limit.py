@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from application.ports.rate_limiter import RateLimiter
-from entrypoints.http.asgi import send_problem
-from entrypoints.http.auth import Principal
+from memvault.application.ports.rate_limiter import RateLimiter
+from memvault.entrypoints.http.asgi import send_problem
+from memvault.entrypoints.http.auth import Principal
 
 MAX_TRACKED_USERS = 100_000
 

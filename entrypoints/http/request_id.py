@@ -13,7 +13,7 @@ from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from application.request_context import REQUEST_ID
+from memvault.application.request_context import REQUEST_ID
 
 HEADER = "x-request-id"
 SANE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/+=@-]{0,127}")

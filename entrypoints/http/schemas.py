@@ -7,17 +7,17 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from application.ingest.ingest_messages import Extraction
-from application.ports.repositories import DeadEvent
-from domain.audit import AuditEntry
-from domain.conversation import AgentSnapshot, Role
-from domain.instants import utc_instant
-from domain.jobs import ExtractionJob, JobStatus
-from domain.memory import MAX_CONTENT, MAX_TITLE, MemoryItem, MemoryStatus, MemoryType
-from domain.outbox import OutboxMessage, OutboxStatus
-from domain.ranking import Scored
-from domain.settings import MemorySettings
-from domain.text import IDENTIFIER_PATTERN, TEXT_PATTERN
+from memvault.application.ingest.ingest_messages import Extraction
+from memvault.application.ports.repositories import DeadEvent
+from memvault.domain.audit import AuditEntry
+from memvault.domain.conversation import AgentSnapshot, Role
+from memvault.domain.instants import utc_instant
+from memvault.domain.jobs import ExtractionJob, JobStatus
+from memvault.domain.memory import MAX_CONTENT, MAX_TITLE, MemoryItem, MemoryStatus, MemoryType
+from memvault.domain.outbox import OutboxMessage, OutboxStatus
+from memvault.domain.ranking import Scored
+from memvault.domain.settings import MemorySettings
+from memvault.domain.text import IDENTIFIER_PATTERN, TEXT_PATTERN
 
 Score = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
 Sensitivity = Annotated[int, msgspec.Meta(ge=0, le=2)]

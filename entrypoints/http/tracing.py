@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from litestar.plugins import PluginProtocol
 
-from container import Settings
+from memvault.container import Settings
 
 EXCLUDED = ["/healthz", "/readyz", "/metrics"]
 """Probes and scrapes: frequent and uninteresting."""

@@ -7,9 +7,9 @@ import asyncio
 import threading
 from collections.abc import Sequence
 
-from application.ports.extractor import ExtractionError, ExtractionRequest, Extractor
-from application.ports.job_queue import JobQueue
-from domain.facts import CandidateFact
+from memvault.application.ports.extractor import ExtractionError, ExtractionRequest, Extractor
+from memvault.application.ports.job_queue import JobQueue
+from memvault.domain.facts import CandidateFact
 
 
 class ScriptedExtractor(Extractor):

@@ -25,13 +25,13 @@ from litestar.testing import TestClient
 from pydantic import SecretStr
 from pytest_bdd import given, parsers, scenarios, then, when
 
-from application.events import envelope
-from application.ports.event_bus import OutgoingEvent
-from application.ports.repositories import ClaimOutcome
-from container import Container, Infrastructure, Settings, build_infrastructure
-from domain.jobs import ExtractionJob, ExtractPayload, extract_job_key
-from entrypoints.http.app import create_app
-from entrypoints.http.auth import issue_token
+from memvault.application.events import envelope
+from memvault.application.ports.event_bus import OutgoingEvent
+from memvault.application.ports.repositories import ClaimOutcome
+from memvault.container import Container, Infrastructure, Settings, build_infrastructure
+from memvault.domain.jobs import ExtractionJob, ExtractPayload, extract_job_key
+from memvault.entrypoints.http.app import create_app
+from memvault.entrypoints.http.auth import issue_token
 from tests.bdd.job_doubles import HeldJobQueue, ScriptedExtractor
 from tests.e2e.scale_stack import ScaleStack, scale_stack
 

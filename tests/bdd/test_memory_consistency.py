@@ -22,12 +22,12 @@ from litestar.testing import TestClient
 from pydantic import SecretStr
 from pytest_bdd import given, parsers, scenario, scenarios, then, when
 
-from adapters.extractor.rule_based import extract_facts
-from adapters.llm.prompts import EXTRACT_SYSTEM_PROMPT, EXTRACT_USER_INSTRUCTION
-from container import Settings
-from domain.facts import normalize_facts
-from entrypoints.http.app import create_app
-from entrypoints.http.auth import issue_token
+from memvault.adapters.extractor.rule_based import extract_facts
+from memvault.adapters.llm.prompts import EXTRACT_SYSTEM_PROMPT, EXTRACT_USER_INSTRUCTION
+from memvault.container import Settings
+from memvault.domain.facts import normalize_facts
+from memvault.entrypoints.http.app import create_app
+from memvault.entrypoints.http.auth import issue_token
 from tests.integration.chat_server import ChatServer, Scripted
 
 SECRET = "bdd-consistency-secret-" + "c" * 64

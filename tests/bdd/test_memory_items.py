@@ -12,9 +12,9 @@ from litestar.testing import TestClient
 from pydantic import SecretStr
 from pytest_bdd import given, parsers, scenarios, then, when
 
-from container import Settings
-from entrypoints.http.app import create_app
-from entrypoints.http.auth import issue_token
+from memvault.container import Settings
+from memvault.entrypoints.http.app import create_app
+from memvault.entrypoints.http.auth import issue_token
 
 scenarios("memory_items.feature")
 

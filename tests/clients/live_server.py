@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 
-from entrypoints.http.auth import issue_token
+from memvault.entrypoints.http.auth import issue_token
 
 STARTUP_TIMEOUT_S = 90
 SECRET = "live-server-secret-" + "y" * 48
@@ -72,7 +72,7 @@ def live_server(data_dir: Path, **extra: str) -> Iterator[LiveServer]:
     data_dir.mkdir(parents=True, exist_ok=True)
     with (data_dir / "serve.log").open("w") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "entrypoints.cli", "serve"],
+            [sys.executable, "-m", "memvault.entrypoints.cli", "serve"],
             env=env,
             cwd=ROOT,
             stdout=log,

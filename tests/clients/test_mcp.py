@@ -34,7 +34,7 @@ async def over_stdio(server: LiveServer, key: str, user: str) -> AsyncIterator[C
         "PYTHONPATH": server.env["PYTHONPATH"],
     }
     params = StdioServerParameters(
-        command=sys.executable, args=["-m", "entrypoints.cli", "mcp"], env=env, cwd=ROOT
+        command=sys.executable, args=["-m", "memvault.entrypoints.cli", "mcp"], env=env, cwd=ROOT
     )
     async with Client(params) as client:
         yield client

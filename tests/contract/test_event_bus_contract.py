@@ -16,10 +16,10 @@ from typing import TypeVar
 import pytest
 from redis.asyncio import Redis
 
-from adapters.event_bus.in_process import InProcessBus
-from adapters.event_bus.kafka import KafkaConsumer, KafkaPublisher, KafkaSettings
-from adapters.event_bus.redis_streams import RedisStreamsConsumer, RedisStreamsPublisher
-from application.ports.event_bus import (
+from memvault.adapters.event_bus.in_process import InProcessBus
+from memvault.adapters.event_bus.kafka import KafkaConsumer, KafkaPublisher, KafkaSettings
+from memvault.adapters.event_bus.redis_streams import RedisStreamsConsumer, RedisStreamsPublisher
+from memvault.application.ports.event_bus import (
     EventBusError,
     EventConsumer,
     EventPublisher,

@@ -14,15 +14,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.sqlalchemy.idempotency import SqlIdempotencyStore
-from adapters.sqlalchemy.unit_of_work import SqlUnitOfWorkFactory
-from application.ports.idempotency import Claim
-from application.ports.repositories import ItemQuery, ScopeQuery
-from domain.audit import AuditEntry, AuditOperation, AuditTarget, OperatorType
-from domain.conversation import AgentSnapshot, ChatMessage, Role
-from domain.jobs import ExtractionJob
-from domain.memory import MemoryStatus, MemoryType
-from domain.settings import MemorySettings
+from memvault.adapters.sqlalchemy.idempotency import SqlIdempotencyStore
+from memvault.adapters.sqlalchemy.unit_of_work import SqlUnitOfWorkFactory
+from memvault.application.ports.idempotency import Claim
+from memvault.application.ports.repositories import ItemQuery, ScopeQuery
+from memvault.domain.audit import AuditEntry, AuditOperation, AuditTarget, OperatorType
+from memvault.domain.conversation import AgentSnapshot, ChatMessage, Role
+from memvault.domain.jobs import ExtractionJob
+from memvault.domain.memory import MemoryStatus, MemoryType
+from memvault.domain.settings import MemorySettings
 from tests.contract.test_repositories import NOW, add, make_item
 
 

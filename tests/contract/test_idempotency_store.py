@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.sqlalchemy.idempotency import SqlIdempotencyStore
-from application.ports.idempotency import Claim, StoredResponse
+from memvault.adapters.sqlalchemy.idempotency import SqlIdempotencyStore
+from memvault.application.ports.idempotency import Claim, StoredResponse
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 TTL = timedelta(hours=24)

@@ -18,7 +18,11 @@ from dataclasses import dataclass, field
 import dramatiq
 import pytest
 
-from adapters.job_queue.dramatiq_queue import DramatiqJobQueue, build_broker, register_job_actor
+from memvault.adapters.job_queue.dramatiq_queue import (
+    DramatiqJobQueue,
+    build_broker,
+    register_job_actor,
+)
 from tests.fixtures.redis import REDIS_URL
 
 RABBITMQ_URL = os.environ.get("MEMVAULT_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")

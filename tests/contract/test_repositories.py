@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.sqlalchemy.unit_of_work import SqlUnitOfWorkFactory
-from application.ports.repositories import ItemCursor, ItemQuery
-from domain.audit import AuditEntry, AuditOperation, AuditTarget, OperatorType
-from domain.memory import MemoryItem, MemoryStatus, MemoryType, Scope
-from domain.settings import MemorySettings
+from memvault.adapters.sqlalchemy.unit_of_work import SqlUnitOfWorkFactory
+from memvault.application.ports.repositories import ItemCursor, ItemQuery
+from memvault.domain.audit import AuditEntry, AuditOperation, AuditTarget, OperatorType
+from memvault.domain.memory import MemoryItem, MemoryStatus, MemoryType, Scope
+from memvault.domain.settings import MemorySettings
 
 NOW = datetime(2026, 11, 1, 12, 0, 0, 123456, tzinfo=UTC)
 ALL = frozenset(MemoryStatus)

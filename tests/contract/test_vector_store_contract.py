@@ -13,18 +13,18 @@ from queue import SimpleQueue
 import numpy as np
 import pytest
 
-from adapters.vector_store.memory import MemoryVectorStore
-from adapters.vector_store.milvus import IndexKind, MilvusVectorStore
-from adapters.vector_store.qdrant import QdrantVectorStore
-from adapters.vector_store.qdrant_edge import QdrantEdgeVectorStore
-from application.ports.embedder import Vector
-from application.ports.vector_store import (
+from memvault.adapters.vector_store.memory import MemoryVectorStore
+from memvault.adapters.vector_store.milvus import IndexKind, MilvusVectorStore
+from memvault.adapters.vector_store.qdrant import QdrantVectorStore
+from memvault.adapters.vector_store.qdrant_edge import QdrantEdgeVectorStore
+from memvault.application.ports.embedder import Vector
+from memvault.application.ports.vector_store import (
     VectorFilter,
     VectorRecord,
     VectorStore,
     VectorStoreError,
 )
-from domain.metadata import tokens as metadata_tokens
+from memvault.domain.metadata import tokens as metadata_tokens
 
 DIM = 32
 KINDS = ["memory", "qdrant-edge", "qdrant", "milvus-lite", "milvus"]
@@ -424,8 +424,8 @@ async def test_an_edge_store_held_by_another_process_fails_with_a_clear_message(
 async def test_milvus_lists_document_ids_beyond_one_query_page(
     milvus_kind: Kind, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("adapters.vector_store.milvus._MAX_PAGE", 7)
-    monkeypatch.setattr("adapters.vector_store.milvus._ITERATOR_BATCH", 10)
+    monkeypatch.setattr("memvault.adapters.vector_store.milvus._MAX_PAGE", 7)
+    monkeypatch.setattr("memvault.adapters.vector_store.milvus._ITERATOR_BATCH", 10)
     store = milvus_kind.make()
     await store.ensure_ready(DIM)
     try:

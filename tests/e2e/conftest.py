@@ -10,9 +10,9 @@ import pytest
 from litestar.testing import AsyncTestClient
 from pydantic import SecretStr
 
-from container import Settings
-from entrypoints.http.app import create_app
-from entrypoints.http.auth import issue_token
+from memvault.container import Settings
+from memvault.entrypoints.http.app import create_app
+from memvault.entrypoints.http.auth import issue_token
 
 SECRET = "test-secret-" + "x" * 64
 

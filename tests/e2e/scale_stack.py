@@ -67,7 +67,7 @@ def _checked_redis() -> Redis:
 def _start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "entrypoints.cli", *args],
+            [sys.executable, "-m", "memvault.entrypoints.cli", *args],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -14,13 +14,13 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import select, text
 from typer.testing import CliRunner
 
-from adapters.sqlalchemy.api_keys import SqlApiKeyRepository
-from adapters.sqlalchemy.engine import create_engine
-from adapters.sqlalchemy.tables import memvault_api_keys
-from container import Settings
-from domain.api_keys import KeyScope, hash_secret, mint
-from entrypoints.cli import app as cli
-from entrypoints.http.app import create_app
+from memvault.adapters.sqlalchemy.api_keys import SqlApiKeyRepository
+from memvault.adapters.sqlalchemy.engine import create_engine
+from memvault.adapters.sqlalchemy.tables import memvault_api_keys
+from memvault.container import Settings
+from memvault.domain.api_keys import KeyScope, hash_secret, mint
+from memvault.entrypoints.cli import app as cli
+from memvault.entrypoints.http.app import create_app
 from tests.e2e.conftest import Auth
 from tests.e2e.test_items_api import ITEMS, assert_problem, create
 
@@ -211,7 +211,7 @@ async def test_an_unknown_key_id_is_404(client: Client, auth: Auth):
 
 
 def test_the_cli_creates_lists_and_revokes_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    from container import migrate
+    from memvault.container import migrate
 
     settings = Settings(data_dir=tmp_path, database_url=None)
     migrate(settings)

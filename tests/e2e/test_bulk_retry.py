@@ -8,10 +8,10 @@ from datetime import timedelta
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 
-from adapters.sqlalchemy.tables import memory_audit_logs as audit
-from container import Container
-from domain.jobs import JobStatus
-from domain.outbox import OutboxMessage, OutboxStatus
+from memvault.adapters.sqlalchemy.tables import memory_audit_logs as audit
+from memvault.container import Container
+from memvault.domain.jobs import JobStatus
+from memvault.domain.outbox import OutboxMessage, OutboxStatus
 from tests.e2e.conftest import Auth
 from tests.integration.job_support import make_job, utcnow
 

@@ -18,8 +18,8 @@ import pytest
 from litestar.testing import AsyncTestClient
 from pydantic import SecretStr
 
-from container import Settings
-from entrypoints.http.app import create_app
+from memvault.container import Settings
+from memvault.entrypoints.http.app import create_app
 from tests.e2e.conftest import SECRET, Auth
 from tests.e2e.test_items_api import ITEMS, assert_problem
 

@@ -9,9 +9,9 @@ from pathlib import Path
 from litestar.testing import AsyncTestClient
 from pydantic import SecretStr
 
-from container import Settings
-from entrypoints.http.app import create_app
-from entrypoints.http.rate_limit import TokenBuckets
+from memvault.container import Settings
+from memvault.entrypoints.http.app import create_app
+from memvault.entrypoints.http.rate_limit import TokenBuckets
 from tests.e2e.conftest import SECRET, Auth
 from tests.e2e.test_items_api import ITEMS, assert_problem
 

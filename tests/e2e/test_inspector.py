@@ -39,11 +39,11 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
-from application.ports.repositories import DeadEvent
-from container import Settings, build_infrastructure, migrate
-from domain.jobs import ExtractionJob, JobStatus
-from domain.outbox import OutboxMessage, OutboxStatus
-from entrypoints.http.auth import issue_token
+from memvault.application.ports.repositories import DeadEvent
+from memvault.container import Settings, build_infrastructure, migrate
+from memvault.domain.jobs import ExtractionJob, JobStatus
+from memvault.domain.outbox import OutboxMessage, OutboxStatus
+from memvault.entrypoints.http.auth import issue_token
 from tests.clients.live_server import ROOT, SECRET, LiveServer, live_server
 from tests.clients.switchable_proxy import switchable_proxy
 

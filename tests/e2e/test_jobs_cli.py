@@ -11,10 +11,10 @@ from typing import TypeVar
 import pytest
 from typer.testing import CliRunner
 
-from container import Container, Settings, build_infrastructure, migrate
-from domain.audit import AuditEntry, AuditTarget
-from domain.jobs import ExtractionJob, JobStatus
-from entrypoints.cli import app
+from memvault.container import Container, Settings, build_infrastructure, migrate
+from memvault.domain.audit import AuditEntry, AuditTarget
+from memvault.domain.jobs import ExtractionJob, JobStatus
+from memvault.entrypoints.cli import app
 
 T = TypeVar("T")
 NOW = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)

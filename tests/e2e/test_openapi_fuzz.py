@@ -28,9 +28,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from container import Settings
-from entrypoints.http.app import create_app
-from entrypoints.http.auth import issue_token
+from memvault.container import Settings
+from memvault.entrypoints.http.app import create_app
+from memvault.entrypoints.http.auth import issue_token
 from tests.e2e.conftest import SECRET
 
 MAX_EXAMPLES = 5

@@ -10,8 +10,8 @@ from litestar.testing import AsyncTestClient
 from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 
-from container import Settings
-from entrypoints.http.app import create_app
+from memvault.container import Settings
+from memvault.entrypoints.http.app import create_app
 from tests.e2e.conftest import SECRET, Auth
 
 ITEM = {"content": "I like green tea", "memory_type": "preference"}

@@ -20,8 +20,8 @@ from litestar.testing import AsyncTestClient
 from pydantic import SecretStr
 from sqlalchemy import event
 
-from container import Container, Settings
-from entrypoints.http.app import create_app
+from memvault.container import Container, Settings
+from memvault.entrypoints.http.app import create_app
 from tests.e2e.conftest import SECRET, Auth
 from tests.e2e.test_items_api import ITEMS, create
 from tests.fixtures.redis import REDIS_URL

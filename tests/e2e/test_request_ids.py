@@ -18,10 +18,10 @@ import structlog
 from litestar.testing import AsyncTestClient
 from pydantic import SecretStr
 
-from container import Settings
-from entrypoints.http.app import create_app
-from entrypoints.http.auth import issue_token
-from entrypoints.logging import configure_logging
+from memvault.container import Settings
+from memvault.entrypoints.http.app import create_app
+from memvault.entrypoints.http.auth import issue_token
+from memvault.entrypoints.logging import configure_logging
 
 SECRET = "request-ids-" + "r" * 48
 JOB_DEADLINE_S = 30

@@ -18,16 +18,16 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import delete, insert
 
-from adapters.sqlalchemy.lexical import DOCUMENT_TERM, user_key
-from adapters.sqlalchemy.tables import memory_postings
-from application.ports.embedder import Embedder, Vector
-from application.ports.vector_store import (
+from memvault.adapters.sqlalchemy.lexical import DOCUMENT_TERM, user_key
+from memvault.adapters.sqlalchemy.tables import memory_postings
+from memvault.application.ports.embedder import Embedder, Vector
+from memvault.application.ports.vector_store import (
     VectorRecord,
 )
-from application.shared.documents import document_id
-from container import Container, Infrastructure, Settings
-from domain.lexical import term_counts
-from entrypoints.http.app import create_app
+from memvault.application.shared.documents import document_id
+from memvault.container import Container, Infrastructure, Settings
+from memvault.domain.lexical import term_counts
+from memvault.entrypoints.http.app import create_app
 from tests.doubles import SwitchableStore
 from tests.e2e.conftest import Auth
 from tests.e2e.test_items_api import ITEMS, assert_problem, create

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from entrypoints.http.auth import issue_token
+from memvault.entrypoints.http.auth import issue_token
 from tests.e2e.scale_stack import ScaleStack, free_port, scale_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.redis]

@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from container import Settings, write_private_file
+from memvault.container import Settings, write_private_file
 
 COMMANDS = [["serve"], ["token", "alice"], ["relay"], ["worker"]]
 
 
 def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "entrypoints.cli", *args],
+        [sys.executable, "-m", "memvault.entrypoints.cli", *args],
         env=env,
         capture_output=True,
         text=True,
@@ -70,7 +70,7 @@ def test_the_data_directory_and_its_files_are_private_to_the_owner(tmp_path: Pat
 
 
 def test_the_embedded_vector_directory_is_private_to_the_owner(tmp_path: Path):
-    from container import build_infrastructure
+    from memvault.container import build_infrastructure
 
     settings = Settings(data_dir=tmp_path / "data", vector_store="qdrant-edge")
     build_infrastructure(settings).vector_store()

@@ -25,7 +25,7 @@ def free_port() -> int:
 
 def cli(env: dict[str, str], *args: str) -> str:
     done = subprocess.run(
-        [sys.executable, "-m", "entrypoints.cli", *args],
+        [sys.executable, "-m", "memvault.entrypoints.cli", *args],
         env=env,
         capture_output=True,
         text=True,
@@ -38,7 +38,7 @@ def cli(env: dict[str, str], *args: str) -> str:
 @contextmanager
 def running_server(env: dict[str, str], port: int) -> Iterator[str]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "entrypoints.cli", "serve"],
+        [sys.executable, "-m", "memvault.entrypoints.cli", "serve"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

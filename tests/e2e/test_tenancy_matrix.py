@@ -33,9 +33,9 @@ from litestar.routes import ASGIRoute, HTTPRoute
 from litestar.testing import AsyncTestClient
 from pydantic import SecretStr
 
-from container import Settings
-from entrypoints.http.app import create_app
-from entrypoints.http.auth import issue_token
+from memvault.container import Settings
+from memvault.entrypoints.http.app import create_app
+from memvault.entrypoints.http.auth import issue_token
 from tests.databases import DIALECTS
 from tests.e2e.conftest import SECRET
 from tests.e2e.test_items_api import assert_problem

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from entrypoints.http.auth import issue_token
+from memvault.entrypoints.http.auth import issue_token
 from tests.e2e.test_serve_process import free_port, running_server
 
 SECRET = "transfer-cli-" + "c" * 48
@@ -21,7 +21,7 @@ SECRET = "transfer-cli-" + "c" * 48
 
 def memvault(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "entrypoints.cli", *args],
+        [sys.executable, "-m", "memvault.entrypoints.cli", *args],
         env=env,
         capture_output=True,
         text=True,

@@ -33,16 +33,22 @@ from typing import TypeVar
 import httpx
 from pydantic import SecretStr
 
-from adapters.vector_store.qdrant_edge import QdrantEdgeVectorStore
-from application.indexing.chunking import chunk_id, chunk_text
-from application.memory_items.change_item import SetItemStatus
-from application.memory_items.create_item import CreateItems, CreateItemsUseCase, NewItem
-from application.ports.indexer import ItemIndexer
-from application.ports.vector_store import VectorFilter, VectorRecord
-from application.shared.documents import document_id
-from container import Container, Settings, build_infrastructure, close_infrastructure, migrate
-from domain.memory import MemoryItem
-from entrypoints.http.auth import issue_token
+from memvault.adapters.vector_store.qdrant_edge import QdrantEdgeVectorStore
+from memvault.application.indexing.chunking import chunk_id, chunk_text
+from memvault.application.memory_items.change_item import SetItemStatus
+from memvault.application.memory_items.create_item import CreateItems, CreateItemsUseCase, NewItem
+from memvault.application.ports.indexer import ItemIndexer
+from memvault.application.ports.vector_store import VectorFilter, VectorRecord
+from memvault.application.shared.documents import document_id
+from memvault.container import (
+    Container,
+    Settings,
+    build_infrastructure,
+    close_infrastructure,
+    migrate,
+)
+from memvault.domain.memory import MemoryItem
+from memvault.entrypoints.http.auth import issue_token
 from tests.e2e.test_serve_process import free_port
 
 T = TypeVar("T")
@@ -144,7 +150,7 @@ def serving(data: Data) -> Iterator[subprocess.Popen[str]]:
     log_path = data.root.parent / "serve.log"
     with log_path.open("a") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "entrypoints.cli", "serve"],
+            [sys.executable, "-m", "memvault.entrypoints.cli", "serve"],
             env=data.env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -180,7 +186,7 @@ def wait_ready(process: subprocess.Popen[str], base: str, log: Path) -> None:
 
 def memvault(data: Data, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "entrypoints.cli", *args],
+        [sys.executable, "-m", "memvault.entrypoints.cli", *args],
         env=data.env,
         capture_output=True,
         text=True,

@@ -11,8 +11,8 @@ from typing import Any
 
 from dependency_injector import providers
 
-from container import Container, Settings, build_infrastructure
-from domain.jobs import ExtractionJob, ExtractPayload, JobStatus, extract_job_key
+from memvault.container import Container, Settings, build_infrastructure
+from memvault.domain.jobs import ExtractionJob, ExtractPayload, JobStatus, extract_job_key
 from tests.doubles import RecordingQueue
 
 

@@ -26,18 +26,18 @@ from pydantic import SecretStr
 from sqlalchemy import Executable, func, select, update
 from sqlalchemy.engine import RowMapping
 
-from adapters.event_bus.in_process import InProcessBus
-from adapters.sqlalchemy.outbox import from_row
-from adapters.sqlalchemy.tables import memory_consumed_events as inbox
-from adapters.sqlalchemy.tables import memory_dead_events as dead_events
-from adapters.sqlalchemy.tables import memory_jobs as jobs
-from adapters.sqlalchemy.tables import memory_outbox_messages as outbox
-from application.ingest.ingest_messages import IncomingMessage, IngestMessages
-from application.ports.clock import Clock
-from container import Container, Infrastructure, Settings, build_infrastructure, shutdown
-from domain.outbox import OutboxMessage, OutboxStatus
-from entrypoints.http.app import create_app
-from entrypoints.http.auth import issue_token
+from memvault.adapters.event_bus.in_process import InProcessBus
+from memvault.adapters.sqlalchemy.outbox import from_row
+from memvault.adapters.sqlalchemy.tables import memory_consumed_events as inbox
+from memvault.adapters.sqlalchemy.tables import memory_dead_events as dead_events
+from memvault.adapters.sqlalchemy.tables import memory_jobs as jobs
+from memvault.adapters.sqlalchemy.tables import memory_outbox_messages as outbox
+from memvault.application.ingest.ingest_messages import IncomingMessage, IngestMessages
+from memvault.application.ports.clock import Clock
+from memvault.container import Container, Infrastructure, Settings, build_infrastructure, shutdown
+from memvault.domain.outbox import OutboxMessage, OutboxStatus
+from memvault.entrypoints.http.app import create_app
+from memvault.entrypoints.http.auth import issue_token
 from tests.databases import fresh_database
 from tests.doubles import RecordingQueue
 

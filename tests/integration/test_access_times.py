@@ -6,9 +6,9 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.sqlalchemy.unit_of_work import SqlUnitOfWorkFactory
-from application.ports.repositories import UnitOfWork
-from application.search.access_times import AccessTimes
+from memvault.adapters.sqlalchemy.unit_of_work import SqlUnitOfWorkFactory
+from memvault.application.ports.repositories import UnitOfWork
+from memvault.application.search.access_times import AccessTimes
 from tests.contract.test_repositories import NOW, add, make_item
 
 

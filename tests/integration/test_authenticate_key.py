@@ -9,12 +9,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.sqlalchemy.api_keys import SqlApiKeyRepository
-from adapters.sqlalchemy.engine import create_engine
-from application.api_keys.authenticate_key import AuthenticateKeyUseCase
-from application.api_keys.create_key import CreateKey, CreateKeyUseCase
-from application.api_keys.revoke_key import RevokeKeyUseCase
-from domain.api_keys import ApiKeyNotFound
+from memvault.adapters.sqlalchemy.api_keys import SqlApiKeyRepository
+from memvault.adapters.sqlalchemy.engine import create_engine
+from memvault.application.api_keys.authenticate_key import AuthenticateKeyUseCase
+from memvault.application.api_keys.create_key import CreateKey, CreateKeyUseCase
+from memvault.application.api_keys.revoke_key import RevokeKeyUseCase
+from memvault.domain.api_keys import ApiKeyNotFound
 
 START = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 

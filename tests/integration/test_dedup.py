@@ -20,17 +20,17 @@ from litestar.testing import AsyncTestClient
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
-from application.maintenance.dedup import DEFAULT_REASON, Dedup, DedupReport
-from application.memory_items.change_item import SetItemStatus
-from application.ports.repositories import ItemQuery
-from application.ports.vector_store import VectorStore
-from application.shared.documents import document_id
-from container import Container, Infrastructure, Settings, build_infrastructure
-from domain.audit import AuditEntry, AuditTarget, OperatorType
-from domain.memory import MemoryItem, MemoryStatus, MemoryType, VectorStatus
-from entrypoints.cli import app as cli
-from entrypoints.http.app import create_app
-from entrypoints.http.auth import issue_token
+from memvault.application.maintenance.dedup import DEFAULT_REASON, Dedup, DedupReport
+from memvault.application.memory_items.change_item import SetItemStatus
+from memvault.application.ports.repositories import ItemQuery
+from memvault.application.ports.vector_store import VectorStore
+from memvault.application.shared.documents import document_id
+from memvault.container import Container, Infrastructure, Settings, build_infrastructure
+from memvault.domain.audit import AuditEntry, AuditTarget, OperatorType
+from memvault.domain.memory import MemoryItem, MemoryStatus, MemoryType, VectorStatus
+from memvault.entrypoints.cli import app as cli
+from memvault.entrypoints.http.app import create_app
+from memvault.entrypoints.http.auth import issue_token
 from tests.databases import fresh_database
 
 SECRET = "dedup-secret-" + "d" * 64

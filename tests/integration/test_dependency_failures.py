@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from application.jobs.process_job import JobOutcome
-from container import Container
-from domain.jobs import ExtractionJob, JobStatus
+from memvault.application.jobs.process_job import JobOutcome
+from memvault.container import Container
+from memvault.domain.jobs import ExtractionJob, JobStatus
 from tests.integration.chat_server import ChatServer
 from tests.integration.job_support import loop_container, make_job, offline_settings, utcnow
 

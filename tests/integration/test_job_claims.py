@@ -15,13 +15,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.sqlalchemy.unit_of_work import SqlUnitOfWorkFactory
-from adapters.system_clock import SystemClock
-from application.config import JobPolicy
-from application.jobs.sweep import RescueExpiredJobsUseCase
-from application.ports.repositories import ClaimOutcome
-from domain.jobs import ExtractionJob, JobStatus
-from domain.retry import ExponentialBackoff
+from memvault.adapters.sqlalchemy.unit_of_work import SqlUnitOfWorkFactory
+from memvault.adapters.system_clock import SystemClock
+from memvault.application.config import JobPolicy
+from memvault.application.jobs.sweep import RescueExpiredJobsUseCase
+from memvault.application.ports.repositories import ClaimOutcome
+from memvault.domain.jobs import ExtractionJob, JobStatus
+from memvault.domain.retry import ExponentialBackoff
 from tests.doubles import RecordingQueue
 from tests.integration.job_support import make_job, utcnow
 

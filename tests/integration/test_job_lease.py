@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from application.ports.repositories import ClaimOutcome
-from container import Container
-from domain.jobs import ExtractionJob, JobStatus
+from memvault.application.ports.repositories import ClaimOutcome
+from memvault.container import Container
+from memvault.domain.jobs import ExtractionJob, JobStatus
 from tests.doubles import RecordingQueue
 from tests.integration.job_support import (
     loop_container,

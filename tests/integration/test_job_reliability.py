@@ -30,13 +30,13 @@ import pytest
 import redis
 from sqlalchemy import func, select
 
-from adapters.extractor.rule_based import extract_facts
-from adapters.sqlalchemy.tables import memory_items as items
-from adapters.sqlalchemy.tables import memory_jobs as jobs
-from application.ingest.ingest_messages import IncomingMessage, IngestMessages
-from container import Container, Settings, build_infrastructure
-from domain.jobs import JobStatus
-from entrypoints.pipeline import PipelineLoops
+from memvault.adapters.extractor.rule_based import extract_facts
+from memvault.adapters.sqlalchemy.tables import memory_items as items
+from memvault.adapters.sqlalchemy.tables import memory_jobs as jobs
+from memvault.application.ingest.ingest_messages import IncomingMessage, IngestMessages
+from memvault.container import Container, Settings, build_infrastructure
+from memvault.domain.jobs import JobStatus
+from memvault.entrypoints.pipeline import PipelineLoops
 from tests.databases import fresh_database
 from tests.fixtures.redis import REDIS_URL
 
@@ -131,7 +131,7 @@ class Workers:
         log = (self._logs / f"worker-{len(self.running) + len(self.killed)}.log").open("wb")
         self.running.append(
             subprocess.Popen(
-                [sys.executable, "-m", "entrypoints.cli", "worker"],
+                [sys.executable, "-m", "memvault.entrypoints.cli", "worker"],
                 cwd=ROOT,
                 env=self._env,
                 stdout=log,

@@ -12,10 +12,10 @@ from litestar.testing import AsyncTestClient
 from prometheus_client import REGISTRY
 from pydantic import SecretStr
 
-from adapters.llm.client import LLMClient, LLMError
-from container import Settings
-from entrypoints.http.app import create_app
-from entrypoints.http.auth import issue_token
+from memvault.adapters.llm.client import LLMClient, LLMError
+from memvault.container import Settings
+from memvault.entrypoints.http.app import create_app
+from memvault.entrypoints.http.auth import issue_token
 from tests.integration.chat_server import ChatServer
 
 SECRET = "latency-metrics-" + "m" * 48

@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 
-from adapters.llm.client import LLMClient, LLMError
-from adapters.llm.extractor import LLMExtractor
-from adapters.llm.judge import LLMRelationJudge
-from adapters.llm.prompts import EXTRACT_SYSTEM_PROMPT, JUDGE_SYSTEM_PROMPT
-from application.ports.extractor import ExtractionError, ExtractionRequest
-from application.ports.relation_judge import Comparison, JudgeError, Judgement, Relation
-from domain.facts import CandidateFact, normalize_facts
+from memvault.adapters.llm.client import LLMClient, LLMError
+from memvault.adapters.llm.extractor import LLMExtractor
+from memvault.adapters.llm.judge import LLMRelationJudge
+from memvault.adapters.llm.prompts import EXTRACT_SYSTEM_PROMPT, JUDGE_SYSTEM_PROMPT
+from memvault.application.ports.extractor import ExtractionError, ExtractionRequest
+from memvault.application.ports.relation_judge import Comparison, JudgeError, Judgement, Relation
+from memvault.domain.facts import CandidateFact, normalize_facts
 from tests.integration.chat_server import ChatServer
 
 MODEL = "memvault-test-model"

@@ -14,27 +14,27 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.embedder.hashing import HashingEmbedder
-from adapters.sqlalchemy.engine import create_engine
-from adapters.sqlalchemy.items import SqlMemoryItemRepository
-from adapters.sqlalchemy.unit_of_work import SqlUnitOfWork, SqlUnitOfWorkFactory
-from adapters.vector_store.memory import MemoryVectorStore
-from application.extraction.deterministic_judge import DeterministicJudge
-from application.extraction.write_memories import DecisionPolicy, JudgeFailed, MemoryWriter
-from application.ports.memory_writer import WriteResult
-from application.ports.relation_judge import (
+from memvault.adapters.embedder.hashing import HashingEmbedder
+from memvault.adapters.sqlalchemy.engine import create_engine
+from memvault.adapters.sqlalchemy.items import SqlMemoryItemRepository
+from memvault.adapters.sqlalchemy.unit_of_work import SqlUnitOfWork, SqlUnitOfWorkFactory
+from memvault.adapters.vector_store.memory import MemoryVectorStore
+from memvault.application.extraction.deterministic_judge import DeterministicJudge
+from memvault.application.extraction.write_memories import DecisionPolicy, JudgeFailed, MemoryWriter
+from memvault.application.ports.memory_writer import WriteResult
+from memvault.application.ports.relation_judge import (
     Comparison,
     JudgeError,
     Judgement,
     Relation,
     RelationJudge,
 )
-from application.ports.repositories import ItemQuery, UnitOfWorkFactory
-from domain.audit import AuditEntry, AuditTarget
-from domain.decisions import Action
-from domain.facts import CandidateFact, Fact, normalize_fact
-from domain.jobs import ExtractPayload
-from domain.memory import MemoryItem, MemoryStatus, MemoryType, VectorStatus
+from memvault.application.ports.repositories import ItemQuery, UnitOfWorkFactory
+from memvault.domain.audit import AuditEntry, AuditTarget
+from memvault.domain.decisions import Action
+from memvault.domain.facts import CandidateFact, Fact, normalize_fact
+from memvault.domain.jobs import ExtractPayload
+from memvault.domain.memory import MemoryItem, MemoryStatus, MemoryType, VectorStatus
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 POISON = "I don't like sushi anymore"

@@ -8,12 +8,12 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.sqlalchemy.unit_of_work import SqlUnitOfWork
-from application.ports.repositories import ItemQuery, ScopeQuery
-from application.search.bm25 import bm25_ranking
-from domain.lexical import terms
-from domain.memory import MemoryItem, MemoryStatus
-from domain.metadata import filter_tokens
+from memvault.adapters.sqlalchemy.unit_of_work import SqlUnitOfWork
+from memvault.application.ports.repositories import ItemQuery, ScopeQuery
+from memvault.application.search.bm25 import bm25_ranking
+from memvault.domain.lexical import terms
+from memvault.domain.memory import MemoryItem, MemoryStatus
+from memvault.domain.metadata import filter_tokens
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 TOTAL = 400

@@ -11,10 +11,10 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
-from adapters.sqlalchemy.engine import create_engine
-from adapters.sqlalchemy.migrations import downgrade, upgrade
-from adapters.sqlalchemy.tables import metadata
-from adapters.sqlalchemy.types import ExactString
+from memvault.adapters.sqlalchemy.engine import create_engine
+from memvault.adapters.sqlalchemy.migrations import downgrade, upgrade
+from memvault.adapters.sqlalchemy.tables import metadata
+from memvault.adapters.sqlalchemy.types import ExactString
 from tests.databases import DIALECTS, fresh_database
 
 

@@ -21,13 +21,13 @@ import pytest
 from dependency_injector import providers
 from sqlalchemy import select, update
 
-from adapters.sqlalchemy.tables import memory_audit_logs as audit
-from adapters.sqlalchemy.tables import memory_jobs as jobs
-from adapters.sqlalchemy.tables import memory_outbox_messages as outbox
-from application.events import envelope
-from application.ports.event_bus import OutgoingEvent
-from container import Container
-from domain.outbox import OutboxStatus
+from memvault.adapters.sqlalchemy.tables import memory_audit_logs as audit
+from memvault.adapters.sqlalchemy.tables import memory_jobs as jobs
+from memvault.adapters.sqlalchemy.tables import memory_outbox_messages as outbox
+from memvault.application.events import envelope
+from memvault.application.ports.event_bus import OutgoingEvent
+from memvault.container import Container
+from memvault.domain.outbox import OutboxStatus
 from tests.fixtures.kafka import free_port
 from tests.fixtures.redis import REDIS_URL, checked_redis_client
 from tests.integration.outbox_pipeline import (

@@ -11,9 +11,9 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.sqlalchemy.engine import create_engine, create_read_engine
-from adapters.sqlalchemy.tables import memory_user_settings as settings
-from adapters.sqlalchemy.unit_of_work import SqlUnitOfWork
+from memvault.adapters.sqlalchemy.engine import create_engine, create_read_engine
+from memvault.adapters.sqlalchemy.tables import memory_user_settings as settings
+from memvault.adapters.sqlalchemy.unit_of_work import SqlUnitOfWork
 
 
 def a_row(user_id: str) -> dict[str, object]:

@@ -8,10 +8,10 @@ from pathlib import Path
 
 from dependency_injector import providers
 
-from adapters.sqlalchemy.migrations import upgrade
-from application.ingest.ingest_messages import IncomingMessage, IngestMessages
-from container import Settings, build_infrastructure, close_infrastructure
-from entrypoints.pipeline import PipelineLoops
+from memvault.adapters.sqlalchemy.migrations import upgrade
+from memvault.application.ingest.ingest_messages import IncomingMessage, IngestMessages
+from memvault.container import Settings, build_infrastructure, close_infrastructure
+from memvault.entrypoints.pipeline import PipelineLoops
 from tests.conftest import off_loop
 from tests.doubles import RecordingQueue
 

@@ -15,14 +15,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from adapters.sqlalchemy.tables import memory_items as items
-from adapters.sqlalchemy.tables import memory_outbox_messages as outbox
-from application.events import envelope
-from application.ingest.ingest_messages import IncomingMessage, IngestMessages
-from application.jobs.process_job import JobOutcome
-from application.settings.settings import ChangeSettings
-from container import Container
-from domain.jobs import JobStatus
+from memvault.adapters.sqlalchemy.tables import memory_items as items
+from memvault.adapters.sqlalchemy.tables import memory_outbox_messages as outbox
+from memvault.application.events import envelope
+from memvault.application.ingest.ingest_messages import IncomingMessage, IngestMessages
+from memvault.application.jobs.process_job import JobOutcome
+from memvault.application.settings.settings import ChangeSettings
+from memvault.container import Container
+from memvault.domain.jobs import JobStatus
 from tests.doubles import RecordingQueue
 from tests.integration.job_support import loop_container, offline_settings
 

@@ -14,9 +14,9 @@ import pytest
 from litestar.testing import AsyncTestClient
 from pydantic import SecretStr
 
-from container import Settings, migrate
-from entrypoints.http.app import create_app
-from entrypoints.http.auth import issue_token
+from memvault.container import Settings, migrate
+from memvault.entrypoints.http.app import create_app
+from memvault.entrypoints.http.auth import issue_token
 from tests.conftest import off_loop
 from tests.fixtures.redis import REDIS_URL, checked_redis_client
 

@@ -12,8 +12,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from pydantic import SecretStr
 
-from container import Settings
-from entrypoints.http.app import create_app
+from memvault.container import Settings
+from memvault.entrypoints.http.app import create_app
 
 EXPORTER = InMemorySpanExporter()
 

@@ -16,16 +16,16 @@ from litestar.testing import AsyncTestClient
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
-from application.memory_items.create_item import CreateItems, NewItem
-from application.transfer.export_memories import ExportMemories
-from application.transfer.import_memories import ImportMemories, ImportRejected
-from application.transfer.lines import encode
-from container import Container, Settings, build_infrastructure
-from domain.audit import AuditTarget
-from domain.memory import MemoryItem, MemoryStatus, MemoryType, Scope
-from entrypoints.cli import app as cli
-from entrypoints.http.app import create_app
-from entrypoints.http.auth import issue_token
+from memvault.application.memory_items.create_item import CreateItems, NewItem
+from memvault.application.transfer.export_memories import ExportMemories
+from memvault.application.transfer.import_memories import ImportMemories, ImportRejected
+from memvault.application.transfer.lines import encode
+from memvault.container import Container, Settings, build_infrastructure
+from memvault.domain.audit import AuditTarget
+from memvault.domain.memory import MemoryItem, MemoryStatus, MemoryType, Scope
+from memvault.entrypoints.cli import app as cli
+from memvault.entrypoints.http.app import create_app
+from memvault.entrypoints.http.auth import issue_token
 from tests.databases import fresh_database
 
 SECRET = "transfer-secret-" + "t" * 48

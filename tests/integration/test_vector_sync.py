@@ -22,29 +22,29 @@ import pytest
 from dependency_injector import providers
 from sqlalchemy import select
 
-from adapters.sqlalchemy.migrations import upgrade
-from adapters.sqlalchemy.tables import memory_items
-from adapters.vector_store.memory import MemoryVectorStore
-from application.indexing.chunking import chunk_id, chunk_text
-from application.maintenance.dedup import Dedup
-from application.maintenance.reindex import ReindexUseCase
-from application.memory_items.change_item import PatchItem, SetItemStatus
-from application.memory_items.create_item import CreateItems, CreateItemsUseCase, NewItem
-from application.ports.clock import Clock
-from application.ports.indexer import ItemIndexer
-from application.ports.vector_store import (
+from memvault.adapters.sqlalchemy.migrations import upgrade
+from memvault.adapters.sqlalchemy.tables import memory_items
+from memvault.adapters.vector_store.memory import MemoryVectorStore
+from memvault.application.indexing.chunking import chunk_id, chunk_text
+from memvault.application.maintenance.dedup import Dedup
+from memvault.application.maintenance.reindex import ReindexUseCase
+from memvault.application.memory_items.change_item import PatchItem, SetItemStatus
+from memvault.application.memory_items.create_item import CreateItems, CreateItemsUseCase, NewItem
+from memvault.application.ports.clock import Clock
+from memvault.application.ports.indexer import ItemIndexer
+from memvault.application.ports.vector_store import (
     VectorFilter,
     VectorStore,
 )
-from application.shared.documents import document_id
-from container import (
+from memvault.application.shared.documents import document_id
+from memvault.container import (
     Container,
     Infrastructure,
     Settings,
     build_infrastructure,
     close_infrastructure,
 )
-from domain.memory import ItemChanges, MemoryItem, MemoryStatus
+from memvault.domain.memory import ItemChanges, MemoryItem, MemoryStatus
 from tests.conftest import off_loop
 from tests.doubles import SwitchableStore
 

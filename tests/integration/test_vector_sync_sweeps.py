@@ -7,9 +7,9 @@ import asyncio
 from collections.abc import Sequence
 from datetime import timedelta
 
-from application.indexing.ledger import SyncLedger
-from application.indexing.vector_sync import ResyncVectorsUseCase, VectorIndexer
-from application.ports.embedder import Embedder, EmbedderError, Vector
+from memvault.application.indexing.ledger import SyncLedger
+from memvault.application.indexing.vector_sync import ResyncVectorsUseCase, VectorIndexer
+from memvault.application.ports.embedder import Embedder, EmbedderError, Vector
 from tests.integration import test_vector_sync as sync
 from tests.integration.test_vector_sync import World, create_then_crash, rows
 

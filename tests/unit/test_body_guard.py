@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from entrypoints.http.body_guard import too_deep
+from memvault.entrypoints.http.body_guard import too_deep
 
 
 def test_brackets_inside_strings_do_not_count() -> None:

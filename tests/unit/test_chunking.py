@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from application.indexing.chunking import chunk_id, chunk_text, normalize_window
-from application.shared.documents import document_id
+from memvault.application.indexing.chunking import chunk_id, chunk_text, normalize_window
+from memvault.application.shared.documents import document_id
 
 
 def test_short_text_is_one_trimmed_chunk() -> None:

@@ -13,8 +13,8 @@ import pytest
 import typer.main
 import yaml
 
-from container import Settings, refusal
-from entrypoints.cli import app
+from memvault.container import Settings, refusal
+from memvault.entrypoints.cli import app
 
 ROOT = Path(__file__).resolve().parents[2]
 MEMVAULT_SERVICES = {"migrate", "api", "relay", "worker"}

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from container import Settings, refusal
+from memvault.container import Settings, refusal
 
 ROOT = Path(__file__).resolve().parents[2]
 MODULES = [ROOT / "container.py", ROOT / "adapters" / "settings.py"]

@@ -7,15 +7,15 @@ from datetime import UTC, datetime
 
 import pytest
 
-from application.shared.cursors import (
+from memvault.application.shared.cursors import (
     MAX_ID,
     decode_id_cursor,
     decode_item_cursor,
     encode_id_cursor,
     encode_item_cursor,
 )
-from domain.errors import InvalidValue
-from domain.memory import MemoryItem
+from memvault.domain.errors import InvalidValue
+from memvault.domain.memory import MemoryItem
 
 
 def test_an_id_cursor_round_trips() -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from application.extraction.deterministic_judge import DeterministicJudge
-from application.ports.relation_judge import Comparison, Judgement, Relation
-from domain.decisions import Action, Candidate, Decision, aggregate
-from domain.memory import MemoryItem, MemoryType
+from memvault.application.extraction.deterministic_judge import DeterministicJudge
+from memvault.application.ports.relation_judge import Comparison, Judgement, Relation
+from memvault.domain.decisions import Action, Candidate, Decision, aggregate
+from memvault.domain.memory import MemoryItem, MemoryType
 
 THRESHOLD = 0.9
 

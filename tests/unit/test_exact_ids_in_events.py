@@ -12,10 +12,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from application.events import parse_envelope
-from application.outbox.consume import snapshot_of
-from domain.errors import InvalidValue
-from domain.jobs import ExtractPayload, extract_job_key
+from memvault.application.events import parse_envelope
+from memvault.application.outbox.consume import snapshot_of
+from memvault.domain.errors import InvalidValue
+from memvault.domain.jobs import ExtractPayload, extract_job_key
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 PADDED = ["bob ", " bob", "bob\t", "bob\u00a0"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from domain.polarity import DISLIKE, LIKE, expand_contractions, read_stance
+from memvault.domain.polarity import DISLIKE, LIKE, expand_contractions, read_stance
 
 
 def subject_and_polarity(content: str) -> tuple[str, int] | None:

@@ -6,7 +6,7 @@ import unicodedata
 
 import pytest
 
-from entrypoints.http.auth import issue_token, principal_from_token
+from memvault.entrypoints.http.auth import issue_token, principal_from_token
 
 SECRET = "unit-secret-" + "y" * 40
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections import Counter
 
 from bench.retrieval import Question, load_set
-from domain.lexical import CJK, terms
-from domain.memory import MemoryType
+from memvault.domain.lexical import CJK, terms
+from memvault.domain.memory import MemoryType
 
 MEMORIES, QUESTIONS = load_set()
 BY_KEY = {memory.key: memory for memory in MEMORIES}

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from adapters.extractor.rule_based import RuleBasedExtractor, extract_facts
-from application.ports.extractor import ExtractionRequest, Extractor
-from domain.facts import MAX_FACTS_PER_MESSAGE, CandidateFact, normalize_facts
+from memvault.adapters.extractor.rule_based import RuleBasedExtractor, extract_facts
+from memvault.application.ports.extractor import ExtractionRequest, Extractor
+from memvault.domain.facts import MAX_FACTS_PER_MESSAGE, CandidateFact, normalize_facts
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "extraction_corpus.jsonl"
 

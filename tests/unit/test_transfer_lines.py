@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from application.transfer.lines import BadLine, ExportedMemory, decode, encode
-from domain.memory import MemoryItem, MemoryStatus, MemoryType, Scope
-from domain.secrets import holds_secret
+from memvault.application.transfer.lines import BadLine, ExportedMemory, decode, encode
+from memvault.domain.memory import MemoryItem, MemoryStatus, MemoryType, Scope
+from memvault.domain.secrets import holds_secret
 
 FIELDS = [name for name in MemoryItem.__dataclass_fields__ if name not in ("vector_status",)]
 ids = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=128).filter(

@@ -7,15 +7,15 @@ from typing import Annotated
 from litestar import Controller, get, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
-from application.jobs.bulk_retry import RetryJobs
-from application.jobs.queries import ListJobs
-from application.maintenance.dedup import Dedup
-from application.outbox.bulk_retry import RetryOutboxRows
-from domain.audit import OperatorType
-from domain.instants import utc_instant
-from entrypoints.http.auth import admin_guard
-from entrypoints.http.deps import ContainerDep, PrincipalDep, checked_id, split_csv
-from entrypoints.http.schemas import (
+from memvault.application.jobs.bulk_retry import RetryJobs
+from memvault.application.jobs.queries import ListJobs
+from memvault.application.maintenance.dedup import Dedup
+from memvault.application.outbox.bulk_retry import RetryOutboxRows
+from memvault.domain.audit import OperatorType
+from memvault.domain.instants import utc_instant
+from memvault.entrypoints.http.auth import admin_guard
+from memvault.entrypoints.http.deps import ContainerDep, PrincipalDep, checked_id, split_csv
+from memvault.entrypoints.http.schemas import (
     BulkRetryIn,
     BulkRetryOut,
     DeadEventOut,

@@ -9,10 +9,10 @@ import msgspec
 from litestar import Controller, delete, get, post
 from litestar.params import FromPath, JSONBody
 
-from application.api_keys.create_key import CreateKey
-from domain.api_keys import MAX_NAME, ApiKey
-from entrypoints.http.auth import admin_guard
-from entrypoints.http.deps import ContainerDep, checked_id
+from memvault.application.api_keys.create_key import CreateKey
+from memvault.domain.api_keys import MAX_NAME, ApiKey
+from memvault.entrypoints.http.auth import admin_guard
+from memvault.entrypoints.http.deps import ContainerDep, checked_id
 
 
 class KeyIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

@@ -7,8 +7,8 @@ from typing import Any
 import structlog
 from litestar import Response, get
 
-from entrypoints.http.deps import ContainerDep
-from entrypoints.http.errors import problem
+from memvault.entrypoints.http.deps import ContainerDep
+from memvault.entrypoints.http.errors import problem
 
 log = structlog.get_logger(__name__)
 

@@ -8,16 +8,16 @@ from typing import Annotated, Any
 from litestar import Controller, delete, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
-from application.memory_items.change_item import PatchItem, SetItemStatus
-from application.memory_items.create_item import CreateItems, NewItem
-from application.memory_items.list_items import ListItems
-from domain.errors import InvalidValue
-from domain.memory import ItemChanges, MemoryType
-from domain.metadata import require_metadata
-from domain.text import IDENTIFIER_PATTERN
-from entrypoints.http.auth import Principal
-from entrypoints.http.deps import ContainerDep, PrincipalDep, checked_id, split_csv
-from entrypoints.http.schemas import (
+from memvault.application.memory_items.change_item import PatchItem, SetItemStatus
+from memvault.application.memory_items.create_item import CreateItems, NewItem
+from memvault.application.memory_items.list_items import ListItems
+from memvault.domain.errors import InvalidValue
+from memvault.domain.memory import ItemChanges, MemoryType
+from memvault.domain.metadata import require_metadata
+from memvault.domain.text import IDENTIFIER_PATTERN
+from memvault.entrypoints.http.auth import Principal
+from memvault.entrypoints.http.deps import ContainerDep, PrincipalDep, checked_id, split_csv
+from memvault.entrypoints.http.schemas import (
     AuditOut,
     BatchIn,
     HistoryOut,

@@ -7,10 +7,10 @@ from typing import Annotated
 from litestar import Controller, get
 from litestar.params import FromPath, FromQuery, QueryParameter
 
-from application.jobs.queries import ListJobs
-from domain.text import IDENTIFIER_PATTERN
-from entrypoints.http.deps import ContainerDep, PrincipalDep, checked_id, split_csv
-from entrypoints.http.schemas import JobOut, JobPageOut
+from memvault.application.jobs.queries import ListJobs
+from memvault.domain.text import IDENTIFIER_PATTERN
+from memvault.entrypoints.http.deps import ContainerDep, PrincipalDep, checked_id, split_csv
+from memvault.entrypoints.http.schemas import JobOut, JobPageOut
 
 Text = Annotated[str | None, QueryParameter(max_length=128, pattern=IDENTIFIER_PATTERN)]
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from litestar import post
 from litestar.params import JSONBody
 
-from application.ingest.ingest_messages import IncomingMessage, IngestMessages
-from domain.metadata import require_metadata
-from entrypoints.http.deps import ContainerDep, PrincipalDep
-from entrypoints.http.schemas import MessageOut, MessagesIn, MessagesOut, as_utc
+from memvault.application.ingest.ingest_messages import IncomingMessage, IngestMessages
+from memvault.domain.metadata import require_metadata
+from memvault.entrypoints.http.deps import ContainerDep, PrincipalDep
+from memvault.entrypoints.http.schemas import MessageOut, MessagesIn, MessagesOut, as_utc
 
 
 @post(

@@ -8,10 +8,10 @@ from collections.abc import Mapping
 from litestar import Response, post
 from litestar.params import JSONBody
 
-from application.search.build_context import ContextQuery
-from application.search.search_memories import SearchQuery
-from entrypoints.http.deps import ContainerDep, PrincipalDep
-from entrypoints.http.schemas import ContextIn, ContextOut, SearchIn, SearchOut, scored
+from memvault.application.search.build_context import ContextQuery
+from memvault.application.search.search_memories import SearchQuery
+from memvault.entrypoints.http.deps import ContainerDep, PrincipalDep
+from memvault.entrypoints.http.schemas import ContextIn, ContextOut, SearchIn, SearchOut, scored
 
 
 @post(

@@ -5,9 +5,9 @@ from __future__ import annotations
 from litestar import Controller, get, put
 from litestar.params import JSONBody
 
-from application.settings.settings import ChangeSettings
-from entrypoints.http.deps import ContainerDep, PrincipalDep
-from entrypoints.http.schemas import SettingsIn, SettingsOut
+from memvault.application.settings.settings import ChangeSettings
+from memvault.entrypoints.http.deps import ContainerDep, PrincipalDep
+from memvault.entrypoints.http.schemas import SettingsIn, SettingsOut
 
 
 class SettingsController(Controller):

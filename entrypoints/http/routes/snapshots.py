@@ -7,10 +7,10 @@ from typing import Annotated
 from litestar import Controller, Response, get, put
 from litestar.params import JSONBody, PathParameter
 
-from application.agent.snapshots import PutSnapshot
-from domain.text import IDENTIFIER_PATTERN
-from entrypoints.http.deps import ContainerDep, PrincipalDep
-from entrypoints.http.schemas import SnapshotIn, SnapshotOut
+from memvault.application.agent.snapshots import PutSnapshot
+from memvault.domain.text import IDENTIFIER_PATTERN
+from memvault.entrypoints.http.deps import ContainerDep, PrincipalDep
+from memvault.entrypoints.http.schemas import SnapshotIn, SnapshotOut
 
 ConversationId = Annotated[
     str, PathParameter(min_length=1, max_length=128, pattern=IDENTIFIER_PATTERN)

@@ -13,14 +13,14 @@ from litestar import Controller, Request, get, post
 from litestar.params import FromQuery, QueryParameter
 from litestar.response import Stream
 
-from application.transfer.export_memories import ExportMemories
-from application.transfer.import_memories import ImportMemories
-from application.transfer.lines import ExportedMemory, encode
-from container import Container
-from domain.audit import OperatorType
-from domain.errors import InvalidValue
-from entrypoints.http.auth import admin_guard
-from entrypoints.http.deps import ContainerDep, PrincipalDep
+from memvault.application.transfer.export_memories import ExportMemories
+from memvault.application.transfer.import_memories import ImportMemories
+from memvault.application.transfer.lines import ExportedMemory, encode
+from memvault.container import Container
+from memvault.domain.audit import OperatorType
+from memvault.domain.errors import InvalidValue
+from memvault.entrypoints.http.auth import admin_guard
+from memvault.entrypoints.http.deps import ContainerDep, PrincipalDep
 
 JSON_LINES = "application/x-ndjson"
 MAX_IMPORT_BYTES = 1024**3

@@ -7,7 +7,7 @@ from sqlalchemy import Dialect
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.schema import CreateTable
 
-from adapters.sqlalchemy.tables import memory_user_settings
+from memvault.adapters.sqlalchemy.tables import memory_user_settings
 
 
 def mysql_dialect(*, mariadb: bool) -> mysql.dialect:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from adapters.event_bus.in_process import InProcessBus
-from application.ports.event_bus import OutgoingEvent
+from memvault.adapters.event_bus.in_process import InProcessBus
+from memvault.application.ports.event_bus import OutgoingEvent
 
 
 async def test_an_event_waits_while_an_earlier_one_with_its_key_is_with_another_member() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.llm.json_answer import AnswerFormatError, parse_json_object
+from memvault.adapters.llm.json_answer import AnswerFormatError, parse_json_object
 
 
 @pytest.mark.parametrize(

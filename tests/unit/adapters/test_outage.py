@@ -8,7 +8,7 @@ import pytest
 import redis.exceptions
 from sqlalchemy import exc as sa_exc
 
-from adapters.outage import unavailable_dependency
+from memvault.adapters.outage import unavailable_dependency
 
 
 def wrapped(error: BaseException) -> RuntimeError:

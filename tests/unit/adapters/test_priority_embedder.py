@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from adapters.embedder.priority import Lane, PriorityEmbedder
-from application.ports.embedder import Embedder, Vector
+from memvault.adapters.embedder.priority import Lane, PriorityEmbedder
+from memvault.application.ports.embedder import Embedder, Vector
 
 UNBOUNDED = 1e9
 """Slices never shrink below ``slice_size`` here, however slow the test runs."""

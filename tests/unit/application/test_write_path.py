@@ -10,26 +10,26 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from application.config import JobPolicy, OutboxPolicy
-from application.ingest.ingest_messages import (
+from memvault.application.config import JobPolicy, OutboxPolicy
+from memvault.application.ingest.ingest_messages import (
     IncomingMessage,
     IngestMessages,
     IngestMessagesUseCase,
 )
-from application.jobs.process_job import JobOutcome, ProcessJobUseCase
-from application.outbox.consume import ConsumeEventsUseCase, HandleEventUseCase
-from application.outbox.relay import RelayOutboxUseCase
-from application.ports.event_bus import EventConsumer, ReceivedEvent
-from application.ports.extractor import ExtractionError, ExtractionRequest, Extractor
-from application.ports.memory_writer import FactWriter, WriteResult
-from application.ports.repositories import UnitOfWork
-from domain.decisions import Action, Decision
-from domain.errors import InvalidValue
-from domain.facts import CandidateFact, Fact
-from domain.jobs import ExtractionJob, ExtractPayload, JobStatus
-from domain.memory import MemoryItem, MemoryType
-from domain.outbox import EventType, OutboxStatus
-from domain.settings import MemorySettings
+from memvault.application.jobs.process_job import JobOutcome, ProcessJobUseCase
+from memvault.application.outbox.consume import ConsumeEventsUseCase, HandleEventUseCase
+from memvault.application.outbox.relay import RelayOutboxUseCase
+from memvault.application.ports.event_bus import EventConsumer, ReceivedEvent
+from memvault.application.ports.extractor import ExtractionError, ExtractionRequest, Extractor
+from memvault.application.ports.memory_writer import FactWriter, WriteResult
+from memvault.application.ports.repositories import UnitOfWork
+from memvault.domain.decisions import Action, Decision
+from memvault.domain.errors import InvalidValue
+from memvault.domain.facts import CandidateFact, Fact
+from memvault.domain.jobs import ExtractionJob, ExtractPayload, JobStatus
+from memvault.domain.memory import MemoryItem, MemoryType
+from memvault.domain.outbox import EventType, OutboxStatus
+from memvault.domain.settings import MemorySettings
 from tests.doubles import RecordingQueue
 from tests.fake_unit_of_work import (
     FakeUnitOfWorkFactory,

@@ -4,8 +4,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from domain.api_keys import KEY_PREFIX, KeyScope, ScopeKind, hash_secret, looks_like_key, mint
-from domain.errors import InvalidValue
+from memvault.domain.api_keys import (
+    KEY_PREFIX,
+    KeyScope,
+    ScopeKind,
+    hash_secret,
+    looks_like_key,
+    mint,
+)
+from memvault.domain.errors import InvalidValue
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 

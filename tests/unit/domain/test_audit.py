@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from domain.audit import AuditEntry, AuditOperation, AuditTarget, OperatorType
+from memvault.domain.audit import AuditEntry, AuditOperation, AuditTarget, OperatorType
 
 NOW = datetime(2025, 1, 1, 9, 30, tzinfo=UTC)
 

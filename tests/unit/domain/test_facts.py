@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from domain.facts import (
+from memvault.domain.facts import (
     DEFAULT_MIN_CONFIDENCE,
     CandidateFact,
     Fact,
@@ -17,8 +17,8 @@ from domain.facts import (
     normalize_facts,
     sift_facts,
 )
-from domain.memory import MemoryType
-from domain.settings import MemorySettings
+from memvault.domain.memory import MemoryType
+from memvault.domain.settings import MemorySettings
 
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
 

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from domain.conversation import MAX_SNAPSHOT_BYTES, MAX_SNAPSHOT_DEPTH, encode_snapshot
-from domain.errors import InvalidValue, TooLarge
-from domain.instants import MAX_INSTANT, MIN_INSTANT, utc_instant
-from domain.text import IDENTIFIER_PATTERN, TEXT_PATTERN, has_forbidden_control
+from memvault.domain.conversation import MAX_SNAPSHOT_BYTES, MAX_SNAPSHOT_DEPTH, encode_snapshot
+from memvault.domain.errors import InvalidValue, TooLarge
+from memvault.domain.instants import MAX_INSTANT, MIN_INSTANT, utc_instant
+from memvault.domain.text import IDENTIFIER_PATTERN, TEXT_PATTERN, has_forbidden_control
 
 PLUS_ONE = timezone(timedelta(hours=1))
 MINUS_ONE = timezone(timedelta(hours=-1))

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.errors import InvalidTransition
-from domain.jobs import ExtractionJob, JobStatus, JobType
-from domain.retry import ExponentialBackoff, TransientBackoff
+from memvault.domain.errors import InvalidTransition
+from memvault.domain.jobs import ExtractionJob, JobStatus, JobType
+from memvault.domain.retry import ExponentialBackoff, TransientBackoff
 
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
 LEASE = timedelta(seconds=30)

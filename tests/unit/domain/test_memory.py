@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from domain.errors import Conflict, InvalidMemoryContent, InvalidMemoryType, InvalidValue
-from domain.memory import (
+from memvault.domain.errors import Conflict, InvalidMemoryContent, InvalidMemoryType, InvalidValue
+from memvault.domain.memory import (
     UNTITLED,
     ItemChanges,
     MemoryItem,
@@ -21,7 +21,7 @@ from domain.memory import (
     content_hash,
     manual_title,
 )
-from domain.secrets import SecretRefused
+from memvault.domain.secrets import SecretRefused
 
 NOW = datetime(2025, 1, 1, 8, 0, tzinfo=UTC)
 LATER = NOW + timedelta(hours=2)

@@ -7,13 +7,20 @@ from typing import Any
 
 import pytest
 
-from application.extraction.write_memories import new_item
-from domain.errors import InvalidValue
-from domain.facts import Fact
-from domain.jobs import ExtractPayload
-from domain.memory import MemoryItem, MemoryType
-from domain.metadata import MAX_BYTES, filter_tokens, matches, require_metadata, token, tokens
-from domain.ranking import prior, recency
+from memvault.application.extraction.write_memories import new_item
+from memvault.domain.errors import InvalidValue
+from memvault.domain.facts import Fact
+from memvault.domain.jobs import ExtractPayload
+from memvault.domain.memory import MemoryItem, MemoryType
+from memvault.domain.metadata import (
+    MAX_BYTES,
+    filter_tokens,
+    matches,
+    require_metadata,
+    token,
+    tokens,
+)
+from memvault.domain.ranking import prior, recency
 
 SAID = datetime(2024, 3, 5, 10, 0, tzinfo=UTC)
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from domain.errors import InvalidTransition
-from domain.outbox import OutboxMessage, OutboxStatus
-from domain.retry import QuadraticBackoff, TransientBackoff
+from memvault.domain.errors import InvalidTransition
+from memvault.domain.outbox import OutboxMessage, OutboxStatus
+from memvault.domain.retry import QuadraticBackoff, TransientBackoff
 
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
 BACKOFF = QuadraticBackoff()

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from domain.retry import ExponentialBackoff, QuadraticBackoff, TransientBackoff
+from memvault.domain.retry import ExponentialBackoff, QuadraticBackoff, TransientBackoff
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from domain.settings import MemorySettings
+from memvault.domain.settings import MemorySettings
 
 
 def test_a_user_without_settings_has_memory_and_implicit_memory_on_and_sensitive_off() -> None:

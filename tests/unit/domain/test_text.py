@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.text import (
+from memvault.domain.text import (
     clamp01,
     collapse_whitespace,
     normalize_content,
