@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from memvault.application.ports.retention import Purgeable
 from memvault.domain.facts import DEFAULT_MIN_CONFIDENCE
 from memvault.domain.jobs import DEFAULT_MAX_RETRY
 from memvault.domain.outbox import DEFAULT_OUTBOX_MAX_RETRY
@@ -39,3 +40,25 @@ class OutboxPolicy:
     republish_after: timedelta = timedelta(minutes=5)
     """A published row no consumer has marked consumed by then is published again: its
     event may have died with an in-process bus or been trimmed from a stream."""
+
+
+DAY = timedelta(days=1)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RetentionPolicy:
+    """How old each kind of row must be before the purge deletes it (docs/behaviour.md,
+    "Retention"), and how many rows one delete takes."""
+
+    ages: dict[Purgeable, timedelta] = field(
+        default_factory=lambda: {
+            Purgeable.IDEMPOTENCY_KEYS: timedelta(hours=1),
+            Purgeable.INBOX: 7 * DAY,
+            Purgeable.CONSUMED_OUTBOX: 7 * DAY,
+            Purgeable.DEAD_EVENTS: 30 * DAY,
+            Purgeable.CHAT_MESSAGES: 30 * DAY,
+        }
+    )
+    batch: int = 500
+    """Rows per delete: each batch is its own short transaction (SQLite's write lock
+    is held for one batch at a time)."""

@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from memvault.domain.audit import Operator, OperatorType
 from memvault.domain.errors import InvalidTransition, InvalidValue
 from memvault.domain.metadata import Metadata, require_metadata
 from memvault.domain.retry import ExponentialBackoff, TransientBackoff
@@ -247,6 +248,14 @@ class ExtractPayload:
     trace_id: str | None = None
     metadata: Metadata = field(default_factory=dict)
     """Copied to every memory extracted from the turn (docs/behaviour.md, "Metadata")."""
+    operator: Operator | None = None
+    """The API key that sent the turn (its kind and name); ``None``: the user's own token."""
+
+    @property
+    def auditor(self) -> Operator:
+        """Who the memories the job writes are audited under: the key that sent the turn,
+        else the system with the request id (``trace_id``) as the operator id."""
+        return self.operator or Operator(type=OperatorType.SYSTEM, id=self.trace_id)
 
     def to_json(self) -> str:
         return json.dumps(self.to_mapping(), ensure_ascii=False)
@@ -264,6 +273,8 @@ class ExtractPayload:
             "source_message_id": self.source_message_id,
             "trace_id": self.trace_id,
             "metadata": dict(self.metadata) or None,
+            "operator_type": self.operator.type.value if self.operator else None,
+            "operator_id": self.operator.id if self.operator else None,
         }
         return {k: v for k, v in body.items() if v is not None}
 
@@ -322,4 +333,23 @@ class ExtractPayload:
             source_message_id=text_field("source_message_id", required=False),
             trace_id=text_field("trace_id", required=False),
             metadata=require_metadata(data.get("metadata")),
+            operator=_operator_of(
+                data.get("operator_type"), text_field("operator_id", required=False)
+            ),
         )
+
+
+ACTING_KINDS = frozenset({OperatorType.USER, OperatorType.SERVICE, OperatorType.ADMIN})
+"""The operator types a payload may name: the kinds of API key."""
+
+
+def _operator_of(kind: object, name: str | None) -> Operator | None:
+    """The key named by a payload's ``operator_type`` and ``operator_id`` (both or none)."""
+    if kind is None and name is None:
+        return None
+    if kind not in ACTING_KINDS or name is None:
+        raise InvalidValue(
+            "payload fields operator_type (user, service or admin) and operator_id go together",
+            field="operator_type",
+        )
+    return Operator(type=OperatorType(str(kind)), id=name)

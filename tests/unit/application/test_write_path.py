@@ -17,7 +17,7 @@ from memvault.application.ingest.ingest_messages import (
     IngestMessagesUseCase,
 )
 from memvault.application.jobs.process_job import JobOutcome, ProcessJobUseCase
-from memvault.application.outbox.consume import ConsumeEventsUseCase, HandleEventUseCase
+from memvault.application.outbox.consume import ConsumeEventsUseCase, Handled, HandleEventUseCase
 from memvault.application.outbox.relay import RelayOutboxUseCase
 from memvault.application.ports.event_bus import EventConsumer, ReceivedEvent
 from memvault.application.ports.extractor import ExtractionError, ExtractionRequest, Extractor
@@ -299,6 +299,70 @@ async def test_the_consumer_enqueues_new_jobs_and_acknowledges_every_handled_eve
     (job_id,) = uow.tables.jobs
     assert queue.sent == [(job_id, 0)]
     assert consumer.acked == ["r-1", "r-2", "r-3"]
+
+
+class FailingHandler(HandleEventUseCase):
+    """The real handler, except that events holding ``b"boom"`` raise ``failure``."""
+
+    def __init__(self, uow: FakeUnitOfWorkFactory, clock: FixedClock, failure: Exception):
+        super().__init__(uow, clock, JOBS, TOPIC)
+        self.failure = failure
+
+    async def __call__(self, raw: bytes) -> Handled:
+        if b"boom" in raw:
+            raise self.failure
+        return await super().__call__(raw)
+
+
+def poison_batch(good: bytes, *, deliveries: int) -> ListConsumer:
+    return ListConsumer(
+        [
+            ReceivedEvent(key="c-1", value=b'{"boom": 1}', receipt="r-1", deliveries=deliveries),
+            ReceivedEvent(key="c-1", value=good, receipt="r-2"),
+        ]
+    )
+
+
+async def test_a_failing_event_stays_unacknowledged_and_the_rest_of_the_batch_goes_on(
+    uow: FakeUnitOfWorkFactory, clock: FixedClock
+):
+    consumer = poison_batch(await published_event(uow, clock, "I love tea"), deliveries=4)
+    consume = ConsumeEventsUseCase(
+        consumer, FailingHandler(uow, clock, RuntimeError("bug")), RecordingQueue()
+    )
+    assert await consume() == 1
+    assert consumer.acked == ["r-2"]
+    assert uow.tables.dead_events == []
+    assert len(uow.tables.jobs) == 1
+
+
+async def test_an_event_failing_on_its_last_delivery_is_dead_with_its_last_error(
+    uow: FakeUnitOfWorkFactory, clock: FixedClock
+):
+    consumer = poison_batch(await published_event(uow, clock, "I love tea"), deliveries=5)
+    consume = ConsumeEventsUseCase(
+        consumer, FailingHandler(uow, clock, RuntimeError("bug")), RecordingQueue()
+    )
+    assert await consume() == 2
+    assert consumer.acked == ["r-1", "r-2"]
+    (dead,) = uow.tables.dead_events
+    assert dead.reason == "failed 5 deliveries, last: RuntimeError: bug"
+
+
+async def test_a_transient_failure_never_dead_letters_and_stops_the_batch(
+    uow: FakeUnitOfWorkFactory, clock: FixedClock
+):
+    consumer = poison_batch(await published_event(uow, clock, "I love tea"), deliveries=9)
+    outage = ConnectionRefusedError("database down")
+    consume = ConsumeEventsUseCase(
+        consumer,
+        FailingHandler(uow, clock, outage),
+        RecordingQueue(),
+        is_transient=lambda error: error is outage,
+    )
+    assert await consume() == 0
+    assert consumer.acked == []
+    assert uow.tables.dead_events == []
 
 
 # Process job
