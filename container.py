@@ -77,6 +77,7 @@ from memvault.application.ingest.ingest_messages import IngestMessagesUseCase
 from memvault.application.jobs.bulk_retry import RetryJobsUseCase
 from memvault.application.jobs.process_job import ProcessJobUseCase
 from memvault.application.jobs.queries import GetJobUseCase, ListJobsUseCase, RetryJobUseCase
+from memvault.application.jobs.stop import JobStop
 from memvault.application.jobs.sweep import (
     EnqueueDueJobsUseCase,
     MeasureJobsUseCase,
@@ -136,7 +137,6 @@ def job_policy(settings: Settings) -> JobPolicy:
             horizon_seconds=settings.job_retry_horizon_s,
         ),
         lease=timedelta(seconds=settings.job_lease_s),
-        busy_retry_delay=timedelta(milliseconds=settings.job_busy_retry_ms),
         min_confidence=settings.min_confidence,
         requeue_grace=timedelta(seconds=settings.job_requeue_grace_s),
     )
@@ -429,8 +429,11 @@ class Infrastructure(containers.DeclarativeContainer):
     )
     job_actor = providers.Singleton(register_job_actor, broker, loops.provided.process_job)
     job_queue = providers.Singleton(DramatiqJobQueue, job_actor)
-    loop_shutdown = providers.Singleton(LoopShutdown, loops.provided.close_current)
-    """Dramatiq middleware that disposes the actors' loop resources when a worker stops."""
+    job_stop = providers.Singleton(JobStop)
+    """Tells the jobs in hand that the worker stops (they release their leases)."""
+    loop_shutdown = providers.Singleton(LoopShutdown, loops.provided.close_current, stop=job_stop)
+    """Dramatiq middleware that drains the jobs in hand, then disposes the actors' loop
+    resources, when a worker stops."""
     in_process_bus = providers.Singleton(
         InProcessBus, redelivery_after=settings.provided.event_redelivery_s
     )
@@ -591,6 +594,7 @@ class Container(containers.DeclarativeContainer):
         infra.job_policy,
         infra.worker,
         metrics=infra.metrics,
+        stop=infra.job_stop,
     )
     rescue_jobs = providers.Factory(
         RescueExpiredJobsUseCase, uow, clock, infra.job_queue, infra.job_policy

@@ -130,7 +130,6 @@ class Settings(BaseSettings):
     """How long after its creation a job keeps retrying transient failures before it is
     dead (24 h by default)."""
     job_lease_s: float = Field(default=60.0, gt=0)
-    job_busy_retry_ms: int = Field(default=500, ge=0)
     job_requeue_grace_s: float = Field(default=10.0, ge=0)
     min_confidence: float = Field(default=0.5, ge=0, le=1)
     outbox_max_retry: int = Field(default=20, ge=1)

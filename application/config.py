@@ -19,12 +19,11 @@ class JobPolicy:
     transient: TransientBackoff = field(default_factory=TransientBackoff)
     """Waits after a dependency failure (LLM or embedder down): never counted as attempts."""
     lease: timedelta = timedelta(seconds=60)
-    busy_retry_delay: timedelta = timedelta(milliseconds=500)
-    """How long an actor whose user is busy waits before trying its job again."""
     min_confidence: float = DEFAULT_MIN_CONFIDENCE
     sweep_batch: int = 200
     requeue_grace: timedelta = timedelta(seconds=10)
-    """A due job untouched this long is re-enqueued by the sweeper (its message was lost)."""
+    """A due job whose message was sent this long ago and that is still waiting counts
+    as lost: the sweeper wakes its user again (counted from the last enqueue)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

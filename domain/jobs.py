@@ -2,13 +2,21 @@
 
 ```
 pending --claim--> processing --succeed--> success            (terminal)
-   ^                  |--fail (n < max)--> failed --due--> claim again
-   |                  |--fail (n >= max)-> dead                (terminal until replayed)
-   |                  |--transient failure--> failed (n unchanged; dead past the horizon)
-   |                  |--permanent failure--> dead at once
-   |                  |--lease expired---> failed / dead       (counted as an attempt)
+   ^  ^               |--fail (n < max)--> failed --due--> claim again
+   |  |               |--fail (n >= max)-> dead                (terminal until replayed)
+   |  |               |--transient failure--> failed (n unchanged; dead past the horizon)
+   |  |               |--permanent failure--> dead at once
+   |  |               |--lease expired---> failed / dead       (counted as an attempt)
+   |  +---release-----+                                        (the worker stops; not counted)
    +--operator retry-- failed / dead
 ```
+
+A claim holds a :class:`Lease`: the worker's name and a token of that one claim. Every
+later write of the job names the lease it expects, so a worker whose lease was taken
+over (rescued, then claimed again, perhaps by the same process) can never write.
+``enqueued_at`` is when the job's queue message is (or was) due for delivery; ``None``
+means no message is on its way (a new job not yet sent, or one parked because its user
+was busy), docs/behaviour.md "Extraction jobs".
 """
 
 from __future__ import annotations
@@ -43,6 +51,14 @@ class JobStatus(StrEnum):
 
 class JobType(StrEnum):
     EXTRACT = "extract"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Lease:
+    """Who holds a claimed job: the worker (``locked_by``) and the token of this claim."""
+
+    owner: str
+    token: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -98,6 +114,8 @@ class ExtractionJob:
     last_error: str | None = None
     locked_until: datetime | None = None
     locked_by: str | None = None
+    lease_token: str | None = None
+    enqueued_at: datetime | None = None
     memory_ids: tuple[int, ...] = field(default_factory=tuple)
     outcomes: tuple[FactOutcome, ...] = field(default_factory=tuple)
     created_at: datetime | None = None
@@ -110,20 +128,38 @@ class ExtractionJob:
     def is_due(self, now: datetime) -> bool:
         return self.status.claimable and (self.next_retry_at is None or self.next_retry_at <= now)
 
-    def claim(self, *, worker: str, now: datetime, lease: timedelta) -> None:
+    @property
+    def lease(self) -> Lease | None:
+        """The lease of the claim that holds the job, if it is ``processing``."""
+        if self.status is not JobStatus.PROCESSING or self.locked_by is None:
+            return None
+        return Lease(owner=self.locked_by, token=self.lease_token or "")
+
+    def claim(self, *, worker: str, now: datetime, lease: timedelta, token: str) -> None:
         self._require(JobStatus.PENDING, JobStatus.FAILED, action="claim")
         if not self.is_due(now):
             raise InvalidTransition("cannot claim a job before its next retry time")
         self.status = JobStatus.PROCESSING
         self.locked_by = worker
+        self.lease_token = token
         self.locked_until = now + lease
         self.updated_at = now
 
-    def renew_lease(self, *, worker: str, now: datetime, lease: timedelta) -> None:
+    def renew_lease(self, held: Lease, *, now: datetime, lease: timedelta) -> None:
         self._require(JobStatus.PROCESSING, action="renew the lease of")
-        if self.locked_by != worker:
-            raise InvalidTransition("the lease is held by another worker")
+        if self.lease != held:
+            raise InvalidTransition("the lease is held by another claim")
         self.locked_until = now + lease
+
+    def enqueued(self, *, at: datetime) -> None:
+        """A message for the job is sent, due for delivery ``at``."""
+        self.enqueued_at = at
+
+    def park(self) -> None:
+        """Its user is busy: the message that brought it is dropped, and the job waits
+        to be woken when the user's current job ends."""
+        self._require(JobStatus.PENDING, JobStatus.FAILED, action="park")
+        self.enqueued_at = None
 
     def succeed(
         self,
@@ -141,7 +177,8 @@ class ExtractionJob:
         self._release(now)
 
     def fail(self, reason: str, *, now: datetime, backoff: ExponentialBackoff) -> None:
-        """A failed attempt: ``failed`` with backoff, or ``dead`` at ``max_retry``."""
+        """A failed attempt: ``failed`` with backoff (its retry's message due then), or
+        ``dead`` at ``max_retry``."""
         self._require(JobStatus.PROCESSING, action="fail")
         attempt = self.retry_count + 1
         self.retry_count = attempt
@@ -152,6 +189,7 @@ class ExtractionJob:
         else:
             self.status = JobStatus.FAILED
             self.next_retry_at = now + backoff.delay(attempt)
+            self.enqueued_at = self.next_retry_at
         self._release(now)
 
     def defer(
@@ -172,6 +210,7 @@ class ExtractionJob:
         self.status = JobStatus.FAILED
         self.last_error = truncate_utf8(reason, MAX_ERROR_BYTES)
         self.next_retry_at = now + backoff.delay(waited, jitter=jitter)
+        self.enqueued_at = self.next_retry_at
         self._release(now)
 
     def kill(self, reason: str, *, now: datetime) -> None:
@@ -197,16 +236,28 @@ class ExtractionJob:
             raise InvalidTransition("the job's lease has not expired")
         self.fail(f"lease expired: worker {self.locked_by} stopped", now=now, backoff=backoff)
 
+    def release(self, *, now: datetime) -> None:
+        """Its worker stops before finishing: ``pending`` again at once, the attempt not
+        counted, with no message on its way (whoever releases it wakes its user)."""
+        self._require(JobStatus.PROCESSING, action="release")
+        self.status = JobStatus.PENDING
+        self.next_retry_at = now
+        self.enqueued_at = None
+        self._release(now)
+
     def replay(self, *, now: datetime) -> None:
-        """An operator sends a failed or dead job again, with a fresh retry budget."""
+        """An operator sends a failed or dead job again, with a fresh retry budget (and
+        a message sent at once)."""
         self._require(JobStatus.FAILED, JobStatus.DEAD, action="retry")
         self.status = JobStatus.PENDING
         self.retry_count = 0
         self.next_retry_at = now
+        self.enqueued_at = now
         self._release(now)
 
     def _release(self, now: datetime) -> None:
         self.locked_by = None
+        self.lease_token = None
         self.locked_until = None
         self.updated_at = now
 

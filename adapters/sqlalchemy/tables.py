@@ -91,6 +91,8 @@ memory_jobs = Table(
     Column("last_error", String(2000)),
     Column("locked_until", UTCDateTime),
     Column("locked_by", ExactString(128)),
+    Column("lease_token", ExactString(32)),
+    Column("enqueued_at", UTCDateTime),
     Column("memory_ids", Text),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
@@ -99,6 +101,7 @@ memory_jobs = Table(
     Index("ix_memory_jobs_source_event", "source_event_id"),
     Index("ix_memory_jobs_status_next", "status", "next_retry_at"),
     Index("ix_memory_jobs_status_locked", "status", "locked_until"),
+    Index("ix_memory_jobs_user_status", "user_id", "status"),
     Index("ix_memory_jobs_source_message", "user_id", "conversation_id", "source_message_id"),
 )
 

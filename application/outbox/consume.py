@@ -125,6 +125,7 @@ class HandleEventUseCase:
                 payload_json=payload.to_json(),
                 max_retry=self._policy.max_retry,
                 next_retry_at=now,
+                enqueued_at=now,  # enqueued right after this transaction commits
                 created_at=now,
                 updated_at=now,
             )
