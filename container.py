@@ -11,16 +11,17 @@ Nothing is built at import time. Two containers:
 
 from __future__ import annotations
 
+import importlib
 import os
 import socket
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import structlog
 from dependency_injector import containers, providers
 from pydantic import SecretStr
-from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from memvault.adapters.embedder.caching import CachingEmbedder
@@ -28,12 +29,11 @@ from memvault.adapters.embedder.hashing import HashingEmbedder
 from memvault.adapters.embedder.local import LocalEmbedder
 from memvault.adapters.embedder.priority import PriorityEmbedder
 from memvault.adapters.event_bus.in_process import InProcessBus
-from memvault.adapters.event_bus.kafka import KafkaConsumer, KafkaPublisher, KafkaSettings
-from memvault.adapters.event_bus.redis_streams import RedisStreamsConsumer, RedisStreamsPublisher
 from memvault.adapters.event_bus.wakeup import InProcessNotifier
 from memvault.adapters.extractor.gate import Gate, load_gate
 from memvault.adapters.extractor.rule_based import RuleBasedExtractor
 from memvault.adapters.health import RedisProbe, TcpProbe, VectorStoreProbe
+from memvault.adapters.identity_provider import ProviderTokens
 from memvault.adapters.job_queue.dramatiq_queue import (
     QUEUE_NAME,
     DramatiqJobQueue,
@@ -43,12 +43,15 @@ from memvault.adapters.job_queue.dramatiq_queue import (
 )
 from memvault.adapters.loop_local import LoopLocal
 from memvault.adapters.metrics import TimedEmbedder, TimedSearch, process_metrics
+from memvault.adapters.outage import is_transient
 from memvault.adapters.outage import unavailable_dependency as unavailable_dependency
 from memvault.adapters.settings import (
     Command,
     Settings,
     WeakSecret,
+    missing_extra,
     private_directory,
+    provider_refusal,
     refusal,
     write_private_file,
 )
@@ -57,6 +60,7 @@ from memvault.adapters.sqlalchemy.engine import create_engine, create_read_engin
 from memvault.adapters.sqlalchemy.health import DatabaseProbe
 from memvault.adapters.sqlalchemy.idempotency import SqlIdempotencyStore
 from memvault.adapters.sqlalchemy.migrations import upgrade
+from memvault.adapters.sqlalchemy.retention import SqlRetentionStore
 from memvault.adapters.sqlalchemy.unit_of_work import SqlUnitOfWorkFactory
 from memvault.adapters.system_clock import SystemClock
 from memvault.adapters.vector_store.memory import MemoryVectorStore
@@ -65,7 +69,7 @@ from memvault.application.api_keys.authenticate_key import AuthenticateKeyUseCas
 from memvault.application.api_keys.create_key import CreateKeyUseCase
 from memvault.application.api_keys.list_keys import ListKeysUseCase
 from memvault.application.api_keys.revoke_key import RevokeKeyUseCase
-from memvault.application.config import JobPolicy, OutboxPolicy
+from memvault.application.config import JobPolicy, OutboxPolicy, RetentionPolicy
 from memvault.application.extraction.deterministic_judge import DeterministicJudge
 from memvault.application.extraction.write_memories import DecisionPolicy, MemoryWriter
 from memvault.application.indexing.ledger import SyncLedger
@@ -74,12 +78,14 @@ from memvault.application.ingest.ingest_messages import IngestMessagesUseCase
 from memvault.application.jobs.bulk_retry import RetryJobsUseCase
 from memvault.application.jobs.process_job import ProcessJobUseCase
 from memvault.application.jobs.queries import GetJobUseCase, ListJobsUseCase, RetryJobUseCase
+from memvault.application.jobs.stop import JobStop
 from memvault.application.jobs.sweep import (
     EnqueueDueJobsUseCase,
     MeasureJobsUseCase,
     RescueExpiredJobsUseCase,
 )
 from memvault.application.maintenance.dedup import DedupUseCase
+from memvault.application.maintenance.purge import PurgeUseCase
 from memvault.application.maintenance.reindex import ReindexUseCase
 from memvault.application.memory_items.change_item import (
     DeleteItemUseCase,
@@ -102,6 +108,7 @@ from memvault.application.ports.embedder import Embedder
 from memvault.application.ports.extractor import Extractor
 from memvault.application.ports.rate_limiter import RateLimiter
 from memvault.application.ports.relation_judge import RelationJudge
+from memvault.application.ports.retention import Purgeable
 from memvault.application.ports.vector_store import VectorStore
 from memvault.application.readiness import CheckReadinessUseCase
 from memvault.application.search.access_times import AccessTimes
@@ -113,6 +120,9 @@ from memvault.application.transfer.import_memories import ImportMemoriesUseCase
 from memvault.domain.retry import ExponentialBackoff, QuadraticBackoff, TransientBackoff
 
 if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+    from memvault.adapters.event_bus.kafka import KafkaSettings
     from memvault.adapters.llm.client import LLMClient
 
 JOB_QUEUE_NAME = QUEUE_NAME
@@ -128,7 +138,6 @@ def job_policy(settings: Settings) -> JobPolicy:
             horizon_seconds=settings.job_retry_horizon_s,
         ),
         lease=timedelta(seconds=settings.job_lease_s),
-        busy_retry_delay=timedelta(milliseconds=settings.job_busy_retry_ms),
         min_confidence=settings.min_confidence,
         requeue_grace=timedelta(seconds=settings.job_requeue_grace_s),
     )
@@ -144,6 +153,20 @@ def outbox_policy(settings: Settings) -> OutboxPolicy:
             horizon_seconds=settings.outbox_retry_horizon_s,
         ),
         batch=settings.outbox_batch,
+    )
+
+
+def retention_policy(settings: Settings) -> RetentionPolicy:
+    ages = {
+        Purgeable.IDEMPOTENCY_KEYS: settings.retention_idempotency_s,
+        Purgeable.INBOX: settings.retention_inbox_s,
+        Purgeable.CONSUMED_OUTBOX: settings.retention_outbox_s,
+        Purgeable.DEAD_EVENTS: settings.retention_dead_events_s,
+        Purgeable.CHAT_MESSAGES: settings.retention_chat_s,
+    }
+    return RetentionPolicy(
+        ages={kind: timedelta(seconds=seconds) for kind, seconds in ages.items()},
+        batch=settings.purge_batch,
     )
 
 
@@ -291,6 +314,8 @@ def _require(value: str | None, name: str) -> str:
 
 
 def _redis(settings: Settings) -> Redis:
+    from redis.asyncio import Redis  # the redis extra
+
     return Redis.from_url(_require(settings.redis_url, "MEMVAULT_REDIS_URL"))
 
 
@@ -309,15 +334,33 @@ def _rate_limiter(settings: Settings) -> RateLimiter | None:
 
 
 def _kafka(settings: Settings) -> KafkaSettings:
+    from memvault.adapters.event_bus.kafka import KafkaSettings  # the kafka extra
+
     return KafkaSettings(
         bootstrap_servers=_require(settings.kafka_bootstrap, "MEMVAULT_KAFKA_BOOTSTRAP"),
         topic=settings.event_topic,
         partitions=settings.kafka_partitions,
         session_timeout=settings.kafka_session_timeout_s,
+        redelivery_after=settings.event_redelivery_s,
     )
 
 
 T = TypeVar("T")
+
+
+def _extra(module: str, name: str) -> Callable[..., Any]:
+    """A factory for ``module.name`` that imports it when first called: server backends
+    are optional extras (:func:`missing_extra` names the one to install), so the embedded
+    default never imports them."""
+
+    def build(*args: object, **kwargs: object) -> Any:
+        return getattr(importlib.import_module(module), name)(*args, **kwargs)
+
+    return build
+
+
+_REDIS_BUS = "memvault.adapters.event_bus.redis_streams"
+_KAFKA_BUS = "memvault.adapters.event_bus.kafka"
 
 
 def _tracked(closables: list[object], resource: T) -> T:
@@ -353,6 +396,25 @@ class LoopContainers:
             await shutdown(container)
 
 
+def _identity_provider(settings: Settings) -> ProviderTokens | None:
+    """The external identity provider's token verifier; ``None`` when none is set."""
+    if not settings.identity_provider:
+        return None
+    problem = provider_refusal(settings)
+    if problem is not None:
+        raise ValueError(problem)
+    return ProviderTokens(
+        issuer=settings.auth_jwt_issuer or "",
+        audience=settings.auth_jwt_audience or "",
+        algorithms=settings.auth_jwt_algorithms,
+        public_key=settings.auth_jwt_public_key,
+        jwks_url=settings.auth_jwks_url,
+        cache_s=settings.auth_jwks_cache_s,
+        refresh_cooldown_s=settings.auth_jwks_refresh_cooldown_s,
+        timeout_s=settings.auth_jwks_timeout_s,
+    )
+
+
 class Infrastructure(containers.DeclarativeContainer):
     """One per process."""
 
@@ -363,6 +425,9 @@ class Infrastructure(containers.DeclarativeContainer):
     worker = providers.Singleton(worker_name)
     job_policy = providers.Singleton(job_policy, settings)
     outbox_policy = providers.Singleton(outbox_policy, settings)
+    retention_policy = providers.Singleton(retention_policy, settings)
+    identity_provider = providers.Singleton(_identity_provider, settings)
+    """Verifies an external identity provider's JWTs; ``None`` when none is configured."""
     loops = providers.Singleton(LoopContainers, __self__)
 
     broker = providers.Singleton(
@@ -374,9 +439,14 @@ class Infrastructure(containers.DeclarativeContainer):
     )
     job_actor = providers.Singleton(register_job_actor, broker, loops.provided.process_job)
     job_queue = providers.Singleton(DramatiqJobQueue, job_actor)
-    loop_shutdown = providers.Singleton(LoopShutdown, loops.provided.close_current)
-    """Dramatiq middleware that disposes the actors' loop resources when a worker stops."""
-    in_process_bus = providers.Singleton(InProcessBus, redelivery_after=30.0)
+    job_stop = providers.Singleton(JobStop)
+    """Tells the jobs in hand that the worker stops (they release their leases)."""
+    loop_shutdown = providers.Singleton(LoopShutdown, loops.provided.close_current, stop=job_stop)
+    """Dramatiq middleware that drains the jobs in hand, then disposes the actors' loop
+    resources, when a worker stops."""
+    in_process_bus = providers.Singleton(
+        InProcessBus, redelivery_after=settings.provided.event_redelivery_s
+    )
     outbox_notifier = providers.Singleton(InProcessNotifier)
     """Wakes this process's relay right after a commit that wrote outbox rows."""
     loop_closables: providers.Singleton[list[object]] = providers.Singleton(list)
@@ -454,9 +524,11 @@ class Container(containers.DeclarativeContainer):
             infra.in_process_bus.provided.publisher.call(settings.provided.event_topic)
         ),
         redis=providers.Singleton(
-            RedisStreamsPublisher, redis, stream=settings.provided.event_topic
+            _extra(_REDIS_BUS, "RedisStreamsPublisher"), redis, stream=settings.provided.event_topic
         ),
-        kafka=providers.Singleton(KafkaPublisher, providers.Singleton(_kafka, settings)),
+        kafka=providers.Singleton(
+            _extra(_KAFKA_BUS, "KafkaPublisher"), providers.Singleton(_kafka, settings)
+        ),
     )
     publisher = providers.Singleton(_tracked, closables, publisher_choice)
     consumer_choice = providers.Selector(
@@ -467,14 +539,14 @@ class Container(containers.DeclarativeContainer):
             )
         ),
         redis=providers.Singleton(
-            RedisStreamsConsumer,
+            _extra(_REDIS_BUS, "RedisStreamsConsumer"),
             redis,
             stream=settings.provided.event_topic,
             group=settings.provided.consumer_group,
             min_idle=settings.provided.redis_stream_min_idle_s,
         ),
         kafka=providers.Singleton(
-            KafkaConsumer,
+            _extra(_KAFKA_BUS, "KafkaConsumer"),
             providers.Singleton(_kafka, settings),
             group=settings.provided.consumer_group,
         ),
@@ -506,7 +578,12 @@ class Container(containers.DeclarativeContainer):
         metrics=infra.metrics,
     )
     consume_events = providers.Factory(
-        ConsumeEventsUseCase, consumer, handle_event, infra.job_queue
+        ConsumeEventsUseCase,
+        consumer,
+        handle_event,
+        infra.job_queue,
+        max_deliveries=settings.provided.event_max_deliveries,
+        is_transient=providers.Object(is_transient),
     )
     writer = providers.Singleton(
         MemoryWriter,
@@ -527,6 +604,7 @@ class Container(containers.DeclarativeContainer):
         infra.job_policy,
         infra.worker,
         metrics=infra.metrics,
+        stop=infra.job_stop,
     )
     rescue_jobs = providers.Factory(
         RescueExpiredJobsUseCase, uow, clock, infra.job_queue, infra.job_policy
@@ -568,6 +646,9 @@ class Container(containers.DeclarativeContainer):
         metrics=infra.metrics,
     )
     measure_jobs = providers.Factory(MeasureJobsUseCase, uow, infra.metrics)
+    purge = providers.Factory(
+        PurgeUseCase, providers.Singleton(SqlRetentionStore, engine), clock, infra.retention_policy
+    )
     resync_vectors = providers.Factory(
         ResyncVectorsUseCase,
         uow,
@@ -660,6 +741,7 @@ __all__ = [
     "build_infrastructure",
     "close_infrastructure",
     "migrate",
+    "missing_extra",
     "refusal",
     "retrieval_weights",
     "shutdown",

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
-
-from redis.asyncio import Redis
 
 from memvault.application.ports.embedder import Embedder
 from memvault.application.ports.health import Probe
 from memvault.application.ports.vector_store import VectorStore
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 
 class RedisProbe(Probe):

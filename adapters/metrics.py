@@ -64,6 +64,9 @@ class Latencies:
         self.embedding = histogram("memvault_embedding_seconds", "Embedding calls", ("kind",))
         self.llm = histogram("memvault_llm_seconds", "LLM calls", ("outcome",))
         self.job = histogram("memvault_job_seconds", "Extraction job attempts", ("outcome",))
+        self.job_messages = Counter(
+            "memvault_job_messages", "Job queue messages sent", registry=registry
+        )
 
 
 @cache
@@ -105,6 +108,12 @@ class TimedSearch(SearchMemoriesUseCase):
 
 def observe_job(seconds: float, outcome: object) -> None:
     latencies().job.labels(outcome=str(getattr(outcome, "value", outcome))).observe(seconds)
+
+
+def count_job_messages(sent: int) -> None:
+    """Messages handed to the job queue: about one per job plus one per parked job,
+    however long the backlog (docs/behaviour.md, "Extraction jobs")."""
+    latencies().job_messages.inc(sent)
 
 
 def observe_llm(seconds: float, *, ok: bool) -> None:

@@ -12,6 +12,8 @@ import socket
 
 from sqlalchemy import exc as sa_exc
 
+from memvault.application.ports.failures import FailureKind, failure_kind
+
 DATABASE = "database"
 BROKER = "broker"
 DEPENDENCY = "dependency"
@@ -60,3 +62,9 @@ def unavailable_dependency(error: BaseException) -> str | None:
         if isinstance(link, ConnectionError | TimeoutError | socket.gaierror):
             return DEPENDENCY
     return None
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether ``error`` is a passing outage: a dependency that cannot be reached now
+    (this module's classifier) or a failure an adapter marked transient."""
+    return unavailable_dependency(error) is not None or failure_kind(error) is FailureKind.TRANSIENT

@@ -8,6 +8,7 @@ use cases take): the container turns these values into those policies.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import secrets
 import tempfile
@@ -22,6 +23,9 @@ SECRET_VARIABLE = "MEMVAULT_AUTH_JWT_SECRET"
 MIN_SECRET_BYTES = 32
 
 Command = Literal["serve", "token", "relay", "worker"]
+ProviderAlgorithm = Literal["RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"]
+"""Asymmetric algorithms only: the provider's tokens never verify with a shared secret."""
+DEFAULT_ALGORITHMS: tuple[ProviderAlgorithm, ...] = ("RS256", "ES256")
 
 
 class Settings(BaseSettings):
@@ -51,13 +55,36 @@ class Settings(BaseSettings):
     llm_api_key: SecretStr | None = None
     llm_model: str | None = None
     auth_jwt_secret: SecretStr | None = None
+    # An external identity provider (off unless a public key or a JWKS URL is set): its
+    # JWTs are accepted beside the local HS256 ones (docs/behaviour.md, "Identity").
+    auth_jwt_public_key: str | None = None
+    """The provider's PEM public key, as text or as the path of a PEM file."""
+    auth_jwks_url: str | None = None
+    """The provider's JWKS URL (http or https), instead of a public key."""
+    auth_jwt_issuer: str | None = None
+    """The ``iss`` the provider's tokens must carry (required with the provider)."""
+    auth_jwt_audience: str | None = None
+    """The ``aud`` the provider's tokens must carry (required with the provider)."""
+    auth_jwt_algorithms: list[ProviderAlgorithm] = Field(
+        default_factory=lambda: list(DEFAULT_ALGORITHMS), min_length=1
+    )
+    auth_jwks_cache_s: float = Field(default=300.0, gt=0)
+    """How long the fetched key set is used before it is fetched again."""
+    auth_jwks_refresh_cooldown_s: float = Field(default=30.0, ge=0)
+    """A token naming an unknown key fetches the set again, at most this often."""
+    auth_jwks_timeout_s: float = Field(default=5.0, gt=0)
     redis_url: str | None = None
     rabbitmq_url: str | None = None
     kafka_bootstrap: str | None = None
     kafka_partitions: int = Field(default=3, ge=1)
     kafka_session_timeout_s: float = Field(default=10.0, gt=0)
     redis_stream_min_idle_s: float = Field(default=60.0, gt=0)
-    """An event a dead consumer left unacknowledged is reclaimed after this long."""
+    """An event a consumer left unacknowledged is reclaimed after this long (Redis)."""
+    event_redelivery_s: float = Field(default=30.0, gt=0)
+    """An event left unacknowledged is delivered again after this long (in-process bus
+    and Kafka; Redis Streams uses ``redis_stream_min_idle_s``)."""
+    event_max_deliveries: int = Field(default=5, ge=1)
+    """An event whose handling fails this many deliveries in a row becomes a dead event."""
     qdrant_url: str | None = None
     qdrant_api_key: SecretStr | None = None
     milvus_uri: str | None = None
@@ -103,7 +130,6 @@ class Settings(BaseSettings):
     """How long after its creation a job keeps retrying transient failures before it is
     dead (24 h by default)."""
     job_lease_s: float = Field(default=60.0, gt=0)
-    job_busy_retry_ms: int = Field(default=500, ge=0)
     job_requeue_grace_s: float = Field(default=10.0, ge=0)
     min_confidence: float = Field(default=0.5, ge=0, le=1)
     outbox_max_retry: int = Field(default=20, ge=1)
@@ -114,6 +140,21 @@ class Settings(BaseSettings):
     outbox_batch: int = Field(default=100, ge=1)
     relay_poll_interval_s: float = Field(default=0.5, gt=0)
     sweep_interval_s: float = Field(default=5.0, gt=0)
+    retention_idempotency_s: float = Field(default=3600.0, ge=0)
+    """Idempotency keys are deleted this long after they expire (docs/behaviour.md,
+    "Retention"); a live ``in_progress`` lease never is."""
+    retention_inbox_s: float = Field(default=7 * 86_400.0, ge=0)
+    """Consumed-event ids (the consumer's dedup records) are deleted at this age."""
+    retention_outbox_s: float = Field(default=7 * 86_400.0, ge=0)
+    """Consumed outbox rows are deleted this long after they were consumed."""
+    retention_dead_events_s: float = Field(default=30 * 86_400.0, ge=0)
+    retention_chat_s: float = Field(default=30 * 86_400.0, ge=0)
+    """Chat turns are deleted this long after their job ended (or, without a job, after
+    they were stored); never while their job or event is still in flight."""
+    purge_interval_s: float = Field(default=3600.0, gt=0)
+    """How often the sweepers run the purge."""
+    purge_batch: int = Field(default=500, ge=1)
+    """Rows per delete transaction (SQLite's write lock is held for one batch at a time)."""
     worker_processes: int = Field(default=2, ge=1)
     worker_threads: int = Field(default=4, ge=1)
     embedded_worker_threads: int = Field(default=2, ge=1)
@@ -145,6 +186,11 @@ class Settings(BaseSettings):
             in_process = self.event_bus == "memory" or self.broker == "memory"
             return self.redis_url is not None and not in_process
         return self.rate_limit_storage == "redis"
+
+    @property
+    def identity_provider(self) -> bool:
+        """Whether JWTs from an external identity provider are accepted."""
+        return self.auth_jwt_public_key is not None or self.auth_jwks_url is not None
 
     def jwt_secret(self, *, create: bool = False) -> str:
         """The configured secret, else the one kept in the data dir (made when ``create``).
@@ -226,21 +272,79 @@ def write_private_file(path: Path, text: str) -> None:
         raise
 
 
+def chosen_extras(settings: Settings) -> dict[str, tuple[str, str]]:
+    """The optional backends ``settings`` selects: ``{setting: (extra, module it needs)}``.
+
+    The base install is the embedded default (SQLite, in-process bus and broker, the
+    embedded vector store, the local embedder); every server backend is an extra.
+    """
+    scheme = settings.effective_database_url.split(":", 1)[0]
+    wanted = {
+        f"MEMVAULT_DATABASE_URL={scheme}": _DRIVER_EXTRAS.get(scheme.split("+")[-1]),
+        f"MEMVAULT_BROKER={settings.broker}": _BACKEND_EXTRAS.get(settings.broker),
+        f"MEMVAULT_EVENT_BUS={settings.event_bus}": _BACKEND_EXTRAS.get(settings.event_bus),
+        f"MEMVAULT_VECTOR_STORE={settings.vector_store}": _BACKEND_EXTRAS.get(
+            settings.vector_store
+        ),
+        f"MEMVAULT_EMBEDDER={settings.embedder}": _BACKEND_EXTRAS.get(settings.embedder),
+        "MEMVAULT_LLM_BASE_URL": _BACKEND_EXTRAS["openai"] if settings.llm_base_url else None,
+        "MEMVAULT_RATE_LIMIT_STORAGE=redis": (
+            _BACKEND_EXTRAS["redis"] if settings.shared_rate_limit else None
+        ),
+        "MEMVAULT_OTEL_ENABLED": ("otel", "opentelemetry.sdk") if settings.otel_enabled else None,
+    }
+    return {name: extra for name, extra in wanted.items() if extra is not None}
+
+
+_DRIVER_EXTRAS = {
+    "asyncpg": ("postgres", "asyncpg"),
+    "psycopg": ("postgres", "psycopg"),
+    "pymysql": ("mysql", "pymysql"),
+    "aiomysql": ("mysql", "aiomysql"),
+}
+_BACKEND_EXTRAS = {
+    "redis": ("redis", "redis"),
+    "rabbitmq": ("rabbitmq", "pika"),
+    "kafka": ("kafka", "aiokafka"),
+    "qdrant": ("qdrant", "qdrant_client"),
+    "milvus": ("milvus", "pymilvus"),
+    "openai": ("openai", "openai"),
+}
+
+
+def missing_extra(settings: Settings) -> str | None:
+    """Which chosen backend is not installed, and the extra that installs it, or ``None``."""
+    for setting, (extra, module) in chosen_extras(settings).items():
+        if importlib.util.find_spec(module) is None:
+            return (
+                f"{setting} needs the `{extra}` extra, which is not installed: "
+                f"pip install 'memvault[{extra}]'"
+            )
+    return None
+
+
 def refusal(settings: Settings, command: Command) -> str | None:
     """Why ``memvault <command>`` must not start with ``settings``, or ``None``.
 
-    The one place for start-up refusals: a JWT secret under 32 bytes stops every
-    command; ``worker`` and ``relay`` run beside other processes (scale mode), so they
-    refuse the in-process broker and event bus, which live inside ``serve``, and the
-    embedded vector store, which one process only may open. ``serve`` refuses a server
-    event bus (redis, kafka) beside the in-process broker: its relay runs only in
-    ``memvault relay``, which needs a server broker, so no relay would run anywhere and
-    accepted messages would wait forever.
+    The one place for start-up refusals: a chosen backend whose extra is not installed
+    (:func:`missing_extra`), a JWT secret under 32 bytes, or identity provider settings
+    that cannot work (``provider_refusal``) stop every command; ``worker`` and ``relay``
+    run beside other processes (scale mode), so they refuse the in-process broker and
+    event bus, which live inside ``serve``, and the embedded vector store, which one
+    process only may open. ``serve`` refuses a server event bus (redis, kafka) beside the
+    in-process broker: its relay runs only in ``memvault relay``, which needs a server
+    broker, so no relay would run anywhere and accepted messages would wait forever.
     """
+    missing = missing_extra(settings)
+    if missing is not None:
+        return missing
     try:
         settings.check_secret()
     except WeakSecret as error:
         return str(error)
+    provider = provider_refusal(settings)
+    if provider is not None:
+        return provider
     if command == "worker" and settings.broker == "memory":
         return (
             "memvault worker needs MEMVAULT_BROKER=redis (or rabbitmq): with the in-process "
@@ -264,4 +368,21 @@ def refusal(settings: Settings, command: Command) -> str | None:
             "(qdrant-edge) allows one process only: set MEMVAULT_VECTOR_STORE=milvus or "
             "qdrant (with MEMVAULT_MILVUS_URI / MEMVAULT_QDRANT_URL)."
         )
+    return None
+
+
+def provider_refusal(settings: Settings) -> str | None:
+    """Why the identity provider's settings cannot work, or ``None``."""
+    if not settings.identity_provider:
+        return None
+    if settings.auth_jwt_public_key is not None and settings.auth_jwks_url is not None:
+        return "set MEMVAULT_AUTH_JWT_PUBLIC_KEY or MEMVAULT_AUTH_JWKS_URL, not both."
+    if not settings.auth_jwt_issuer or not settings.auth_jwt_audience:
+        return (
+            "an identity provider needs MEMVAULT_AUTH_JWT_ISSUER and MEMVAULT_AUTH_JWT_AUDIENCE:"
+            " without them any token the provider signs for another service would be accepted."
+        )
+    url = settings.auth_jwks_url
+    if url is not None and not url.startswith(("http://", "https://")):
+        return "MEMVAULT_AUTH_JWKS_URL must be an http:// or https:// URL."
     return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from memvault.application.ports.retention import Purgeable
 from memvault.domain.facts import DEFAULT_MIN_CONFIDENCE
 from memvault.domain.jobs import DEFAULT_MAX_RETRY
 from memvault.domain.outbox import DEFAULT_OUTBOX_MAX_RETRY
@@ -18,12 +19,11 @@ class JobPolicy:
     transient: TransientBackoff = field(default_factory=TransientBackoff)
     """Waits after a dependency failure (LLM or embedder down): never counted as attempts."""
     lease: timedelta = timedelta(seconds=60)
-    busy_retry_delay: timedelta = timedelta(milliseconds=500)
-    """How long an actor whose user is busy waits before trying its job again."""
     min_confidence: float = DEFAULT_MIN_CONFIDENCE
     sweep_batch: int = 200
     requeue_grace: timedelta = timedelta(seconds=10)
-    """A due job untouched this long is re-enqueued by the sweeper (its message was lost)."""
+    """A due job whose message was sent this long ago and that is still waiting counts
+    as lost: the sweeper wakes its user again (counted from the last enqueue)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -39,3 +39,25 @@ class OutboxPolicy:
     republish_after: timedelta = timedelta(minutes=5)
     """A published row no consumer has marked consumed by then is published again: its
     event may have died with an in-process bus or been trimmed from a stream."""
+
+
+DAY = timedelta(days=1)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RetentionPolicy:
+    """How old each kind of row must be before the purge deletes it (docs/behaviour.md,
+    "Retention"), and how many rows one delete takes."""
+
+    ages: dict[Purgeable, timedelta] = field(
+        default_factory=lambda: {
+            Purgeable.IDEMPOTENCY_KEYS: timedelta(hours=1),
+            Purgeable.INBOX: 7 * DAY,
+            Purgeable.CONSUMED_OUTBOX: 7 * DAY,
+            Purgeable.DEAD_EVENTS: 30 * DAY,
+            Purgeable.CHAT_MESSAGES: 30 * DAY,
+        }
+    )
+    batch: int = 500
+    """Rows per delete: each batch is its own short transaction (SQLite's write lock
+    is held for one batch at a time)."""

@@ -1,8 +1,8 @@
 """Runs every benchmark with its defaults, each printing its own tables.
 
 Run: ``python -m bench [extraction] [retrieval] [search] [lexical-size]
-[ingest] [pipeline]`` (no name: all of
-them). For options, run one directly, e.g. ``python -m bench.search --help``.
+[ingest] [pipeline] [backlog] [purge]`` (no name: all of them). For options, run one
+directly, e.g. ``python -m bench.search --help``.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 
-from bench import extraction, ingest, lexical_size, pipeline, retrieval, search
+from bench import backlog, extraction, ingest, lexical_size, pipeline, purge, retrieval, search
 
 BENCHMARKS: dict[str, Callable[[Sequence[str]], int]] = {
     "extraction": extraction.main,
@@ -19,6 +19,8 @@ BENCHMARKS: dict[str, Callable[[Sequence[str]], int]] = {
     "lexical-size": lexical_size.main,
     "ingest": ingest.main,
     "pipeline": pipeline.main,
+    "backlog": backlog.main,
+    "purge": purge.main,
 }
 
 

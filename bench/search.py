@@ -32,7 +32,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from itertools import islice
@@ -83,8 +83,11 @@ def free_port() -> int:
 
 
 @asynccontextmanager
-async def server(data_dir: Path, embedder: str, secret: str) -> AsyncIterator[str]:
-    """``memvault serve`` in a child process until the block ends."""
+async def server(
+    data_dir: Path, embedder: str, secret: str, extra_env: Mapping[str, str] | None = None
+) -> AsyncIterator[str]:
+    """``memvault serve`` in a child process until the block ends (``extra_env``: more
+    ``MEMVAULT_*`` settings)."""
     port = free_port()
     env = os.environ | {
         "MEMVAULT_DATA_DIR": str(data_dir),
@@ -94,6 +97,7 @@ async def server(data_dir: Path, embedder: str, secret: str) -> AsyncIterator[st
         "MEMVAULT_RATE_LIMIT_PER_SECOND": "1000000",
         "MEMVAULT_RATE_LIMIT_BURST": "1000000",
         "MEMVAULT_LOG_LEVEL": "warning",
+        **(extra_env or {}),
     }
     env.pop("MEMVAULT_DATABASE_URL", None)
     log = (data_dir.parent / f"serve-{embedder}.log").open("w")

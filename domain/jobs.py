@@ -2,13 +2,21 @@
 
 ```
 pending --claim--> processing --succeed--> success            (terminal)
-   ^                  |--fail (n < max)--> failed --due--> claim again
-   |                  |--fail (n >= max)-> dead                (terminal until replayed)
-   |                  |--transient failure--> failed (n unchanged; dead past the horizon)
-   |                  |--permanent failure--> dead at once
-   |                  |--lease expired---> failed / dead       (counted as an attempt)
+   ^  ^               |--fail (n < max)--> failed --due--> claim again
+   |  |               |--fail (n >= max)-> dead                (terminal until replayed)
+   |  |               |--transient failure--> failed (n unchanged; dead past the horizon)
+   |  |               |--permanent failure--> dead at once
+   |  |               |--lease expired---> failed / dead       (counted as an attempt)
+   |  +---release-----+                                        (the worker stops; not counted)
    +--operator retry-- failed / dead
 ```
+
+A claim holds a :class:`Lease`: the worker's name and a token of that one claim. Every
+later write of the job names the lease it expects, so a worker whose lease was taken
+over (rescued, then claimed again, perhaps by the same process) can never write.
+``enqueued_at`` is when the job's queue message is (or was) due for delivery; ``None``
+means no message is on its way (a new job not yet sent, or one parked because its user
+was busy), docs/behaviour.md "Extraction jobs".
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from memvault.domain.audit import Operator, OperatorType
 from memvault.domain.errors import InvalidTransition, InvalidValue
 from memvault.domain.metadata import Metadata, require_metadata
 from memvault.domain.retry import ExponentialBackoff, TransientBackoff
@@ -42,6 +51,14 @@ class JobStatus(StrEnum):
 
 class JobType(StrEnum):
     EXTRACT = "extract"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Lease:
+    """Who holds a claimed job: the worker (``locked_by``) and the token of this claim."""
+
+    owner: str
+    token: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -97,6 +114,8 @@ class ExtractionJob:
     last_error: str | None = None
     locked_until: datetime | None = None
     locked_by: str | None = None
+    lease_token: str | None = None
+    enqueued_at: datetime | None = None
     memory_ids: tuple[int, ...] = field(default_factory=tuple)
     outcomes: tuple[FactOutcome, ...] = field(default_factory=tuple)
     created_at: datetime | None = None
@@ -109,20 +128,38 @@ class ExtractionJob:
     def is_due(self, now: datetime) -> bool:
         return self.status.claimable and (self.next_retry_at is None or self.next_retry_at <= now)
 
-    def claim(self, *, worker: str, now: datetime, lease: timedelta) -> None:
+    @property
+    def lease(self) -> Lease | None:
+        """The lease of the claim that holds the job, if it is ``processing``."""
+        if self.status is not JobStatus.PROCESSING or self.locked_by is None:
+            return None
+        return Lease(owner=self.locked_by, token=self.lease_token or "")
+
+    def claim(self, *, worker: str, now: datetime, lease: timedelta, token: str) -> None:
         self._require(JobStatus.PENDING, JobStatus.FAILED, action="claim")
         if not self.is_due(now):
             raise InvalidTransition("cannot claim a job before its next retry time")
         self.status = JobStatus.PROCESSING
         self.locked_by = worker
+        self.lease_token = token
         self.locked_until = now + lease
         self.updated_at = now
 
-    def renew_lease(self, *, worker: str, now: datetime, lease: timedelta) -> None:
+    def renew_lease(self, held: Lease, *, now: datetime, lease: timedelta) -> None:
         self._require(JobStatus.PROCESSING, action="renew the lease of")
-        if self.locked_by != worker:
-            raise InvalidTransition("the lease is held by another worker")
+        if self.lease != held:
+            raise InvalidTransition("the lease is held by another claim")
         self.locked_until = now + lease
+
+    def enqueued(self, *, at: datetime) -> None:
+        """A message for the job is sent, due for delivery ``at``."""
+        self.enqueued_at = at
+
+    def park(self) -> None:
+        """Its user is busy: the message that brought it is dropped, and the job waits
+        to be woken when the user's current job ends."""
+        self._require(JobStatus.PENDING, JobStatus.FAILED, action="park")
+        self.enqueued_at = None
 
     def succeed(
         self,
@@ -140,7 +177,8 @@ class ExtractionJob:
         self._release(now)
 
     def fail(self, reason: str, *, now: datetime, backoff: ExponentialBackoff) -> None:
-        """A failed attempt: ``failed`` with backoff, or ``dead`` at ``max_retry``."""
+        """A failed attempt: ``failed`` with backoff (its retry's message due then), or
+        ``dead`` at ``max_retry``."""
         self._require(JobStatus.PROCESSING, action="fail")
         attempt = self.retry_count + 1
         self.retry_count = attempt
@@ -151,6 +189,7 @@ class ExtractionJob:
         else:
             self.status = JobStatus.FAILED
             self.next_retry_at = now + backoff.delay(attempt)
+            self.enqueued_at = self.next_retry_at
         self._release(now)
 
     def defer(
@@ -171,6 +210,7 @@ class ExtractionJob:
         self.status = JobStatus.FAILED
         self.last_error = truncate_utf8(reason, MAX_ERROR_BYTES)
         self.next_retry_at = now + backoff.delay(waited, jitter=jitter)
+        self.enqueued_at = self.next_retry_at
         self._release(now)
 
     def kill(self, reason: str, *, now: datetime) -> None:
@@ -196,16 +236,28 @@ class ExtractionJob:
             raise InvalidTransition("the job's lease has not expired")
         self.fail(f"lease expired: worker {self.locked_by} stopped", now=now, backoff=backoff)
 
+    def release(self, *, now: datetime) -> None:
+        """Its worker stops before finishing: ``pending`` again at once, the attempt not
+        counted, with no message on its way (whoever releases it wakes its user)."""
+        self._require(JobStatus.PROCESSING, action="release")
+        self.status = JobStatus.PENDING
+        self.next_retry_at = now
+        self.enqueued_at = None
+        self._release(now)
+
     def replay(self, *, now: datetime) -> None:
-        """An operator sends a failed or dead job again, with a fresh retry budget."""
+        """An operator sends a failed or dead job again, with a fresh retry budget (and
+        a message sent at once)."""
         self._require(JobStatus.FAILED, JobStatus.DEAD, action="retry")
         self.status = JobStatus.PENDING
         self.retry_count = 0
         self.next_retry_at = now
+        self.enqueued_at = now
         self._release(now)
 
     def _release(self, now: datetime) -> None:
         self.locked_by = None
+        self.lease_token = None
         self.locked_until = None
         self.updated_at = now
 
@@ -247,6 +299,14 @@ class ExtractPayload:
     trace_id: str | None = None
     metadata: Metadata = field(default_factory=dict)
     """Copied to every memory extracted from the turn (docs/behaviour.md, "Metadata")."""
+    operator: Operator | None = None
+    """The API key that sent the turn (its kind and name); ``None``: the user's own token."""
+
+    @property
+    def auditor(self) -> Operator:
+        """Who the memories the job writes are audited under: the key that sent the turn,
+        else the system with the request id (``trace_id``) as the operator id."""
+        return self.operator or Operator(type=OperatorType.SYSTEM, id=self.trace_id)
 
     def to_json(self) -> str:
         return json.dumps(self.to_mapping(), ensure_ascii=False)
@@ -264,6 +324,8 @@ class ExtractPayload:
             "source_message_id": self.source_message_id,
             "trace_id": self.trace_id,
             "metadata": dict(self.metadata) or None,
+            "operator_type": self.operator.type.value if self.operator else None,
+            "operator_id": self.operator.id if self.operator else None,
         }
         return {k: v for k, v in body.items() if v is not None}
 
@@ -322,4 +384,23 @@ class ExtractPayload:
             source_message_id=text_field("source_message_id", required=False),
             trace_id=text_field("trace_id", required=False),
             metadata=require_metadata(data.get("metadata")),
+            operator=_operator_of(
+                data.get("operator_type"), text_field("operator_id", required=False)
+            ),
         )
+
+
+ACTING_KINDS = frozenset({OperatorType.USER, OperatorType.SERVICE, OperatorType.ADMIN})
+"""The operator types a payload may name: the kinds of API key."""
+
+
+def _operator_of(kind: object, name: str | None) -> Operator | None:
+    """The key named by a payload's ``operator_type`` and ``operator_id`` (both or none)."""
+    if kind is None and name is None:
+        return None
+    if kind not in ACTING_KINDS or name is None:
+        raise InvalidValue(
+            "payload fields operator_type (user, service or admin) and operator_id go together",
+            field="operator_type",
+        )
+    return Operator(type=OperatorType(str(kind)), id=name)

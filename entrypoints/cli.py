@@ -11,7 +11,7 @@ from pydantic import SecretStr
 from rich.console import Console
 from rich.table import Table
 
-from memvault.container import Command, Settings, migrate, refusal
+from memvault.container import Command, Settings, migrate, missing_extra, refusal
 from memvault.entrypoints.cli_jobs import jobs
 from memvault.entrypoints.cli_keys import keys
 from memvault.entrypoints.cli_transfer import export_memories, import_memories
@@ -87,6 +87,10 @@ def mcp() -> None:
 def db_upgrade() -> None:
     """Apply every migration (the embedded SQLite file is created if missing)."""
     settings = Settings()
+    missing = missing_extra(settings)
+    if missing is not None:
+        err.print(f"memvault refuses to start: {missing}", markup=False)
+        raise typer.Exit(2)
     migrate(settings)
     console.print(f"schema is up to date: {masked_url(settings.effective_database_url)}")
 
@@ -114,7 +118,7 @@ def refuse_to_start(settings: Settings, command: Command) -> None:
     """Stop ``command`` with the reason :func:`container.refusal` gives, if any."""
     reason = refusal(settings, command)
     if reason is not None:
-        err.print(f"memvault refuses to start: {reason}")
+        err.print(f"memvault refuses to start: {reason}", markup=False)
         raise typer.Exit(2)
 
 
@@ -177,6 +181,25 @@ def dedup(
     table = Table("field", "value", title="dedup" + (" (dry run)" if not apply else ""))
     for name, value in report.items():
         table.add_row(name, str(value))
+    console.print(table)
+
+
+@app.command()
+def purge(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Count what would be deleted, delete nothing.")
+    ] = False,
+) -> None:
+    """Delete idempotency keys, inbox entries, consumed outbox rows, dead events and chat
+    turns older than their retention (MEMVAULT_RETENTION_*), in small batches."""
+    from memvault.entrypoints.maintenance import run_directly
+
+    settings = Settings()
+    report = run_directly(settings, lambda c: c.purge()(dry_run=dry_run))
+    title = "would delete (dry run)" if dry_run else "deleted"
+    table = Table("rows", title, title="purge")
+    for kind, count in report.rows.items():
+        table.add_row(kind.value, str(count))
     console.print(table)
 
 

@@ -13,6 +13,8 @@ from mcp.server.mcpserver.exceptions import ToolError
 from memvault_client import AsyncClient, JobTimeout, Memory, MemvaultError
 from pydantic import BaseModel, Field
 
+from memvault.application.search.search_memories import MAX_LIMIT as SEARCH_MAX
+
 Clients = Callable[[Context], AbstractAsyncContextManager[AsyncClient]]
 """Gives the client that acts for the caller of a tool call."""
 
@@ -135,7 +137,10 @@ def build_mcp_server(clients: Clients) -> MCPServer:
     async def recall(
         ctx: Context,
         query: Annotated[str, Field(min_length=1, max_length=2000)],
-        limit: Annotated[int, Field(ge=1, le=20)] = 5,
+        limit: Annotated[
+            int,
+            Field(ge=1, le=SEARCH_MAX, description="How many memories, at most (5 by default)."),
+        ] = 5,
         memory_types: list[MemoryType] | None = None,
     ) -> RecallOut:
         """Search the user's memories for what bears on `query`, best first (score 0..1)."""

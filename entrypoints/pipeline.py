@@ -1,4 +1,5 @@
-"""The background loops of the write path: outbox relay, event consumer, job sweepers.
+"""The background loops of the write path: outbox relay, event consumer, job sweepers
+and the retention purge.
 
 ``memvault relay`` runs them in its own process; the embedded default runs them as
 tasks of the API's event loop. Each loop survives its own errors (logged, then a pause).
@@ -29,6 +30,7 @@ class PipelineLoops:
             asyncio.create_task(self._forever("relay", self._relay_once), name="relay"),
             asyncio.create_task(self._forever("consumer", self._consume_once), name="consumer"),
             asyncio.create_task(self._forever("sweeper", self._sweep_once), name="sweeper"),
+            asyncio.create_task(self._forever("purger", self._purge_once), name="purger"),
         ]
 
     async def stop(self) -> None:
@@ -78,6 +80,12 @@ class PipelineLoops:
         await self._container.resync_vectors()()
         await self._container.measure_jobs()()
         await asyncio.sleep(self._settings.sweep_interval_s)
+
+    async def _purge_once(self) -> None:
+        """Retention (docs/behaviour.md, "Retention"): every ``purge_interval_s``, the
+        first one interval after start, so a restart loop never turns into a purge loop."""
+        await asyncio.sleep(self._settings.purge_interval_s)
+        await self._container.purge()()
 
 
 async def run_relay(settings: Settings) -> None:

@@ -56,6 +56,30 @@ Feature: Every user message goes through a visible, recoverable extraction job
     Then her job is "success" after 2 attempts
     And "alice" has the preference "I love sushi", made by her job
 
+  Scenario: A message of a user whose job is running is parked, and runs when that job ends
+    Given extraction of "alice"'s message "I love sushi" is held
+    When "alice" says "I love sushi"
+    Then her job is "processing" after 0 attempts
+    When "alice" says "I love ramen"
+    Then her job is "pending" after 0 attempts
+    And her job is parked, with no message on its way
+    When the held extraction goes on
+    Then her job is "success" after 0 attempts
+    And "alice" has 2 memories
+    And no job of "alice" was sent to the queue more than twice
+
+  Scenario: A worker whose lease ran out and was rescued cannot save its work
+    Given extraction of "alice"'s message "I love sushi" is held
+    When "alice" says "I love sushi"
+    Then her job is "processing" after 0 attempts
+    When her job's lease runs out and the sweeper rescues it
+    Then her job is "failed" after 1 attempt
+    And its last error says "lease expired"
+    When the held extraction goes on
+    Then her job is "success" after 1 attempt
+    And "alice" has the preference "I love sushi", made by her job
+    And "alice" has 1 memory
+
   Scenario: The same event delivered twice yields one job
     When "alice" says "I love sushi"
     Then her job is "success" after 0 attempts

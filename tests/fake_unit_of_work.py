@@ -13,6 +13,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 import copy
+import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -36,7 +37,7 @@ from memvault.application.ports.repositories import (
 )
 from memvault.domain.audit import AuditEntry
 from memvault.domain.conversation import AgentSnapshot, ChatMessage
-from memvault.domain.jobs import ExtractionJob, JobStatus
+from memvault.domain.jobs import ExtractionJob, JobStatus, Lease
 from memvault.domain.memory import MemoryItem
 from memvault.domain.outbox import OutboxMessage, OutboxStatus
 from memvault.domain.settings import MemorySettings
@@ -171,33 +172,49 @@ class FakeJobs(JobRepository):
         job = self._t.jobs.get(job_id)
         if job is None or not job.is_due(now):
             return ClaimOutcome.UNAVAILABLE, None
-        busy = any(
-            other.user_id == job.user_id
-            and other.status is JobStatus.PROCESSING
-            and other.locked_until is not None
-            and other.locked_until > now
+        if any(
+            other.user_id == job.user_id and other.status is JobStatus.PROCESSING
             for other in self._t.jobs.values()
-        )
-        if busy:
+        ):
+            job.park()
             return ClaimOutcome.USER_BUSY, None
-        job.claim(worker=worker, now=now, lease=lease)
+        job.claim(worker=worker, now=now, lease=lease, token=uuid.uuid4().hex)
         return ClaimOutcome.CLAIMED, replace(job)
 
-    async def renew_lease(self, job_id: int, *, worker: str, until: datetime) -> bool:
+    async def renew_lease(self, job_id: int, *, lease: Lease, until: datetime) -> bool:
         job = self._t.jobs.get(job_id)
-        if job is None or job.status is not JobStatus.PROCESSING or job.locked_by != worker:
+        if job is None or job.lease != lease:
             return False
         job.locked_until = until
         return True
 
-    async def save(self, job: ExtractionJob, *, expected: JobStatus, worker: str | None) -> bool:
+    async def save(self, job: ExtractionJob, *, expected: JobStatus, lease: Lease | None) -> bool:
         current = self._t.jobs.get(job.id or 0)
         if current is None or current.status is not expected:
             return False
-        if worker is not None and current.locked_by != worker:
+        if lease is not None and current.lease != lease:
             return False
         self._t.jobs[job.id or 0] = replace(job)
         return True
+
+    async def wake(
+        self, *, now: datetime, fresh_since: datetime, limit: int, user_id: str | None = None
+    ) -> builtins.list[int]:
+        jobs = sorted(self._t.jobs.values(), key=lambda j: j.id or 0)
+        woken: dict[str, ExtractionJob] = {}
+        for job in jobs:
+            if job.is_due(now) and user_id in (None, job.user_id):
+                woken.setdefault(job.user_id, job)
+        attended = {
+            j.user_id
+            for j in jobs
+            if j.status is JobStatus.PROCESSING
+            or (j.is_due(now) and j.enqueued_at is not None and j.enqueued_at >= fresh_since)
+        }
+        chosen = [job for user, job in woken.items() if user not in attended][:limit]
+        for job in chosen:
+            job.enqueued(at=now)
+        return [job.id or 0 for job in chosen]
 
     async def list(self, query: JobQuery) -> builtins.list[ExtractionJob]:
         jobs = [j for j in self._t.jobs.values() if query.user_id in (None, j.user_id)]

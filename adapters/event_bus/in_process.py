@@ -8,7 +8,8 @@ Contract (the :mod:`application.ports.event_bus` contract, made concrete):
 - A new group starts at the oldest event still held (like Kafka's ``earliest``).
 - Delivery is at-least-once. A fetched event is leased to the consumer that fetched it;
   if it is not acknowledged within ``redelivery_after`` seconds, or that consumer is
-  closed first, it goes back to the group and is delivered again.
+  closed first, it goes back to the group and is delivered again, its ``deliveries``
+  counted per group until it is acknowledged.
 - Same-key order: events are handed out in publish order, and an event is held back
   while an earlier event with the same key is leased to another member of the group.
 - An event acknowledged by the group is never delivered to it again; events every
@@ -69,6 +70,8 @@ class _Group:
     """Offsets below ``cursor`` waiting for (re)delivery."""
     leases: dict[int, _Lease] = field(default_factory=dict)
     """Offsets delivered and not yet acknowledged."""
+    deliveries: dict[int, int] = field(default_factory=dict)
+    """How often each unacknowledged offset has been handed out."""
 
     def low_watermark(self) -> int:
         return min((self.cursor, *self.backlog, *self.leases))
@@ -162,6 +165,7 @@ class InProcessBus:
             for offset in offsets:
                 members.leases.pop(offset, None)
                 members.backlog.discard(offset)
+                members.deliveries.pop(offset, None)
             state.trim()
             waiters = self._detach_waiters(state)
         _wake(waiters)
@@ -218,7 +222,12 @@ def _lease(
             continue
         group.backlog.discard(offset)
         group.leases[offset] = _Lease(consumer_id, record.key, deadline)
-        events.append(ReceivedEvent(key=record.key, value=record.value, receipt=str(offset)))
+        deliveries = group.deliveries[offset] = group.deliveries.get(offset, 0) + 1
+        events.append(
+            ReceivedEvent(
+                key=record.key, value=record.value, receipt=str(offset), deliveries=deliveries
+            )
+        )
         if len(events) >= max_events:
             break
     return events

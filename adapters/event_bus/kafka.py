@@ -15,11 +15,16 @@ Contract (the :mod:`application.ports.event_bus` contract, made concrete):
   events that starts at the group's committed position. An unacknowledged event
   therefore holds the commit back: it, and the acknowledged events after it in its
   partition, are delivered again after a restart or a rebalance.
-- Redelivery: Kafka does not take an event back from a live member. Unacknowledged
-  events are delivered again when their partition moves to another member (or back to
-  this one): when this consumer is closed (it leaves the group) and a member joins or
-  is still there, or when it stops heartbeating for ``session_timeout`` seconds, or
-  stops fetching for ``max_poll_interval`` seconds.
+- Redelivery: Kafka does not take an event back from a live member, so the member
+  keeps each event it handed out until it is acknowledged and hands it out again
+  after ``redelivery_after`` seconds, counting its ``deliveries`` (in memory: the
+  broker keeps no such count). The consumer acknowledges an event that keeps failing
+  once it is dead-lettered, so one poison offset holds the commits back for at most
+  that many redeliveries, never for the life of the process. Unacknowledged events
+  are also delivered again, counted from 1, when their partition moves to another
+  member (or back to this one): when this consumer is closed (it leaves the group)
+  and a member joins or is still there, or when it stops heartbeating for
+  ``session_timeout`` seconds, or stops fetching for ``max_poll_interval`` seconds.
 - Members of a group share the partitions, so each event goes to one member at a time;
   during a rebalance, events fetched but not yet committed may reach the next owner
   of their partition as well.
@@ -33,9 +38,10 @@ The receipt of an event is ``"<partition>:<offset>"``.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
 from collections.abc import Awaitable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 import structlog
@@ -78,6 +84,7 @@ class KafkaSettings:
     session_timeout: float = 10.0
     heartbeat_interval: float = 3.0
     max_poll_interval: float = 300.0
+    redelivery_after: float = 30.0
 
 
 async def _guard(operation: Awaitable[_T], *, what: str, settings: KafkaSettings) -> _T:
@@ -191,6 +198,14 @@ class KafkaPublisher(EventPublisher):
 
 
 @dataclass(slots=True)
+class _Held:
+    """An event handed out and not acknowledged, and when to hand it out again."""
+
+    event: ReceivedEvent
+    due: float
+
+
+@dataclass(slots=True)
 class _PartitionProgress:
     """Offsets delivered from one partition since it was assigned, and which are acked."""
 
@@ -198,15 +213,39 @@ class _PartitionProgress:
     acked: set[int] = field(default_factory=set)
     uncommitted: int | None = None
     """Offset to commit that has not been committed yet."""
+    held: dict[int, _Held] = field(default_factory=dict)
+    """Unacknowledged events by offset, handed out again when due."""
 
-    def deliver(self, offset: int) -> None:
+    def deliver(self, offset: int, event: ReceivedEvent, due: float) -> ReceivedEvent:
+        """Record a fetched event; one fetched before (after a seek) counts a delivery."""
         if not self.delivered or offset > self.delivered[-1]:
             self.delivered.append(offset)
+            self.held[offset] = _Held(event, due)
+            return event
+        held = self.held.get(offset)
+        if held is None:
+            return event
+        return self._again(held, due)
+
+    def redeliver(self, now: float, due: float, limit: int) -> list[ReceivedEvent]:
+        """Up to ``limit`` held events whose redelivery time has come, counted again."""
+        ready = [held for held in self.held.values() if held.due <= now][:limit]
+        return [self._again(held, due) for held in ready]
+
+    def next_due(self) -> float | None:
+        return min((held.due for held in self.held.values()), default=None)
+
+    @staticmethod
+    def _again(held: _Held, due: float) -> ReceivedEvent:
+        held.event = replace(held.event, deliveries=held.event.deliveries + 1)
+        held.due = due
+        return held.event
 
     def ack(self, offset: int) -> None:
         """Record an ack and move ``uncommitted`` past the acknowledged run."""
         if not self.delivered or not self.delivered[0] <= offset <= self.delivered[-1]:
             return
+        self.held.pop(offset, None)
         self.acked.add(offset)
         while self.delivered and self.delivered[0] in self.acked:
             done = self.delivered.popleft()
@@ -268,19 +307,44 @@ class KafkaConsumer(EventConsumer):
             self._consumer = consumer
 
     async def fetch(self, *, max_events: int, timeout: float) -> list[ReceivedEvent]:
+        """Held events that are due first, else new records, waiting at most ``timeout``
+        (and no longer than the next held event's redelivery time)."""
         await self.start()
-        try:
-            batches = await self._consumer.getmany(
-                timeout_ms=int(max(timeout, 0.0) * 1000), max_records=max(max_events, 1)
+        limit = max(max_events, 1)
+        give_up = time.monotonic() + max(timeout, 0.0)
+        while True:
+            now = time.monotonic()
+            if events := self._redeliveries(now, limit):
+                return events
+            wait = give_up - now
+            next_due = min(
+                (due for p in self._progress.values() if (due := p.next_due()) is not None),
+                default=None,
             )
+            if next_due is not None:
+                wait = min(wait, next_due - now)
+            events = await self._poll(max(wait, 0.0), limit)
+            if events or time.monotonic() >= give_up:
+                return events
+
+    def _redeliveries(self, now: float, limit: int) -> list[ReceivedEvent]:
+        due = now + self._settings.redelivery_after
+        events: list[ReceivedEvent] = []
+        for progress in self._progress.values():
+            events.extend(progress.redeliver(now, due, limit - len(events)))
+        return events
+
+    async def _poll(self, wait: float, limit: int) -> list[ReceivedEvent]:
+        try:
+            batches = await self._consumer.getmany(timeout_ms=int(wait * 1000), max_records=limit)
         except KafkaError as exc:
             raise EventBusError(f"Kafka fetch failed on {self._settings.topic!r}: {exc!r}") from exc
+        due = time.monotonic() + self._settings.redelivery_after
         events: list[ReceivedEvent] = []
         for tp, records in batches.items():
             progress = self._progress.setdefault(tp.partition, _PartitionProgress())
             for record in records:
-                progress.deliver(record.offset)
-                events.append(_received(tp.partition, record))
+                events.append(progress.deliver(record.offset, _received(tp.partition, record), due))
         return events
 
     async def ack(self, events: Sequence[ReceivedEvent]) -> None:

@@ -17,7 +17,8 @@ Contract (the :mod:`application.ports.event_bus` contract, made concrete):
 - ``fetch`` first reclaims, with ``XAUTOCLAIM``, entries another member (or this one)
   left unacknowledged for ``min_idle`` seconds, then reads new entries with
   ``XREADGROUP ... BLOCK``. The receipt of an event is its stream entry id; ``ack`` is
-  ``XACK``.
+  ``XACK``. A reclaimed event's ``deliveries`` is the delivery count Redis keeps in
+  the group's pending entries list (read with ``XPENDING``); a new one's is 1.
 - ``close`` hands this member's unacknowledged entries back to the group at once (it
   marks them idle, so the next ``XAUTOCLAIM`` of any member takes them) and removes
   the member from the group when it holds nothing.
@@ -38,6 +39,7 @@ import socket
 import time
 import uuid
 from collections.abc import Awaitable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import structlog
@@ -211,7 +213,7 @@ class RedisStreamsConsumer(EventConsumer):
             "XAUTOCLAIM",
         )
         self._claim_cursor = _text(reply[0])
-        events = _events(reply[1])
+        events = await self._with_delivery_counts(_events(reply[1]))
         if events:
             _log.info(
                 "event_bus.redis_reclaimed",
@@ -221,6 +223,27 @@ class RedisStreamsConsumer(EventConsumer):
                 count=len(events),
             )
         return events
+
+    async def _with_delivery_counts(self, events: list[ReceivedEvent]) -> list[ReceivedEvent]:
+        """The events with the delivery counts of the pending entries list (XAUTOCLAIM
+        has just counted this delivery there)."""
+        if not events:
+            return events
+        pending: Any = await self._call(
+            self._client.xpending_range(
+                self._stream,
+                self._group,
+                events[0].receipt,
+                events[-1].receipt,
+                _PAGE,
+                consumername=self._name,
+            ),
+            "XPENDING",
+        )
+        counts = {_text(entry["message_id"]): int(entry["times_delivered"]) for entry in pending}
+        # An entry missing from the list was acknowledged meanwhile: it was delivered
+        # at least twice, since it is being reclaimed.
+        return [replace(event, deliveries=counts.get(event.receipt, 2)) for event in events]
 
     async def _read_new(self, count: int, block: float) -> list[ReceivedEvent]:
         # BLOCK 0 would mean "forever": below a millisecond, do not block at all.

@@ -16,7 +16,8 @@ import dramatiq
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import AsyncIO, Middleware
 
-from memvault.adapters.metrics import observe_job
+from memvault.adapters.metrics import count_job_messages, observe_job
+from memvault.application.jobs.stop import JobStop
 from memvault.application.ports.job_queue import JobQueue
 
 ACTOR_NAME = "process_extraction_job"
@@ -57,12 +58,30 @@ def build_broker(
     return broker
 
 
-class LoopShutdown(Middleware):
-    """Runs ``close`` on the actors' event loop when the worker stops (added after
-    AsyncIO, so it runs before that loop stops), to dispose loop-bound engines."""
+DRAIN_TIMEOUT_S = 20.0
+"""How long a stopping worker waits for its jobs in hand to release their leases."""
 
-    def __init__(self, close: Callable[[], Awaitable[None]]) -> None:
+
+class LoopShutdown(Middleware):
+    """When the worker stops: first the jobs in hand are told (``stop``) and awaited,
+    so that each releases its lease or finishes its commit before the worker threads
+    are joined; then ``close`` runs on the actors' event loop (added after AsyncIO, so
+    it runs before that loop stops), to dispose loop-bound engines."""
+
+    def __init__(
+        self,
+        close: Callable[[], Awaitable[None]],
+        *,
+        stop: JobStop,
+        drain_timeout_s: float = DRAIN_TIMEOUT_S,
+    ) -> None:
         self._close = close
+        self._stop = stop
+        self._drain_timeout_s = drain_timeout_s
+
+    def before_worker_shutdown(self, broker: dramatiq.Broker, worker: Any) -> None:
+        if not self._stop.stop(timeout=self._drain_timeout_s):
+            broker.logger.warning("jobs still in hand after %.0f s", self._drain_timeout_s)
 
     def after_worker_shutdown(self, broker: dramatiq.Broker, worker: Any) -> None:
         from dramatiq.asyncio import get_event_loop_thread
@@ -109,3 +128,4 @@ class DramatiqJobQueue(JobQueue):
     def _send(self, job_ids: list[int], delay_ms: int) -> None:
         for job_id in job_ids:
             self._actor.send_with_options(args=(job_id,), delay=delay_ms or None)
+            count_job_messages(1)

@@ -1,20 +1,22 @@
-"""Extraction jobs in SQL: compare-and-set transitions, per-user claim locks, and
-``FOR UPDATE SKIP LOCKED`` batches for the sweepers (SQLite serialises writers instead)."""
+"""Extraction jobs in SQL: compare-and-set transitions on the lease (owner and token),
+per-user locks for claims, parking and waking, and ``FOR UPDATE SKIP LOCKED`` batches
+for the sweepers (SQLite serialises writers instead)."""
 
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, func, or_, select, update
+from sqlalchemy import Row, and_, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from memvault.adapters.sqlalchemy.tables import memory_jobs as t
 from memvault.adapters.sqlalchemy.tables import memory_user_locks as locks
 from memvault.adapters.sqlalchemy.upsert import insert_unless_exists
 from memvault.application.ports.repositories import ClaimOutcome, JobQuery, JobRepository
-from memvault.domain.jobs import ExtractionJob, FactOutcome, JobStatus, JobType
+from memvault.domain.jobs import ExtractionJob, FactOutcome, JobStatus, JobType, Lease
 
 CLAIMABLE = [JobStatus.PENDING.value, JobStatus.FAILED.value]
 
@@ -59,6 +61,8 @@ def to_row(job: ExtractionJob) -> dict[str, Any]:
         "last_error": job.last_error,
         "locked_until": job.locked_until,
         "locked_by": job.locked_by,
+        "lease_token": job.lease_token,
+        "enqueued_at": job.enqueued_at,
         "memory_ids": results_json(job),
         "created_at": job.created_at,
         "updated_at": job.updated_at,
@@ -83,14 +87,38 @@ def from_row(row: Row[Any]) -> ExtractionJob:
         last_error=m["last_error"],
         locked_until=m["locked_until"],
         locked_by=m["locked_by"],
+        lease_token=m["lease_token"],
+        enqueued_at=m["enqueued_at"],
         **results_of(m["memory_ids"]),
         created_at=m["created_at"],
         updated_at=m["updated_at"],
     )
 
 
-def _due(now: datetime) -> Any:
-    return or_(t.c.next_retry_at.is_(None), t.c.next_retry_at <= now)
+def _due(now: datetime, table: Any = t) -> Any:
+    return and_(
+        table.c.status.in_(CLAIMABLE),
+        or_(table.c.next_retry_at.is_(None), table.c.next_retry_at <= now),
+    )
+
+
+def _held_by(lease: Lease) -> Any:
+    """The row is held by ``lease`` (a claim made before tokens existed has none)."""
+    token = t.c.lease_token == lease.token if lease.token else t.c.lease_token.is_(None)
+    return and_(t.c.locked_by == lease.owner, token)
+
+
+def _attended(now: datetime, fresh_since: datetime) -> Any:
+    """A job of the same user as ``t``'s row is running, or a due one has a message on
+    its way."""
+    other = t.alias("other")
+    return exists().where(
+        other.c.user_id == t.c.user_id,
+        or_(
+            other.c.status == JobStatus.PROCESSING.value,
+            and_(_due(now, other), other.c.enqueued_at >= fresh_since),
+        ),
+    )
 
 
 class SqlJobRepository(JobRepository):
@@ -129,24 +157,18 @@ class SqlJobRepository(JobRepository):
         if current is None or not current.is_due(now):
             return ClaimOutcome.UNAVAILABLE, None
         await self._lock_user(current.user_id)
-        busy = (
-            select(t.c.id)
-            .where(
-                t.c.user_id == current.user_id,
-                t.c.status == JobStatus.PROCESSING.value,
-                t.c.locked_until > now,
-                t.c.id != job_id,
+        if await self._busy(current.user_id, other_than=job_id):
+            await self._conn.execute(
+                update(t).where(t.c.id == job_id, _due(now)).values(enqueued_at=None)
             )
-            .limit(1)
-        )
-        if (await self._conn.execute(busy)).first() is not None:
             return ClaimOutcome.USER_BUSY, None
         result = await self._conn.execute(
             update(t)
-            .where(t.c.id == job_id, t.c.status.in_(CLAIMABLE), _due(now))
+            .where(t.c.id == job_id, _due(now))
             .values(
                 status=JobStatus.PROCESSING.value,
                 locked_by=worker,
+                lease_token=uuid.uuid4().hex,
                 locked_until=now + lease,
                 updated_at=now,
             )
@@ -155,33 +177,42 @@ class SqlJobRepository(JobRepository):
             return ClaimOutcome.UNAVAILABLE, None
         return ClaimOutcome.CLAIMED, await self.get(job_id)
 
-    async def renew_lease(self, job_id: int, *, worker: str, until: datetime) -> bool:
+    async def _busy(self, user_id: str, *, other_than: int) -> bool:
+        """Whether another job of the user is ``processing``, whatever its lease."""
+        busy = select(t.c.id).where(
+            t.c.user_id == user_id,
+            t.c.status == JobStatus.PROCESSING.value,
+            t.c.id != other_than,
+        )
+        return (await self._conn.execute(busy.limit(1))).first() is not None
+
+    async def renew_lease(self, job_id: int, *, lease: Lease, until: datetime) -> bool:
         result = await self._conn.execute(
             update(t)
-            .where(
-                t.c.id == job_id,
-                t.c.status == JobStatus.PROCESSING.value,
-                t.c.locked_by == worker,
-            )
+            .where(t.c.id == job_id, t.c.status == JobStatus.PROCESSING.value, _held_by(lease))
             .values(locked_until=until)
         )
         return bool(result.rowcount == 1)
 
-    async def save(self, job: ExtractionJob, *, expected: JobStatus, worker: str | None) -> bool:
+    async def save(self, job: ExtractionJob, *, expected: JobStatus, lease: Lease | None) -> bool:
         stmt = update(t).where(t.c.id == job.id, t.c.status == expected.value)
-        if worker is not None:
-            stmt = stmt.where(t.c.locked_by == worker)
+        if lease is not None:
+            stmt = stmt.where(_held_by(lease))
         result = await self._conn.execute(stmt.values(**to_row(job)))
         return bool(result.rowcount == 1)
 
-    async def due_ids(self, *, due_before: datetime, limit: int) -> list[int]:
-        stmt = (
-            select(t.c.id)
-            .where(t.c.status.in_(CLAIMABLE), _due(due_before))
-            .order_by(t.c.id)
-            .limit(limit)
-        )
-        return [int(v) for v in (await self._conn.execute(stmt)).scalars()]
+    async def wake(
+        self, *, now: datetime, fresh_since: datetime, limit: int, user_id: str | None = None
+    ) -> list[int]:
+        stmt = select(func.min(t.c.id)).where(_due(now), ~_attended(now, fresh_since))
+        if user_id is not None:
+            await self._lock_user(user_id)
+            stmt = stmt.where(t.c.user_id == user_id)
+        stmt = stmt.group_by(t.c.user_id).order_by(func.min(t.c.id)).limit(limit)
+        ids = [int(v) for v in (await self._conn.execute(stmt)).scalars()]
+        if ids:
+            await self._conn.execute(update(t).where(t.c.id.in_(ids)).values(enqueued_at=now))
+        return ids
 
     async def count_by_status(self) -> dict[str, int]:
         stmt = select(t.c.status, func.count()).group_by(t.c.status)

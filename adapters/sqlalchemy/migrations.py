@@ -6,18 +6,19 @@ thread when a loop is already running.
 
 from __future__ import annotations
 
-from pathlib import Path
+from importlib.resources import files
 
 from alembic.config import Config
 
 from alembic import command
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# Shipped inside the package (package data), so a wheel install can migrate too.
+SCRIPT_LOCATION = str(files("memvault") / "alembic")
 
 
 def alembic_config(url: str) -> Config:
-    config = Config(str(PROJECT_ROOT / "alembic.ini"))
-    config.set_main_option("script_location", str(PROJECT_ROOT / "alembic"))
+    config = Config()
+    config.set_main_option("script_location", SCRIPT_LOCATION)
     config.attributes["url"] = url
     return config
 

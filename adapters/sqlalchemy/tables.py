@@ -91,6 +91,8 @@ memory_jobs = Table(
     Column("last_error", String(2000)),
     Column("locked_until", UTCDateTime),
     Column("locked_by", ExactString(128)),
+    Column("lease_token", ExactString(32)),
+    Column("enqueued_at", UTCDateTime),
     Column("memory_ids", Text),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
@@ -99,6 +101,8 @@ memory_jobs = Table(
     Index("ix_memory_jobs_source_event", "source_event_id"),
     Index("ix_memory_jobs_status_next", "status", "next_retry_at"),
     Index("ix_memory_jobs_status_locked", "status", "locked_until"),
+    Index("ix_memory_jobs_user_status", "user_id", "status"),
+    Index("ix_memory_jobs_source_message", "user_id", "conversation_id", "source_message_id"),
 )
 
 memory_audit_logs = Table(
@@ -158,6 +162,7 @@ memory_consumed_events = Table(
     Column("event_id", ExactString(128), primary_key=True),
     Column("event_type", String(64), nullable=False),
     Column("consumed_at", UTCDateTime, nullable=False),
+    Index("ix_memory_consumed_events_consumed", "consumed_at"),
 )
 """The consumer's inbox: an event id is handled once, whoever published it."""
 
@@ -188,6 +193,7 @@ chat_messages = Table(
     Column("occurred_at", UTCDateTime, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     UniqueConstraint("user_id", "conversation_id", "message_id", name="uq_chat_messages_key"),
+    Index("ix_chat_messages_created", "created_at"),
 )
 
 agent_state_snapshots = Table(

@@ -33,7 +33,7 @@ from memvault.application.ports.repositories import ScopeQuery, UnitOfWork
 from memvault.application.ports.vector_store import VectorFilter, VectorStore
 from memvault.application.shared.audit import audit_item
 from memvault.application.shared.documents import document_item_id
-from memvault.domain.audit import AuditOperation, OperatorType
+from memvault.domain.audit import AuditOperation
 from memvault.domain.decisions import Action, Candidate, Decision, Judgement, Relation, aggregate
 from memvault.domain.facts import Fact
 from memvault.domain.jobs import ExtractPayload, FactOutcome
@@ -354,15 +354,16 @@ class MemoryWriter(FactWriter):
         reason: str,
         before: dict[str, object] | None,
     ) -> None:
-        """Audit a system change (reason prefixed as upstream does) and keep the item for
-        re-indexing after commit."""
+        """Audit the change under the job's auditor (the API key that sent the turn, else
+        the system with the request id; reason prefixed as upstream does) and keep the item
+        for re-indexing after commit."""
         prefix = AUDIT_PREFIX[operation]
         await audit_item(
             change.uow,
             item=item,
             operation=operation,
-            operator=OperatorType.SYSTEM,
-            operator_id=change.result.request_id,
+            operator=change.payload.auditor.type,
+            operator_id=change.payload.auditor.id,
             reason=f"{prefix}: {reason}",
             default_reason=prefix,
             before=before,

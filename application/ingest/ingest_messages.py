@@ -15,6 +15,7 @@ from memvault.application.ports.clock import Clock
 from memvault.application.ports.outbox_notifier import OutboxNotifier
 from memvault.application.ports.repositories import UnitOfWork, UnitOfWorkFactory
 from memvault.application.request_context import REQUEST_ID
+from memvault.domain.audit import Operator
 from memvault.domain.conversation import ChatMessage, Role
 from memvault.domain.errors import InvalidValue
 from memvault.domain.jobs import MAX_SOURCE_TEXT, ExtractPayload, extract_job_key
@@ -47,6 +48,9 @@ class IngestMessages:
     metadata: Metadata = field(default_factory=dict)
     """Copied to every memory extracted from these turns (validated by the caller with
     ``domain.metadata.require_metadata``)."""
+    operator: Operator | None = None
+    """The API key sending the turns; the memories extracted from them are audited under
+    it. ``None``: the user's own token."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -155,6 +159,7 @@ class IngestMessagesUseCase:
             source_message_id=turn.message_id,
             trace_id=REQUEST_ID.get(),
             metadata=dict(command.metadata),
+            operator=command.operator,
         )
         return OutboxMessage(
             event_type=EventType.MEMORY_EXTRACT_REQUESTED.value,

@@ -69,7 +69,7 @@ class RetryJobsUseCase:
     ) -> bool:
         before, retries = job.status, job.retry_count
         job.replay(now=now)
-        if not await uow.jobs.save(job, expected=before, worker=None):
+        if not await uow.jobs.save(job, expected=before, lease=None):
             return False
         await uow.audit.add(
             AuditEntry.operator_retried(

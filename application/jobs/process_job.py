@@ -1,29 +1,35 @@
 """Process one extraction job (docs/behaviour.md, "Extraction jobs"; docs/adr/0001).
 
-1. Claim by compare-and-set (with a lease); a user with a job in flight puts ours back.
+1. Claim by compare-and-set under a lease (owner and token); a job whose user has one
+   running is parked, and this message is dropped.
 2. Parse the payload: unparseable is dead at once.
-3. Read settings, extract (the lease is renewed meanwhile); failures are retryable.
-4. Normalise and filter facts; decide and write items, audits and the job's success in
-   one transaction, compare-and-set on the lease.
+3. Read settings, extract, decide, while the lease is renewed; losing it (or the process
+   stopping) stops the work before it commits.
+4. Write items, audits and the job's success in one transaction, compare-and-set on
+   the lease: a stale worker's commit is refused and rolled back.
 5. After commit: re-index changed items. On failure: a transient one (a dependency down)
    is ``failed`` with a capped wait for the retry horizon and never counted; a permanent
    one is ``dead`` at once; any other is ``failed`` with backoff or ``dead`` at
-   ``max_retry``. The retry is enqueued with its delay.
+   ``max_retry``. The retry is enqueued with its delay. A stopping process releases the
+   job instead (``pending``, not counted).
+6. Whatever the end, the user's next job is woken.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import random
-from collections.abc import AsyncIterator
+from collections.abc import Coroutine
 from datetime import datetime
 from enum import StrEnum
+from typing import Any, TypeVar
 
 import structlog
 
 from memvault.application.config import JobPolicy
+from memvault.application.jobs.stop import JobStop
+from memvault.application.jobs.wake import WakeUsers
 from memvault.application.ports.clock import Clock
 from memvault.application.ports.extractor import ExtractionRequest, Extractor
 from memvault.application.ports.failures import FailureKind, failure_kind
@@ -34,7 +40,7 @@ from memvault.application.ports.metrics import NO_METRICS, Metric, Metrics
 from memvault.application.ports.repositories import ClaimOutcome, UnitOfWorkFactory
 from memvault.domain.errors import InvalidValue
 from memvault.domain.facts import Fact, normalize_facts, sift_facts
-from memvault.domain.jobs import ExtractionJob, ExtractPayload, FactOutcome, JobStatus
+from memvault.domain.jobs import ExtractionJob, ExtractPayload, FactOutcome, JobStatus, Lease
 from memvault.domain.settings import MemorySettings
 
 log = structlog.get_logger(__name__)
@@ -45,16 +51,32 @@ class JobOutcome(StrEnum):
     FAILED = "failed"
     DEAD = "dead"
     BUSY = "busy"
+    """Its user has a job running: parked until that one ends."""
     SKIPPED = "skipped"
     LOST = "lost"
     """The lease ran out and another worker took over: this attempt's work is dropped."""
+    RELEASED = "released"
+    """The process is stopping: the job is ``pending`` again, its attempt not counted."""
 
 
 COUNTED = frozenset({JobOutcome.SUCCEEDED, JobOutcome.FAILED, JobOutcome.DEAD})
+T = TypeVar("T")
 
 
 class LeaseLost(Exception):
-    pass
+    """The lease is no longer this attempt's: nothing it did may be committed."""
+
+
+class WorkStopped(Exception):
+    """The process is stopping before the attempt began to commit."""
+
+
+class Commit:
+    """Set once the attempt opens its write transaction: from then on it runs to the
+    end, and the compare-and-set on the lease decides whether its work counts."""
+
+    def __init__(self) -> None:
+        self.begun = False
 
 
 def trace_of(payload_json: str) -> str | None:
@@ -80,6 +102,7 @@ class ProcessJobUseCase:
         worker: str,
         *,
         metrics: Metrics = NO_METRICS,
+        stop: JobStop | None = None,
     ) -> None:
         self._uow = uow
         self._clock = clock
@@ -90,6 +113,8 @@ class ProcessJobUseCase:
         self._policy = policy
         self._worker = worker
         self._metrics = metrics
+        self._stop = stop or JobStop()
+        self._wake = WakeUsers(uow, clock, queue, policy)
 
     async def __call__(self, job_id: int) -> JobOutcome:
         outcome = await self._process(job_id)
@@ -105,58 +130,64 @@ class ProcessJobUseCase:
             )
             await uow.commit()
         if outcome is ClaimOutcome.USER_BUSY:
-            delay = int(self._policy.busy_retry_delay.total_seconds() * 1000)
-            await self._queue.enqueue([job_id], delay_ms=delay)
+            log.debug("job_parked", job_id=job_id)
             return JobOutcome.BUSY
-        if job is None:
+        if job is None or job.lease is None:
             return JobOutcome.SKIPPED
-        request_id = trace_of(job.payload_json)
-        if request_id is None:
-            return await self._attempt(job_id, job)
-        with structlog.contextvars.bound_contextvars(request_id=request_id):
-            return await self._attempt(job_id, job)
+        try:
+            request_id = trace_of(job.payload_json)
+            if request_id is None:
+                return await self._attempt(job, job.lease)
+            with structlog.contextvars.bound_contextvars(request_id=request_id):
+                return await self._attempt(job, job.lease)
+        finally:
+            await self._wake([job.user_id])
 
-    async def _attempt(self, job_id: int, job: ExtractionJob) -> JobOutcome:
-        log.info("job_claimed", job_id=job_id, user_id=job.user_id, attempt=job.retry_count + 1)
+    async def _attempt(self, job: ExtractionJob, held: Lease) -> JobOutcome:
+        log.info("job_claimed", job_id=job.id, user_id=job.user_id, attempt=job.retry_count + 1)
         if job.retry_count > 0:
             self._metrics.count(Metric.JOB_RETRY_TOTAL, job_type=job.job_type.value)
         try:
             payload = ExtractPayload.from_json(job.payload_json)
         except InvalidValue as error:
-            return await self._give_up(job, f"unparseable job payload: {error}")
+            return await self._give_up(job, held, f"unparseable job payload: {error}")
+        commit = Commit()
         try:
-            result = await self._run(job, payload)
+            result = await self._under_lease(
+                job, held, commit, self._run(job, held, payload, commit)
+            )
         except LeaseLost:
-            log.warning("job_lease_lost", job_id=job_id)
+            log.warning("job_lease_lost", job_id=job.id)
             return JobOutcome.LOST
+        except WorkStopped:
+            return await self._release(job, held)
         except Exception as error:  # every failure of an attempt ends in _failed
-            return await self._failed(job, error)
+            return await self._failed(job, held, error)
         await self._indexer.items_changed(result.changed)
-        log.info("job_succeeded", job_id=job_id, actions=[a.value for a in result.actions])
+        log.info("job_succeeded", job_id=job.id, actions=[a.value for a in result.actions])
         return JobOutcome.SUCCEEDED
 
-    async def _run(self, job: ExtractionJob, payload: ExtractPayload) -> WriteResult:
+    async def _run(
+        self, job: ExtractionJob, held: Lease, payload: ExtractPayload, commit: Commit
+    ) -> WriteResult:
         """The whole attempt runs under a renewed lease: extraction and the decision step
         (embedder and judge calls) can both be slow."""
-        async with self._lease_kept(job):
-            settings = await self._settings(job.user_id)
-            facts, skipped = await self._facts(payload, settings)
-            now = self._clock.now()
-            async with self._uow(read_only=True) as reader:
-                decided = await self._writer.decide(reader, facts, payload, now=now)
-            async with self._uow() as uow:
-                result = await self._writer.apply(
-                    uow, decided, payload, source_event_id=job.source_event_id, now=now
-                )
-                job.succeed(
-                    memory_ids=result.memory_ids,
-                    outcomes=(*skipped, *result.outcomes),
-                    now=now,
-                )
-                saved = await uow.jobs.save(job, expected=JobStatus.PROCESSING, worker=self._worker)
-                if not saved:
-                    raise LeaseLost
-                await uow.commit()
+        settings = await self._settings(job.user_id)
+        facts, skipped = await self._facts(payload, settings)
+        now = self._clock.now()
+        async with self._uow(read_only=True) as reader:
+            decided = await self._writer.decide(reader, facts, payload, now=now)
+        commit.begun = True
+        async with self._uow() as uow:
+            result = await self._writer.apply(
+                uow, decided, payload, source_event_id=job.source_event_id, now=now
+            )
+            job.succeed(
+                memory_ids=result.memory_ids, outcomes=(*skipped, *result.outcomes), now=now
+            )
+            if not await uow.jobs.save(job, expected=JobStatus.PROCESSING, lease=held):
+                raise LeaseLost
+            await uow.commit()
         return result
 
     async def _settings(self, user_id: str) -> MemorySettings:
@@ -185,53 +216,84 @@ class ProcessJobUseCase:
             normalize_facts(candidates), settings, min_confidence=self._policy.min_confidence
         )
 
-    @contextlib.asynccontextmanager
-    async def _lease_kept(self, job: ExtractionJob) -> AsyncIterator[None]:
-        """Renew the lease every third of its length while the block runs."""
+    async def _under_lease(
+        self, job: ExtractionJob, held: Lease, commit: Commit, work: Coroutine[Any, Any, T]
+    ) -> T:
+        """Run ``work`` while its lease is renewed. Unless it has begun to commit, it is
+        cancelled when the lease is lost (:class:`LeaseLost`) or the process stops
+        (:class:`WorkStopped`)."""
+        task = asyncio.ensure_future(work)
+        keeper = asyncio.create_task(self._keep_lease(job.id or 0, held))
+        with self._stop.watching() as stopping:
+            stopper = asyncio.create_task(stopping.wait())
+            try:
+                await asyncio.wait({task, keeper, stopper}, return_when=asyncio.FIRST_COMPLETED)
+                if not task.done() and not commit.begun:
+                    task.cancel()
+                    await asyncio.wait({task})
+                    if task.cancelled():
+                        raise LeaseLost if keeper.done() else WorkStopped
+                return await task
+            finally:
+                for pending in (task, keeper, stopper):
+                    pending.cancel()
+                await asyncio.gather(task, keeper, stopper, return_exceptions=True)
+
+    async def _keep_lease(self, job_id: int, held: Lease) -> None:
+        """Renew the lease every third of its length; return once it is lost: refused
+        (another claim holds the job) or not renewed before it ran out."""
         interval = self._policy.lease.total_seconds() / 3
-
-        async def renew() -> None:
-            while True:
-                await asyncio.sleep(interval)
-                until = self._clock.now() + self._policy.lease
+        held_until = self._clock.now() + self._policy.lease
+        while True:
+            await asyncio.sleep(interval)
+            until = self._clock.now() + self._policy.lease
+            try:
                 async with self._uow() as uow:
-                    kept = await uow.jobs.renew_lease(job.id or 0, worker=self._worker, until=until)
+                    kept = await uow.jobs.renew_lease(job_id, lease=held, until=until)
                     await uow.commit()
-                if not kept:
-                    return
+            except Exception as error:  # the database may come back before the lease ends
+                log.warning("job_lease_renewal_failed", job_id=job_id, error=repr(error))
+                if self._clock.now() + self._policy.lease / 3 < held_until:
+                    continue
+                return
+            if not kept:
+                return
+            held_until = until
 
-        task = asyncio.create_task(renew())
-        try:
-            yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+    async def _release(self, job: ExtractionJob, held: Lease) -> JobOutcome:
+        job.release(now=self._clock.now())
+        async with self._uow() as uow:
+            saved = await uow.jobs.save(job, expected=JobStatus.PROCESSING, lease=held)
+            await uow.commit()
+        log.info("job_released", job_id=job.id, saved=saved)
+        return JobOutcome.RELEASED if saved else JobOutcome.LOST
 
-    async def _failed(self, job: ExtractionJob, error: Exception) -> JobOutcome:
+    async def _failed(self, job: ExtractionJob, held: Lease, error: Exception) -> JobOutcome:
         """Transient (a dependency down): retried for the horizon, never counted;
         permanent (a wrong key, a refused request): dead at once; anything else: counted
         toward ``max_retry``."""
         reason = f"{type(error).__name__}: {error}"
         kind = failure_kind(error)
         if kind is FailureKind.PERMANENT:
-            return await self._give_up(job, reason)
+            return await self._give_up(job, held, reason)
         now = self._clock.now()
         if kind is FailureKind.TRANSIENT:
             jitter = random.random()
             job.defer(reason, now=now, backoff=self._policy.transient, jitter=jitter)
         else:
             job.fail(reason, now=now, backoff=self._policy.backoff)
-        return await self._record_failure(job, reason, now)
+        return await self._record_failure(job, held, reason, now)
 
-    async def _give_up(self, job: ExtractionJob, reason: str) -> JobOutcome:
+    async def _give_up(self, job: ExtractionJob, held: Lease, reason: str) -> JobOutcome:
         now = self._clock.now()
         job.kill(reason, now=now)
-        return await self._record_failure(job, reason, now)
+        return await self._record_failure(job, held, reason, now)
 
-    async def _record_failure(self, job: ExtractionJob, reason: str, now: datetime) -> JobOutcome:
+    async def _record_failure(
+        self, job: ExtractionJob, held: Lease, reason: str, now: datetime
+    ) -> JobOutcome:
         async with self._uow() as uow:
-            saved = await uow.jobs.save(job, expected=JobStatus.PROCESSING, worker=self._worker)
+            saved = await uow.jobs.save(job, expected=JobStatus.PROCESSING, lease=held)
             await uow.commit()
         if not saved:
             return JobOutcome.LOST

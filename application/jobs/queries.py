@@ -96,7 +96,7 @@ class RetryJobUseCase:
             before = job.status
             retries = job.retry_count
             job.replay(now=now)
-            if not await uow.jobs.save(job, expected=before, worker=None):
+            if not await uow.jobs.save(job, expected=before, lease=None):
                 raise JobNotFound(f"job {job_id} changed while retrying; try again")
             await uow.audit.add(
                 AuditEntry.operator_retried(

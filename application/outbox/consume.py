@@ -3,13 +3,16 @@
 For each event from the bus, in one transaction: record its id in the inbox (a second
 delivery creates nothing), create the job (idempotent on its key) or upsert the snapshot,
 and mark the local outbox row consumed. Only after commit are job ids handed to the queue
-and the delivery acknowledged. Events that can never be handled are kept as dead
-events with their raw payload and reason, and acknowledged.
+and the delivery acknowledged. Events that can never be handled (unparseable,
+invalid) are kept as dead events with their raw payload and reason, and acknowledged;
+so is an event that failed otherwise on its ``max_deliveries``-th delivery, with its
+last error. A dead event of memvault's own outbox marks that outbox row dead.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -19,6 +22,7 @@ from memvault.application.config import JobPolicy
 from memvault.application.events import Envelope, PoisonEvent, parse_envelope
 from memvault.application.ports.clock import Clock
 from memvault.application.ports.event_bus import EventConsumer, ReceivedEvent
+from memvault.application.ports.failures import FailureKind, failure_kind
 from memvault.application.ports.job_queue import JobQueue
 from memvault.application.ports.metrics import NO_METRICS, Metric, Metrics
 from memvault.application.ports.repositories import DeadEvent, UnitOfWork, UnitOfWorkFactory
@@ -29,6 +33,7 @@ from memvault.domain.outbox import EventType, OutboxMessage, OutboxStatus
 
 log = structlog.get_logger(__name__)
 MAX_PHASE = 32
+DEFAULT_MAX_DELIVERIES = 5
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -103,7 +108,7 @@ class HandleEventUseCase:
                 return Handled(ignored=True)
             return await self._apply(event, now)
         except (PoisonEvent, InvalidValue) as error:
-            await self._bury(raw, str(error), now)
+            await self.bury(raw, str(error))
             return Handled(dead=True)
 
     async def _apply(self, event: Envelope, now: datetime) -> Handled:
@@ -120,6 +125,7 @@ class HandleEventUseCase:
                 payload_json=payload.to_json(),
                 max_retry=self._policy.max_retry,
                 next_retry_at=now,
+                enqueued_at=now,  # enqueued right after this transaction commits
                 created_at=now,
                 updated_at=now,
             )
@@ -149,7 +155,9 @@ class HandleEventUseCase:
         if row is not None and row.status is not OutboxStatus.CONSUMED:
             await uow.outbox.mark_consumed(row.id or 0, now=now)
 
-    async def _bury(self, raw: bytes, reason: str, now: datetime) -> None:
+    async def bury(self, raw: bytes, reason: str) -> None:
+        """Keep ``raw`` as a dead event with ``reason``; mark our own outbox row dead."""
+        now = self._clock.now()
         log.warning("dead_event", reason=reason, size=len(raw))
         self._metrics.count(Metric.DEAD_EVENT_TOTAL)
         event_id = event_type = None
@@ -181,17 +189,38 @@ class HandleEventUseCase:
             await uow.commit()
 
 
+def _is_transient(error: BaseException) -> bool:
+    return failure_kind(error) is FailureKind.TRANSIENT
+
+
 class ConsumeEventsUseCase:
-    """One fetch from the bus: handle each event, enqueue new jobs, then acknowledge."""
+    """One fetch from the bus: handle each event, enqueue new jobs, then acknowledge.
+
+    An event whose handling fails is left unacknowledged, so the bus delivers it again
+    after its redelivery delay, and the rest of the batch goes on. On its
+    ``max_deliveries``-th delivery it is dead-lettered with its last error and
+    acknowledged. A transient failure (``is_transient``: the database or another
+    dependency is down) never dead-letters: the batch stops there, and what is left
+    comes again once the dependency is back.
+    """
 
     def __init__(
-        self, consumer: EventConsumer, handle: HandleEventUseCase, queue: JobQueue
+        self,
+        consumer: EventConsumer,
+        handle: HandleEventUseCase,
+        queue: JobQueue,
+        *,
+        max_deliveries: int = DEFAULT_MAX_DELIVERIES,
+        is_transient: Callable[[BaseException], bool] = _is_transient,
     ) -> None:
         self._consumer = consumer
         self._handle = handle
         self._queue = queue
+        self._max_deliveries = max(max_deliveries, 1)
+        self._is_transient = is_transient
 
     async def __call__(self, *, max_events: int = 100, timeout: float = 1.0) -> int:
+        """How many events were acknowledged."""
         events = await self._consumer.fetch(max_events=max_events, timeout=timeout)
         if not events:
             return 0
@@ -199,8 +228,14 @@ class ConsumeEventsUseCase:
         job_ids: list[int] = []
         try:
             for event in events:
-                outcome = await self._handle(event.value)
-                job_ids.extend(outcome.job_ids)
+                try:
+                    job_ids.extend((await self._handle(event.value)).job_ids)
+                except Exception as error:
+                    if self._is_transient(error):
+                        log.warning("event_deferred", error=_describe(error))
+                        break
+                    if not await self._failed(event, error):
+                        continue
                 handled.append(event)
         finally:
             if job_ids:
@@ -208,3 +243,22 @@ class ConsumeEventsUseCase:
             if handled:
                 await self._consumer.ack(handled)
         return len(handled)
+
+    async def _failed(self, event: ReceivedEvent, error: Exception) -> bool:
+        """Dead-letter ``event`` on its last delivery; whether it may be acknowledged."""
+        reason = _describe(error)
+        if event.deliveries < self._max_deliveries:
+            log.warning("event_failed", deliveries=event.deliveries, error=reason)
+            return False
+        try:
+            await self._handle.bury(
+                event.value, f"failed {event.deliveries} deliveries, last: {reason}"
+            )
+        except Exception as burial:  # the next delivery tries again
+            log.warning("dead_event_not_stored", error=_describe(burial))
+            return False
+        return True
+
+
+def _describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"

@@ -24,6 +24,10 @@ class ReceivedEvent:
     value: bytes
     receipt: str
     """Opaque handle the consumer needs to acknowledge this delivery."""
+    deliveries: int = 1
+    """How many times the group has been handed this event, this delivery included
+    (at least 1). The consumer dead-letters an event that keeps failing once this
+    reaches its limit (docs/behaviour.md, "The consumer")."""
 
 
 class EventPublisher(Protocol):
@@ -48,8 +52,12 @@ class EventConsumer(Protocol):
       broker (Kafka) may repeat acknowledged events that follow an unacknowledged one
       in the same partition after a restart or rebalance. Handlers deduplicate by event
       id (the consumer's inbox), so a repeat is harmless; a loss never happens.
-    - An event fetched but never acknowledged (the consumer died) is delivered again
-      to a member of the same group, after the adapter's redelivery delay.
+    - An event fetched but never acknowledged (its handling failed, or the consumer
+      died) is delivered again to a member of the same group, after the adapter's
+      redelivery delay, with ``deliveries`` one higher. Redis Streams reads the count
+      from the group's pending entries list; the in-process bus and Kafka, whose broker
+      keeps none, count in memory (on Kafka the count starts again when a partition
+      moves to another member or the process restarts).
     - Members of one group share the events; each event goes to one member at a time.
     """
 

@@ -12,7 +12,7 @@ from typing import Protocol
 from memvault.application.ports.transfer import MemoryTransferRepository
 from memvault.domain.audit import AuditEntry, AuditTarget
 from memvault.domain.conversation import AgentSnapshot, ChatMessage
-from memvault.domain.jobs import ExtractionJob, JobStatus
+from memvault.domain.jobs import ExtractionJob, JobStatus, Lease
 from memvault.domain.memory import MemoryItem, MemoryStatus, MemoryType, VectorStatus
 from memvault.domain.outbox import OutboxMessage, OutboxStatus
 from memvault.domain.settings import MemorySettings
@@ -244,7 +244,8 @@ class EventLogRepository(Protocol):
 class ClaimOutcome(StrEnum):
     CLAIMED = "claimed"
     USER_BUSY = "user_busy"
-    """Another job of the same user holds a live lease: try again shortly."""
+    """Another job of the same user is ``processing``: this one is parked until the
+    user's current job ends and wakes it."""
     UNAVAILABLE = "unavailable"
     """Missing, finished, already claimed or not yet due: nothing to do."""
 
@@ -277,17 +278,31 @@ class JobRepository(Protocol):
     async def claim(
         self, job_id: int, *, worker: str, now: datetime, lease: timedelta
     ) -> tuple[ClaimOutcome, ExtractionJob | None]:
-        """``pending``/``failed`` and due → ``processing`` with a lease, unless another job
-        of the same user holds a live lease (jobs of one user never run concurrently)."""
+        """``pending``/``failed`` and due → ``processing`` under a new :class:`Lease`
+        (``worker`` and a fresh token), unless another job of the same user is
+        ``processing``, its lease expired or not: an expired one is rescued first, so
+        two jobs of one user never run at once. A busy user's job is parked instead
+        (``enqueued_at`` cleared) while the user's lock is held, so that the end of the
+        user's current job, which takes the same lock, sees it and wakes it."""
         ...
 
-    async def renew_lease(self, job_id: int, *, worker: str, until: datetime) -> bool: ...
-
-    async def save(self, job: ExtractionJob, *, expected: JobStatus, worker: str | None) -> bool:
-        """Write ``job`` if it is still in ``expected`` (and held by ``worker`` when given)."""
+    async def renew_lease(self, job_id: int, *, lease: Lease, until: datetime) -> bool:
+        """Extend the lease to ``until`` if ``lease`` still holds the job."""
         ...
 
-    async def due_ids(self, *, due_before: datetime, limit: int) -> list[int]: ...
+    async def save(self, job: ExtractionJob, *, expected: JobStatus, lease: Lease | None) -> bool:
+        """Write ``job`` if it is still in ``expected`` (and held by ``lease`` when given)."""
+        ...
+
+    async def wake(
+        self, *, now: datetime, fresh_since: datetime, limit: int, user_id: str | None = None
+    ) -> list[int]:
+        """Mark enqueued at ``now``, and return, the next job of each user whom nothing
+        attends to (of ``user_id`` only, under the user's lock as a claim takes it): the
+        oldest due ``pending``/``failed`` job of a user none of whose jobs is
+        ``processing`` and none of whose due jobs has a message enqueued since
+        ``fresh_since``. The caller enqueues the ids after commit."""
+        ...
 
     async def count_by_status(self) -> dict[str, int]: ...
 

@@ -86,7 +86,8 @@ def create_app(settings: Settings, *, infra: Infrastructure | None = None) -> Li
     same process also runs the relay, the consumer, the sweepers and the job worker."""
     secret = settings.jwt_secret(create=True)
     mcp = McpMount()
-    lifespan = lifespan_of(settings, infra or build_infrastructure(settings), mcp)
+    infrastructure = infra or build_infrastructure(settings)
+    lifespan = lifespan_of(settings, infrastructure, mcp)
     metrics = PrometheusConfig(app_name="memvault", prefix="memvault", group_path=True)
     buckets = TokenBuckets(rate=settings.rate_limit_per_second, burst=settings.rate_limit_burst)
     app = Litestar(
@@ -114,7 +115,9 @@ def create_app(settings: Settings, *, infra: Infrastructure | None = None) -> Li
         middleware=[
             RequestIdMiddleware,
             metrics.middleware,
-            DefineMiddleware(JWTAuthMiddleware, secret=secret),
+            DefineMiddleware(
+                JWTAuthMiddleware, secret=secret, provider=infrastructure.identity_provider()
+            ),
             DefineMiddleware(RateLimitMiddleware, buckets=buckets),
             BodyGuardMiddleware,
             IdempotencyMiddleware,

@@ -27,15 +27,10 @@ async def send_bytes(
     await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
-async def send_problem(
-    send: Send,
-    status: int,
-    detail: str,
-    *,
-    code: str | None = None,
-    field: str | None = None,
-    headers: Iterable[tuple[str, str]] = (),
-) -> None:
+def problem_body(
+    status: int, detail: str, *, code: str | None = None, field: str | None = None
+) -> bytes:
+    """An ``application/problem+json`` body."""
     problem: dict[str, object] = {
         "type": "about:blank",
         "title": TITLES.get(status, "Error"),
@@ -45,7 +40,19 @@ async def send_problem(
     }
     if field is not None:
         problem["field"] = field
-    body = msgspec.json.encode(problem)
+    return msgspec.json.encode(problem)
+
+
+async def send_problem(
+    send: Send,
+    status: int,
+    detail: str,
+    *,
+    code: str | None = None,
+    field: str | None = None,
+    headers: Iterable[tuple[str, str]] = (),
+) -> None:
+    body = problem_body(status, detail, code=code, field=field)
     await send_bytes(send, status, body, PROBLEM, headers)
 
 

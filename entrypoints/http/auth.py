@@ -1,18 +1,34 @@
 """Bearer authentication (docs/behaviour.md, "Identity"): a JWT (``sub`` is the user,
-``scope`` may hold admin) or an API key (``mv_...``, see ``entrypoints/http/api_keys.py``)."""
+``scope`` may hold admin) or an API key (``mv_...``, see ``entrypoints/http/api_keys.py``).
+
+JWTs signed HS256 are verified with the local secret. When an external identity provider
+is configured, tokens signed with one of its algorithms go to it instead; its claims
+name the user and the admin scope exactly as a local token's do.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import jwt
 from litestar.connection import ASGIConnection
-from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.exceptions import (
+    NotAuthorizedException,
+    PermissionDeniedException,
+    ServiceUnavailableException,
+)
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 from litestar.types import ASGIApp
 
+from memvault.application.ports.identity import (
+    IdentityProvider,
+    IdentityProviderUnavailable,
+    TokenRefused,
+)
 from memvault.domain.api_keys import looks_like_key
 from memvault.domain.audit import Operator
 
@@ -63,18 +79,45 @@ def principal_from_token(token: str, secret: str) -> Principal:
         raise NotAuthorizedException("the token has expired") from error
     except jwt.PyJWTError as error:
         raise NotAuthorizedException("the token is not valid") from error
+    return principal_from_claims(claims)
+
+
+def principal_from_claims(claims: Mapping[str, Any]) -> Principal:
+    """The caller named by verified claims: ``sub`` the user, ``scope`` (a space-separated
+    string or a list) holding ``admin`` the operator."""
     user_id = claims.get("sub")
     if not isinstance(user_id, str) or not 1 <= len(user_id) <= MAX_USER_ID:
         raise NotAuthorizedException("the token's subject must be a user id of 1-128 characters")
-    scope = claims.get("scope", "")
-    scopes = scope.split() if isinstance(scope, str) else list(scope)
+    scope = claims.get("scope")
+    scopes = scope.split() if isinstance(scope, str) else scope if isinstance(scope, list) else []
     return Principal(user_id=user_id, is_admin="admin" in scopes)
 
 
+async def principal_from_provider(token: str, provider: IdentityProvider) -> Principal:
+    """The caller named by a token the external identity provider signed."""
+    try:
+        claims = await provider.claims(token)
+    except TokenRefused as error:
+        raise NotAuthorizedException(error.detail) from error
+    except IdentityProviderUnavailable as error:
+        raise ServiceUnavailableException(str(error)) from error
+    return principal_from_claims(claims)
+
+
+def signed_locally(token: str) -> bool:
+    """Whether the token is the local secret's to verify: signed HS256, or unreadable.
+    Any other algorithm (``none`` included, refused by name) is the provider's."""
+    try:
+        return bool(jwt.get_unverified_header(token).get("alg") == "HS256")
+    except jwt.PyJWTError:
+        return True
+
+
 class JWTAuthMiddleware(AbstractAuthenticationMiddleware):
-    def __init__(self, app: ASGIApp, secret: str) -> None:
+    def __init__(self, app: ASGIApp, secret: str, provider: IdentityProvider | None = None) -> None:
         super().__init__(app, exclude=PUBLIC_PATHS)
         self._secret = secret
+        self._provider = provider
 
     async def authenticate_request(self, connection: ASGIConnection) -> AuthenticationResult:  # type: ignore[type-arg]
         header = connection.headers.get("authorization", "")
@@ -86,7 +129,10 @@ class JWTAuthMiddleware(AbstractAuthenticationMiddleware):
 
             principal = await principal_from_key(connection, token.strip())
             return AuthenticationResult(user=principal, auth=None)
-        principal = principal_from_token(token.strip(), self._secret)
+        if self._provider is not None and not signed_locally(token.strip()):
+            principal = await principal_from_provider(token.strip(), self._provider)
+        else:
+            principal = principal_from_token(token.strip(), self._secret)
         return AuthenticationResult(user=principal, auth=token)
 
 

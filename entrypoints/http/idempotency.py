@@ -4,7 +4,9 @@ The same key from the same user within 24 h replays the first response; the same
 with a different request is 422; a key whose first request is still running is 409, for
 as long as its lease (``MEMVAULT_IDEMPOTENCY_LEASE_S``, 60 s): a request that crashed or
 hangs past it no longer holds the key.
-Responses of 500 and above are not kept, so the client's retry runs again.
+Responses of 500 and above are not kept, so the client's retry runs again. A route
+marked ``SHOWN_ONCE`` (a new API key: its secret) never has its answer kept: a retry
+with the same key is answered 409, so the secret is in no table.
 """
 
 from __future__ import annotations
@@ -21,17 +23,25 @@ from memvault.application.ports.idempotency import Claim, IdempotencyStore, Stor
 from memvault.domain.text import has_forbidden_control
 from memvault.entrypoints.http.asgi import (
     BodyTooLarge,
+    problem_body,
     read_body,
     replay_receive,
     send_bytes,
     send_problem,
 )
 from memvault.entrypoints.http.auth import Principal
+from memvault.entrypoints.http.errors import PROBLEM
 
 HEADER = b"idempotency-key"
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
 KEY_TTL = timedelta(hours=24)
 MAX_KEY = 255
+SHOWN_ONCE = "shown_once"
+"""Route option: a successful answer carries a secret shown once, never to be stored."""
+SHOWN_ONCE_DETAIL = (
+    "the first request with this Idempotency-Key succeeded; its answer held a secret that is "
+    "shown once and kept nowhere: list the keys to find the one it made"
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -49,6 +59,11 @@ def _header(scope: Scope, name: bytes) -> str | None:
         if key.lower() == name:
             return bytes(value).decode("latin-1")
     return None
+
+
+def _shown_once(scope: Scope) -> bool:
+    handler = scope.get("route_handler")
+    return bool(handler is not None and handler.opt.get(SHOWN_ONCE))
 
 
 class IdempotencyMiddleware:
@@ -127,4 +142,8 @@ class IdempotencyMiddleware:
             await kept.store.abandon(kept.user_id, kept.key)
             return
         response = StoredResponse(status=status, body=b"".join(chunks), content_type=content_type)
+        if status < 300 and _shown_once(scope):
+            response = StoredResponse(
+                status=409, body=problem_body(409, SHOWN_ONCE_DETAIL), content_type=PROBLEM
+            )
         await kept.store.finish(kept.user_id, kept.key, response, expires_at=kept.expires_at)

@@ -223,7 +223,6 @@ def world(
         vector_store="memory",
         relay_poll_interval_s=0.05,
         sweep_interval_s=0.2,
-        job_busy_retry_ms=50,
         rate_limit_per_second=1000,
         rate_limit_burst=1000,
         **llm,

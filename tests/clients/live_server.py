@@ -53,6 +53,14 @@ def server_env(data_dir: Path, port: int, **extra: str) -> dict[str, str]:
     pythonpath = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     return env | {
         "PYTHONPATH": pythonpath,
+        **installed_server_env(data_dir, port),
+        **extra,
+    }
+
+
+def installed_server_env(data_dir: Path, port: int) -> dict[str, str]:
+    """The settings of every test server, whatever the installation it runs from."""
+    return {
         "MEMVAULT_DATA_DIR": str(data_dir),
         "MEMVAULT_PORT": str(port),
         "MEMVAULT_AUTH_JWT_SECRET": SECRET,
@@ -61,20 +69,28 @@ def server_env(data_dir: Path, port: int, **extra: str) -> dict[str, str]:
         "MEMVAULT_LOG_LEVEL": "warning",
         "MEMVAULT_RELAY_POLL_INTERVAL_S": "0.1",
         "MEMVAULT_SWEEP_INTERVAL_S": "0.5",
-        **extra,
     }
 
 
 @contextmanager
 def live_server(data_dir: Path, **extra: str) -> Iterator[LiveServer]:
     port = free_port()
-    env = server_env(data_dir, port, **extra)
+    command = [sys.executable, "-m", "memvault.entrypoints.cli", "serve"]
+    with serving(command, server_env(data_dir, port, **extra), data_dir, port, ROOT) as server:
+        yield server
+
+
+@contextmanager
+def serving(
+    command: list[str], env: dict[str, str], data_dir: Path, port: int, cwd: Path
+) -> Iterator[LiveServer]:
+    """Run ``command`` (a ``memvault serve``) until the block ends, ready on ``port``."""
     data_dir.mkdir(parents=True, exist_ok=True)
     with (data_dir / "serve.log").open("w") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "memvault.entrypoints.cli", "serve"],
+            command,
             env=env,
-            cwd=ROOT,
+            cwd=cwd,
             stdout=log,
             stderr=subprocess.STDOUT,
         )

@@ -71,6 +71,10 @@ async def a_memory_round_trip(client: Client) -> None:
 
     recalled = await call(client, "recall", query="favourite city Lisbon")
     assert recalled["memories"][0]["id"] == memory["id"]
+    (recall,) = [tool for tool in listed.tools if tool.name == "recall"]
+    assert recall.input_schema["properties"]["limit"]["maximum"] == 100  # POST /search's
+    widest = await call(client, "recall", query="favourite city Lisbon", limit=100)
+    assert widest["memories"][0]["id"] == memory["id"]
     block = await call(client, "context", query="which city do I love, Lisbon?")
     assert "Lisbon" in block["text"]
 

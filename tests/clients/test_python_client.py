@@ -102,6 +102,27 @@ def test_search_and_context_find_what_was_added(mv: Client):
     assert block.items
 
 
+def test_search_takes_a_type_budget_and_a_metadata_filter(mv: Client):
+    apollo = mv.add("Alice reviews the apollo launch plan", metadata={"project": "apollo"})
+    mv.add("Alice reviews the gemini launch plan", metadata={"project": "gemini"})
+    mv.add("Alice reviews launch plans on Mondays", memory_type="preference")
+    only_apollo = mv.search("launch plan", metadata={"project": "apollo"})
+    assert [m.id for m in only_apollo.items] == [apollo.id]
+    budgeted = mv.search("launch plan", type_budget={"fact": 1}, limit=100)
+    assert [m.memory_type for m in budgeted.items].count("fact") == 1
+    assert "preference" in {m.memory_type for m in budgeted.items}
+    typed = mv.search("launch plan", memory_types=["preference"])
+    assert {m.memory_type for m in typed.items} == {"preference"}
+
+
+async def test_the_async_search_takes_the_same_arguments(server: LiveServer, service_key: str):
+    async with AsyncClient(server.url, api_key=service_key, user_id=unique_user()) as mv:
+        tagged = await mv.add("Bob tends the orchard", metadata={"place": "farm"})
+        await mv.add("Bob tends the bar", metadata={"place": "pub"})
+        found = await mv.search("Bob tends", metadata={"place": "farm"}, type_budget={"fact": 5})
+    assert [m.id for m in found.items] == [tagged.id]
+
+
 def test_messages_become_memories_and_wait_for_job_sees_them(mv: Client):
     accepted = mv.ingest_messages(
         "trip", [{"role": "user", "content": "Please remember that my favourite colour is green"}]

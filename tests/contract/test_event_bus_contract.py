@@ -8,17 +8,32 @@ tests that need it fail.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from pathlib import Path
 from typing import TypeVar
 
 import pytest
 from redis.asyncio import Redis
+from sqlalchemy.engine import make_url
 
 from memvault.adapters.event_bus.in_process import InProcessBus
 from memvault.adapters.event_bus.kafka import KafkaConsumer, KafkaPublisher, KafkaSettings
 from memvault.adapters.event_bus.redis_streams import RedisStreamsConsumer, RedisStreamsPublisher
+from memvault.adapters.sqlalchemy.engine import create_engine
+from memvault.adapters.sqlalchemy.unit_of_work import SqlUnitOfWorkFactory
+from memvault.adapters.system_clock import SystemClock
+from memvault.application.config import JobPolicy, OutboxPolicy
+from memvault.application.events import wrapper
+from memvault.application.ingest.ingest_messages import (
+    IncomingMessage,
+    IngestMessages,
+    IngestMessagesUseCase,
+)
+from memvault.application.outbox.consume import ConsumeEventsUseCase, Handled, HandleEventUseCase
+from memvault.application.outbox.relay import RelayOutboxUseCase
 from memvault.application.ports.event_bus import (
     EventBusError,
     EventConsumer,
@@ -26,13 +41,17 @@ from memvault.application.ports.event_bus import (
     OutgoingEvent,
     ReceivedEvent,
 )
+from memvault.application.ports.repositories import DeadEvent, JobQuery, UnitOfWorkFactory
+from memvault.domain.outbox import EventType, OutboxMessage, OutboxStatus
+from tests.databases import fresh_database
+from tests.doubles import RecordingQueue
 from tests.fixtures.kafka import free_port
 from tests.fixtures.redis import checked_redis_client
 
 _Resource = TypeVar("_Resource", EventPublisher, EventConsumer)
 
 REDELIVERY_S = 0.5
-"""In-process ``redelivery_after`` and Redis ``min_idle`` in these tests."""
+"""In-process and Kafka ``redelivery_after`` and Redis ``min_idle`` in these tests."""
 PATIENCE_S = 20.0
 """How long a test waits for events it expects (a Kafka member first has to join)."""
 
@@ -146,6 +165,7 @@ class KafkaHarness(Harness):
             partitions=3,
             session_timeout=2.0,
             heartbeat_interval=0.3,
+            redelivery_after=REDELIVERY_S,
         )
 
     def _publisher(self) -> EventPublisher:
@@ -298,6 +318,23 @@ async def test_events_a_silent_member_holds_are_delivered_again_after_the_delay(
     assert time.monotonic() - started >= 0.5 * REDELIVERY_S
 
 
+async def test_an_unacknowledged_event_comes_again_with_its_delivery_count_raised(
+    bus: Harness,
+) -> None:
+    member = bus.consumer(unique("group"))
+    await bus.settle([member])
+    await bus.publisher().publish(outgoing("conversation", b"failing", b"fine"))
+
+    first = await collect(member, 2, ack=False)
+    await member.ack([event for event in first if event.value == b"fine"])
+    again = await collect(member, 1, ack=False)
+    third = await collect(member, 1)
+
+    assert [(e.value, e.deliveries) for e in first] == [(b"failing", 1), (b"fine", 1)]
+    assert [(e.value, e.deliveries) for e in again + third] == [(b"failing", 2), (b"failing", 3)]
+    assert await collect(member, 1, within=3 * REDELIVERY_S) == [], "acknowledged at last"
+
+
 async def test_members_of_one_group_each_receive_a_different_share(bus: Harness) -> None:
     group = unique("group")
     members = [bus.consumer(group), bus.consumer(group)]
@@ -367,3 +404,175 @@ async def test_a_closed_consumer_refuses_to_fetch(bus: Harness) -> None:
 
     with pytest.raises(EventBusError):
         await consumer.fetch(max_events=1, timeout=0.1)
+
+
+# Poison events: the consumer use case over each bus, on a real SQLite database.
+
+MAX_DELIVERIES = 3
+UNPARSEABLE = b"\xff{ not json"
+REFUSED_USERS = """
+CREATE TRIGGER refuse_poison_users BEFORE UPDATE ON memory_outbox_messages
+WHEN NEW.status = 'consumed' AND NEW.user_id LIKE 'poison-%'
+BEGIN SELECT RAISE(ABORT, 'poison user refused'); END
+"""
+"""A real constraint failure that no parsing or validation can foresee."""
+
+
+@pytest.fixture
+def refusing_database(tmp_path: Path) -> Iterator[str]:
+    """A migrated SQLite database that refuses to mark consumed the outbox rows of users
+    named ``poison-*``."""
+    with fresh_database("sqlite", tmp_path) as url:
+        with sqlite3.connect(str(make_url(url).database)) as conn:
+            conn.execute(REFUSED_USERS)
+        yield url
+
+
+class CountingHandler(HandleEventUseCase):
+    """The real handler, remembering every event that reached it, in order."""
+
+    def __init__(self, uow: UnitOfWorkFactory, topic: str) -> None:
+        super().__init__(uow, SystemClock(), JobPolicy(), topic)
+        self.seen: list[bytes] = []
+
+    async def __call__(self, raw: bytes) -> Handled:
+        self.seen.append(raw)
+        return await super().__call__(raw)
+
+    def times(self, marker: str | bytes) -> int:
+        needle = marker.encode() if isinstance(marker, str) else marker
+        return sum(needle in raw for raw in self.seen)
+
+
+class Pipeline:
+    """Ingest → relay → bus → consumer, as memvault wires them, on one harness."""
+
+    def __init__(self, bus: Harness, uow: UnitOfWorkFactory) -> None:
+        self.uow = uow
+        self.topic = bus.topic
+        self.publisher = bus.publisher()
+        self.group = unique("group")
+        self.consumer = bus.consumer(self.group)
+        self.handler = CountingHandler(uow, bus.topic)
+        self.consume = ConsumeEventsUseCase(
+            self.consumer, self.handler, RecordingQueue(), max_deliveries=MAX_DELIVERIES
+        )
+
+    async def ingest(self, user_id: str, conversation: str, text: str) -> int:
+        """The outbox row of one user turn."""
+        ingest = IngestMessagesUseCase(self.uow, SystemClock(), OutboxPolicy(topic=self.topic))
+        await ingest(
+            IngestMessages(
+                user_id=user_id,
+                conversation_id=conversation,
+                messages=[IncomingMessage(role="user", content=text)],
+            )
+        )
+        async with self.uow(read_only=True) as uow:
+            (row,) = await uow.outbox.list(status=None, limit=2, user_id=user_id)
+        return row.id or 0
+
+    async def add_invalid_row(self, conversation: str) -> int:
+        """An outbox row whose event parses but whose payload is invalid (no user)."""
+        now = SystemClock().now()
+        payload = wrapper(
+            event_type=EventType.MEMORY_EXTRACT_REQUESTED,
+            payload={"conversation_id": conversation, "source_text": "I love tea"},
+            aggregate_id=conversation,
+            event_id=uuid.uuid4().hex,
+        )
+        row = OutboxMessage(
+            event_type=EventType.MEMORY_EXTRACT_REQUESTED.value,
+            topic=self.topic,
+            message_key=conversation,
+            payload=payload,
+            next_retry_at=now,
+            created_at=now,
+            updated_at=now,
+        )
+        async with self.uow() as uow:
+            added = await uow.outbox.add(row)
+            await uow.commit()
+        return added.id or 0
+
+    async def relay(self) -> int:
+        policy = OutboxPolicy(topic=self.topic)
+        return await RelayOutboxUseCase(self.uow, SystemClock(), self.publisher, policy)()
+
+    async def consume_until_dead(self, count: int) -> list[DeadEvent]:
+        give_up = time.monotonic() + PATIENCE_S
+        while time.monotonic() < give_up:
+            await self.consume(max_events=10, timeout=0.25)
+            if len(dead := await self.dead_events()) >= count:
+                return dead
+        return await self.dead_events()
+
+    async def dead_events(self) -> list[DeadEvent]:
+        async with self.uow(read_only=True) as uow:
+            dead = await uow.events.list_dead(limit=100)
+        return [event for event in dead if event.topic == self.topic]
+
+    async def outbox_row(self, outbox_id: int) -> OutboxMessage:
+        async with self.uow(read_only=True) as uow:
+            row = await uow.outbox.get(outbox_id)
+        assert row is not None
+        return row
+
+    async def jobs_of(self, user_id: str) -> int:
+        async with self.uow(read_only=True) as uow:
+            return len(await uow.jobs.list(JobQuery(user_id=user_id)))
+
+
+async def test_a_poison_event_of_each_kind_ends_dead_and_marks_its_outbox_row(
+    bus: Harness, refusing_database: str
+) -> None:
+    engine = create_engine(refusing_database, pool_size=2)
+    try:
+        await _poison_journey(bus, SqlUnitOfWorkFactory(engine))
+    finally:
+        await engine.dispose()
+
+
+async def _poison_journey(bus: Harness, uow: UnitOfWorkFactory) -> None:
+    pipeline = Pipeline(bus, uow)
+    conversation = unique("conversation")
+    poison_user, good_user = f"poison-{uuid.uuid4().hex}", f"user-{uuid.uuid4().hex}"
+    refused = await pipeline.ingest(poison_user, conversation, "I love green tea")
+    good = await pipeline.ingest(good_user, conversation, "I love black coffee")
+    invalid = await pipeline.add_invalid_row(conversation)
+    assert await pipeline.relay() == 3
+    await pipeline.publisher.publish(outgoing(conversation, UNPARSEABLE))
+    await bus.settle([pipeline.consumer])
+
+    dead = await pipeline.consume_until_dead(3)
+
+    handler = pipeline.handler
+    assert handler.times(poison_user) == MAX_DELIVERIES, "a failing event: K deliveries"
+    assert handler.times(UNPARSEABLE) == 1, "an unparseable event is dead at once"
+    assert handler.times(f'"outbox_id": {invalid}') == 1, "so is an invalid one"
+    reasons = sorted(event.reason for event in dead)
+    assert len(dead) == 3, reasons
+    (refusal,) = [r for r in reasons if "poison user refused" in r]
+    assert refusal.startswith(f"failed {MAX_DELIVERIES} deliveries, last: IntegrityError")
+    assert [r for r in reasons if r.startswith("not JSON")]
+    assert (await pipeline.outbox_row(refused)).status is OutboxStatus.DEAD
+    assert "poison user refused" in ((await pipeline.outbox_row(refused)).last_error or "")
+    assert (await pipeline.outbox_row(invalid)).status is OutboxStatus.DEAD
+    assert (await pipeline.outbox_row(good)).status is OutboxStatus.CONSUMED
+    assert (await pipeline.jobs_of(good_user), await pipeline.jobs_of(poison_user)) == (1, 0)
+    poison_seen = [i for i, raw in enumerate(handler.seen) if poison_user.encode() in raw]
+    good_seen = [i for i, raw in enumerate(handler.seen) if good_user.encode() in raw]
+    assert len(good_seen) == 1
+    assert good_seen[0] < poison_seen[1], "the batch does not wait behind a failing event"
+    await _nothing_left_unacknowledged(bus, pipeline, conversation)
+
+
+async def _nothing_left_unacknowledged(bus: Harness, pipeline: Pipeline, conversation: str) -> None:
+    """A new member of the group starts after every event: on Kafka the commits moved
+    past the poison offset instead of freezing there."""
+    await pipeline.consumer.close()
+    await pipeline.publisher.publish(outgoing(conversation, b"marker"))
+
+    received = await collect(bus.consumer(pipeline.group), 1)
+
+    assert values(received) == [b"marker"]

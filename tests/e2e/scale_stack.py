@@ -17,7 +17,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -40,6 +40,8 @@ class ScaleStack:
     env: dict[str, str]
     """The ``MEMVAULT_*`` variables every process of the stack runs with."""
     logs: dict[str, Path]
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    """``serve``, ``relay`` and ``worker``, each the leader of its own process group."""
 
     def log_tails(self, lines: int = 15) -> str:
         parts = []
@@ -157,8 +159,10 @@ def scale_stack(
         }
         stack_exit.callback(_forget_redis_keys, env)
         logs = {name: tmp / f"{name}.log" for name in COMMANDS}
-        stack = ScaleStack(base_url=f"http://127.0.0.1:{port}", env=env, logs=logs)
         processes: dict[str, subprocess.Popen[bytes]] = {}
+        stack = ScaleStack(
+            base_url=f"http://127.0.0.1:{port}", env=env, logs=logs, processes=processes
+        )
         try:
             for name, args in COMMANDS.items():
                 own = env | (per_process or {}).get(name, {})

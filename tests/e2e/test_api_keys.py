@@ -16,13 +16,14 @@ from typer.testing import CliRunner
 
 from memvault.adapters.sqlalchemy.api_keys import SqlApiKeyRepository
 from memvault.adapters.sqlalchemy.engine import create_engine
-from memvault.adapters.sqlalchemy.tables import memvault_api_keys
+from memvault.adapters.sqlalchemy.tables import memvault_api_keys, metadata
 from memvault.container import Settings
 from memvault.domain.api_keys import KeyScope, hash_secret, mint
 from memvault.entrypoints.cli import app as cli
 from memvault.entrypoints.http.app import create_app
 from tests.e2e.conftest import Auth
 from tests.e2e.test_items_api import ITEMS, assert_problem, create
+from tests.e2e.test_tenancy_matrix import ROUTES, Admin
 
 Client = AsyncTestClient  # type: ignore[type-arg]
 KEYS = "/api/v1/admin/keys"
@@ -121,6 +122,22 @@ async def test_only_admin_keys_reach_admin_endpoints(
     assert_problem(response, 403, "Forbidden")
 
 
+@pytest.mark.parametrize("scope", ["service", "user:someone"])
+async def test_no_key_but_an_admin_key_reaches_any_operator_route(
+    client: Client, auth: Auth, scope: str
+):
+    """Every operator route of the app (the tenancy matrix names them all)."""
+    key = await make_key(client, auth, scope)
+    operator_routes = [route for route in ROUTES.values() if isinstance(route, Admin)]
+    assert len(operator_routes) >= 10
+    for route in operator_routes:
+        method = next(m for (m, _), r in ROUTES.items() if r is route)
+        response = await client.request(
+            method, route.probe, json={}, headers=bearer(key["key"], "someone")
+        )
+        assert_problem(response, 403, "Forbidden")
+
+
 async def test_an_admin_key_manages_keys_and_is_audited_as_the_operator(client: Client, auth: Auth):
     admin = await make_key(client, auth, "admin")
     made = await client.post(
@@ -160,6 +177,43 @@ async def test_keys_are_not_recoverable_from_the_database(
     assert key["key"] not in whole
     assert key["key"][len(key["prefix"]) :] not in dump
     assert row._mapping["secret_hash"] == hash_secret(key["key"])
+
+
+async def every_stored_value(database_url: str) -> str:
+    """Every value of every row of every table, as text (bytes decoded)."""
+    engine = create_engine(database_url, pool_size=1)
+    values: list[str] = []
+    try:
+        async with engine.connect() as conn:
+            for table in metadata.sorted_tables:
+                for row in await conn.execute(select(table)):
+                    values.extend(
+                        v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
+                        for v in row
+                    )
+    finally:
+        await engine.dispose()
+    return "\n".join(values)
+
+
+async def test_a_key_made_with_an_idempotency_key_is_kept_nowhere_in_the_database(
+    client: Client, auth: Auth, settings: Settings
+):
+    """The secret is shown once: a retry with the same Idempotency-Key makes no second
+    key and cannot replay the first answer (which would need the secret stored)."""
+    headers = auth("ops", admin=True) | {"Idempotency-Key": f"mk-{uuid.uuid4().hex}"}
+    body = {"name": f"idem-{uuid.uuid4().hex[:8]}", "scope": "service"}
+    made = await client.post(KEYS, json=body, headers=headers)
+    assert made.status_code == 201, made.text
+    secret = made.json()["key"]
+    stored = await every_stored_value(settings.effective_database_url)
+    assert secret not in stored
+    assert secret[len(made.json()["prefix"]) :] not in stored
+    again = await client.post(KEYS, json=body, headers=headers)
+    assert_problem(again, 409, "Conflict")
+    assert secret not in again.text
+    listed = (await client.get(KEYS, headers=auth("ops", admin=True))).json()["items"]
+    assert [k["name"] for k in listed].count(body["name"]) == 1
 
 
 @pytest.fixture
@@ -246,3 +300,55 @@ def test_the_cli_creates_lists_and_revokes_keys(tmp_path: Path, monkeypatch: pyt
     assert asyncio.run(stored()).revoked_at is not None
     refused = runner.invoke(cli, ["keys", "create", "--name", "x", "--scope", "root"])
     assert refused.exit_code == 2
+
+
+async def finished_job(client: Client, headers: dict[str, str]) -> dict[str, Any]:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 30
+    while loop.time() < deadline:
+        jobs = (await client.get("/api/v1/memory/jobs", headers=headers)).json()["items"]
+        if jobs and jobs[0]["status"] in ("success", "dead"):
+            return dict(jobs[0])
+        await asyncio.sleep(0.05)
+    raise AssertionError("the extraction job did not finish")
+
+
+async def extracted_history(client: Client, headers: dict[str, str]) -> list[dict[str, Any]]:
+    """Send one chat turn with ``headers``, wait for its job, and return the audit
+    entries of every memory extracted from it."""
+    turn = {"role": "user", "content": "I live in Lisbon and I love hiking."}
+    sent = await client.post(
+        "/api/v1/memory/messages",
+        json={"conversation_id": "trip", "messages": [turn]},
+        headers=headers,
+    )
+    assert sent.status_code == 202, sent.text
+    job = await finished_job(client, headers)
+    assert job["status"] == "success", job
+    items = (await client.get(ITEMS, headers=headers)).json()["items"]
+    assert items
+    return [
+        entry
+        for item in items
+        for entry in (await client.get(f"{ITEMS}/{item['id']}/history", headers=headers)).json()[
+            "items"
+        ]
+    ]
+
+
+@pytest.mark.parametrize(("scope", "operator_type"), [("service", "service"), ("user:", "user")])
+async def test_memories_extracted_from_a_keys_turns_are_audited_under_its_name(
+    client: Client, auth: Auth, user_id: str, scope: str, operator_type: str
+):
+    key = await make_key(client, auth, scope + (user_id if scope == "user:" else ""))
+    history = await extracted_history(client, bearer(key["key"], user_id))
+    assert {(e["operator_type"], e["operator_id"]) for e in history} == {
+        (operator_type, key["name"])
+    }
+
+
+async def test_memories_extracted_from_a_users_own_turns_are_audited_as_the_system(
+    client: Client, auth: Auth, user_id: str
+):
+    history = await extracted_history(client, auth(user_id) | {"X-Request-Id": "turn-42"})
+    assert {(e["operator_type"], e["operator_id"]) for e in history} == {("system", "turn-42")}

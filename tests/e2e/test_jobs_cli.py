@@ -210,5 +210,5 @@ async def _age(container: Container, job_id: int) -> None:
         job = await uow.jobs.get(job_id)
         assert job is not None
         job.updated_at = datetime(2025, 6, 1, tzinfo=UTC)
-        assert await uow.jobs.save(job, expected=JobStatus.DEAD, worker=None)
+        assert await uow.jobs.save(job, expected=JobStatus.DEAD, lease=None)
         await uow.commit()

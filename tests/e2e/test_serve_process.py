@@ -84,12 +84,15 @@ def test_items_survive_a_restart_of_the_embedded_server(tmp_path: Path):
             f"{base}/api/v1/memory/items",
             json={"memory_type": "preference", "content": "prefers green tea"},
             headers=headers,
+            timeout=60,  # the first write loads the local model
         )
         assert created.status_code == 201, created.text
     assert (tmp_path / "data" / "jwt-secret").exists()
 
     with running_server(env, port) as base:
         headers = {"Authorization": f"Bearer {cli(env, 'token', 'alice')}"}
-        item = httpx.get(f"{base}/api/v1/memory/items/{created.json()['id']}", headers=headers)
+        item = httpx.get(
+            f"{base}/api/v1/memory/items/{created.json()['id']}", headers=headers, timeout=60
+        )
         assert item.status_code == 200
         assert item.json()["content"] == "prefers green tea"

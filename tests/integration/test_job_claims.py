@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import timedelta
+from dataclasses import replace
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -20,7 +21,7 @@ from memvault.adapters.system_clock import SystemClock
 from memvault.application.config import JobPolicy
 from memvault.application.jobs.sweep import RescueExpiredJobsUseCase
 from memvault.application.ports.repositories import ClaimOutcome
-from memvault.domain.jobs import ExtractionJob, JobStatus
+from memvault.domain.jobs import ExtractionJob, JobStatus, Lease
 from memvault.domain.retry import ExponentialBackoff
 from tests.doubles import RecordingQueue
 from tests.integration.job_support import make_job, utcnow
@@ -115,7 +116,7 @@ async def test_a_claim_waits_for_an_open_claim_of_the_same_user_and_then_finds_t
     assert (await read(uow, second)).status is JobStatus.PENDING
 
 
-async def test_a_job_of_a_user_whose_other_job_lease_expired_can_be_claimed(
+async def test_a_job_of_a_user_whose_other_job_lease_expired_waits_for_its_rescue(
     uow: SqlUnitOfWorkFactory, user_id: str
 ):
     first, second = await add(
@@ -123,7 +124,78 @@ async def test_a_job_of_a_user_whose_other_job_lease_expired_can_be_claimed(
     )
     assert await claim(uow, first, "worker-a", lease=timedelta(seconds=-1)) is ClaimOutcome.CLAIMED
 
+    assert await claim(uow, second, "worker-b") is ClaimOutcome.USER_BUSY
+    await RescueExpiredJobsUseCase(uow, SystemClock(), RecordingQueue(), JobPolicy())()
+
     assert await claim(uow, second, "worker-b") is ClaimOutcome.CLAIMED
+
+
+async def test_a_job_of_a_busy_user_is_parked_and_the_end_of_the_running_one_wakes_it(
+    uow: SqlUnitOfWorkFactory, user_id: str
+):
+    first, second = await add(
+        uow, make_job(user_id, "I love tea"), make_job(user_id, "I like jazz")
+    )
+    assert await claim(uow, first, "worker-a") is ClaimOutcome.CLAIMED
+    assert await claim(uow, second, "worker-b") is ClaimOutcome.USER_BUSY
+    assert (await read(uow, second)).enqueued_at is None
+    assert await wake(uow, user_id) == []  # the user's job is still running
+
+    await finish(uow, first)
+
+    assert await wake(uow, user_id) == [second]
+    assert (await read(uow, second)).enqueued_at is not None
+    assert await wake(uow, user_id) == []  # its message is on its way
+
+
+async def wake(
+    uow: SqlUnitOfWorkFactory, user: str | None = None, *, limit: int = 100
+) -> list[int]:
+    """What a wake (of ``user``, or the sweeper's of everyone) enqueues, with a 10 s grace."""
+    now = utcnow()
+    async with uow() as tx:
+        woken = await tx.jobs.wake(
+            now=now, fresh_since=now - timedelta(seconds=10), limit=limit, user_id=user
+        )
+        await tx.commit()
+    return woken
+
+
+async def finish(uow: SqlUnitOfWorkFactory, job_id: int) -> None:
+    async with uow() as tx:
+        job = await tx.jobs.get(job_id)
+        assert job is not None
+        held = job.lease
+        job.succeed(memory_ids=(), now=utcnow())
+        assert await tx.jobs.save(job, expected=JobStatus.PROCESSING, lease=held)
+        await tx.commit()
+
+
+async def test_the_sweeper_wakes_only_the_oldest_due_job_of_each_unattended_user(
+    uow: SqlUnitOfWorkFactory,
+):
+    lost = utcnow() - timedelta(minutes=1)
+    idle, busy, attended = other_user(), other_user(), other_user()
+    idle_jobs = await add(uow, *(make_job(idle, f"I love tea {n}") for n in range(3)))
+    busy_jobs = await add(uow, *(make_job(busy, f"I love jazz {n}") for n in range(2)))
+    attended_jobs = await add(uow, make_job(attended, "I love rain"), make_job(attended, "I hate"))
+    await claim(uow, busy_jobs[0], "worker-a")
+    for job_id in [*idle_jobs, busy_jobs[1], attended_jobs[0]]:
+        await set_enqueued(uow, job_id, lost)
+    await set_enqueued(uow, attended_jobs[1], utcnow())
+
+    woken = set(await wake(uow, limit=10_000)) & {*idle_jobs, *busy_jobs, *attended_jobs}
+
+    assert woken == {idle_jobs[0]}
+
+
+async def set_enqueued(uow: SqlUnitOfWorkFactory, job_id: int, at: datetime | None) -> None:
+    async with uow() as tx:
+        job = await tx.jobs.get(job_id)
+        assert job is not None
+        job.enqueued(at=at) if at is not None else job.park()
+        assert await tx.jobs.save(job, expected=job.status, lease=None)
+        await tx.commit()
 
 
 async def test_a_failed_job_is_not_claimed_before_its_next_retry_time(
@@ -159,10 +231,11 @@ async def test_a_worker_whose_lease_was_taken_over_cannot_save_its_result(
         await tx.commit()
     assert stale is not None
     rescued = await read(uow, job_id)
+    assert stale.lease is not None
     rescue_time = start + timedelta(seconds=2)
     rescued.rescue(now=rescue_time, backoff=ExponentialBackoff())
     async with uow() as tx:
-        assert await tx.jobs.save(rescued, expected=JobStatus.PROCESSING, worker="worker-a")
+        assert await tx.jobs.save(rescued, expected=JobStatus.PROCESSING, lease=stale.lease)
         await tx.commit()
     async with uow() as tx:
         outcome, _ = await tx.jobs.claim(
@@ -171,9 +244,10 @@ async def test_a_worker_whose_lease_was_taken_over_cannot_save_its_result(
         await tx.commit()
     assert outcome is ClaimOutcome.CLAIMED
 
+    held = stale.lease
     stale.succeed(memory_ids=(), now=start + timedelta(seconds=11))
     async with uow() as tx:
-        saved = await tx.jobs.save(stale, expected=JobStatus.PROCESSING, worker="worker-a")
+        saved = await tx.jobs.save(stale, expected=JobStatus.PROCESSING, lease=held)
         await tx.commit()
 
     assert not saved
@@ -189,14 +263,18 @@ async def test_a_lease_renewal_by_a_worker_that_lost_the_job_changes_nothing(
     (job_id,) = await add(uow, make_job(user_id))
     assert await claim(uow, job_id, "worker-b") is ClaimOutcome.CLAIMED
     before = await read(uow, job_id)
+    assert before.lease is not None
 
-    async with uow() as tx:
-        renewed = await tx.jobs.renew_lease(
-            job_id, worker="worker-a", until=utcnow() + timedelta(hours=1)
-        )
-        await tx.commit()
-
-    assert not renewed
+    for other in (
+        Lease(owner="worker-a", token=before.lease.token),
+        replace(before.lease, token="0"),
+    ):
+        async with uow() as tx:
+            renewed = await tx.jobs.renew_lease(
+                job_id, lease=other, until=utcnow() + timedelta(hours=1)
+            )
+            await tx.commit()
+        assert not renewed
     assert (await read(uow, job_id)).locked_until == before.locked_until
 
 
@@ -225,8 +303,9 @@ async def test_a_sweeper_does_not_see_the_expired_jobs_another_sweeper_holds(
         await asyncio.sleep(HOLD_S)
         for job in held:
             if job.id in ids:
+                held = job.lease
                 job.rescue(now=utcnow(), backoff=ExponentialBackoff())
-                assert await first.jobs.save(job, expected=JobStatus.PROCESSING, worker="vanished")
+                assert await first.jobs.save(job, expected=JobStatus.PROCESSING, lease=held)
         await first.commit()
 
     assert not set(ids) & await seen_by_second

@@ -150,13 +150,14 @@ async def test_a_job_whose_lease_is_renewed_stays_with_its_worker(
 ):
     container, _ = pipeline
     job_id = await add(container, make_job(user_id))
-    await claim_and_vanish(container, job_id)
+    claimed = await claim_and_vanish(container, job_id)
+    assert claimed.lease is not None
 
     async with sweeper(container):
         for _ in range(8):
             async with container.uow()() as tx:
                 kept = await tx.jobs.renew_lease(
-                    job_id, worker="vanished", until=utcnow() + 2 * LEASE
+                    job_id, lease=claimed.lease, until=utcnow() + 2 * LEASE
                 )
                 await tx.commit()
             assert kept

@@ -1,8 +1,7 @@
 """container.py is the only composition root and builds nothing at import time.
 
-Who may import it (entrypoints only) is an import-linter contract in pyproject.toml;
-what it may import (never entrypoints) and what it does at import time are checked here,
-because import-linter cannot take a top-level module as a root.
+Who may import it (entrypoints only) and what it may import (never entrypoints) are
+import-linter contracts in pyproject.toml; what it does at import time is checked here.
 """
 
 from __future__ import annotations
@@ -30,23 +29,6 @@ def test_importing_the_container_builds_nothing(path: Path):
         and ast.unparse(node.value.func) != "TypeVar"
     ]
     assert top_level_calls == [], f"{path.name} must not build anything at import time"
-
-
-def test_the_composition_root_never_imports_entrypoints():
-    tree = ast.parse((ROOT / "container.py").read_text())
-    imported = [
-        name
-        for node in ast.walk(tree)
-        for name in (
-            [alias.name for alias in node.names]
-            if isinstance(node, ast.Import)
-            else [node.module or ""]
-            if isinstance(node, ast.ImportFrom)
-            else []
-        )
-    ]
-    assert imported, "container.py imports its adapters"
-    assert [n for n in imported if n.split(".")[0] == "entrypoints"] == []
 
 
 def settings(**changes: object) -> Settings:

@@ -217,6 +217,23 @@ def history(user_id: str | None, item_id: int) -> Call[list[models.AuditEntry]]:
 # Retrieval and ingestion ---------------------------------------------------------------
 
 
+def search_fields(
+    query: str,
+    limit: int | None,
+    memory_types: Sequence[str] | None,
+    type_budget: Mapping[str, int] | None,
+    metadata: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """The body of ``POST /search`` (unset arguments left to the server's defaults)."""
+    return {
+        "query": query,
+        "limit": limit,
+        "memory_types": list(memory_types) if memory_types is not None else None,
+        "type_budget": dict(type_budget) if type_budget is not None else None,
+        "metadata": dict(metadata) if metadata is not None else None,
+    }
+
+
 def search(user_id: str | None, fields: Mapping[str, Any]) -> Call[models.SearchResult]:
     return Call(
         method="POST",

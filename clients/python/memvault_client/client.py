@@ -144,9 +144,23 @@ class Client:
 
     # Retrieval and ingestion -----------------------------------------------------------
 
-    def search(self, query: str, *, user_id: str | None = None, **options: Any) -> SearchResult:
-        """Ranked memories. ``options``: limit, memory_types, assistant_id, run_id, ..."""
-        return self._send(_core.search(user_id, {"query": query, **options}))
+    def search(
+        self,
+        query: str,
+        *,
+        limit: int | None = None,
+        memory_types: Sequence[str] | None = None,
+        type_budget: Mapping[str, int] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        user_id: str | None = None,
+        **options: Any,
+    ) -> SearchResult:
+        """Ranked memories, best first: ``limit`` of them (5 by default, at most 100),
+        of ``memory_types``, at most ``type_budget[t]`` of type ``t`` (``{"fact": 3}``),
+        only those whose metadata holds every pair of ``metadata``. ``options``:
+        assistant_id, run_id."""
+        fields = _core.search_fields(query, limit, memory_types, type_budget, metadata)
+        return self._send(_core.search(user_id, fields | options))
 
     def context(self, query: str, *, user_id: str | None = None, **options: Any) -> Context:
         """The rendered memory block for a prompt. ``options``: conversation_id,

@@ -13,6 +13,7 @@ from memvault.application.api_keys.create_key import CreateKey
 from memvault.domain.api_keys import MAX_NAME, ApiKey
 from memvault.entrypoints.http.auth import admin_guard
 from memvault.entrypoints.http.deps import ContainerDep, checked_id
+from memvault.entrypoints.http.idempotency import SHOWN_ONCE
 
 
 class KeyIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -66,6 +67,7 @@ class ApiKeyController(Controller):
         status_code=201,
         operation_id="create_api_key",
         summary="Make an API key (its secret is shown once)",
+        opt={SHOWN_ONCE: True},
     )
     async def create_key(self, data: JSONBody[KeyIn], container: ContainerDep) -> NewKeyOut:
         expires = data.expires_in_seconds

@@ -27,6 +27,7 @@ async def post_messages(
         assistant_id=data.assistant_id,
         run_id=data.run_id,
         metadata=require_metadata(data.metadata),
+        operator=principal.acting,
         messages=[
             IncomingMessage(
                 role=m.role,

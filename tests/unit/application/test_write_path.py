@@ -4,6 +4,7 @@ tests/integration)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -17,12 +18,13 @@ from memvault.application.ingest.ingest_messages import (
     IngestMessagesUseCase,
 )
 from memvault.application.jobs.process_job import JobOutcome, ProcessJobUseCase
-from memvault.application.outbox.consume import ConsumeEventsUseCase, HandleEventUseCase
+from memvault.application.jobs.stop import JobStop
+from memvault.application.outbox.consume import ConsumeEventsUseCase, Handled, HandleEventUseCase
 from memvault.application.outbox.relay import RelayOutboxUseCase
 from memvault.application.ports.event_bus import EventConsumer, ReceivedEvent
 from memvault.application.ports.extractor import ExtractionError, ExtractionRequest, Extractor
 from memvault.application.ports.memory_writer import FactWriter, WriteResult
-from memvault.application.ports.repositories import UnitOfWork
+from memvault.application.ports.repositories import ClaimOutcome, UnitOfWork
 from memvault.domain.decisions import Action, Decision
 from memvault.domain.errors import InvalidValue
 from memvault.domain.facts import CandidateFact, Fact
@@ -301,6 +303,70 @@ async def test_the_consumer_enqueues_new_jobs_and_acknowledges_every_handled_eve
     assert consumer.acked == ["r-1", "r-2", "r-3"]
 
 
+class FailingHandler(HandleEventUseCase):
+    """The real handler, except that events holding ``b"boom"`` raise ``failure``."""
+
+    def __init__(self, uow: FakeUnitOfWorkFactory, clock: FixedClock, failure: Exception):
+        super().__init__(uow, clock, JOBS, TOPIC)
+        self.failure = failure
+
+    async def __call__(self, raw: bytes) -> Handled:
+        if b"boom" in raw:
+            raise self.failure
+        return await super().__call__(raw)
+
+
+def poison_batch(good: bytes, *, deliveries: int) -> ListConsumer:
+    return ListConsumer(
+        [
+            ReceivedEvent(key="c-1", value=b'{"boom": 1}', receipt="r-1", deliveries=deliveries),
+            ReceivedEvent(key="c-1", value=good, receipt="r-2"),
+        ]
+    )
+
+
+async def test_a_failing_event_stays_unacknowledged_and_the_rest_of_the_batch_goes_on(
+    uow: FakeUnitOfWorkFactory, clock: FixedClock
+):
+    consumer = poison_batch(await published_event(uow, clock, "I love tea"), deliveries=4)
+    consume = ConsumeEventsUseCase(
+        consumer, FailingHandler(uow, clock, RuntimeError("bug")), RecordingQueue()
+    )
+    assert await consume() == 1
+    assert consumer.acked == ["r-2"]
+    assert uow.tables.dead_events == []
+    assert len(uow.tables.jobs) == 1
+
+
+async def test_an_event_failing_on_its_last_delivery_is_dead_with_its_last_error(
+    uow: FakeUnitOfWorkFactory, clock: FixedClock
+):
+    consumer = poison_batch(await published_event(uow, clock, "I love tea"), deliveries=5)
+    consume = ConsumeEventsUseCase(
+        consumer, FailingHandler(uow, clock, RuntimeError("bug")), RecordingQueue()
+    )
+    assert await consume() == 2
+    assert consumer.acked == ["r-1", "r-2"]
+    (dead,) = uow.tables.dead_events
+    assert dead.reason == "failed 5 deliveries, last: RuntimeError: bug"
+
+
+async def test_a_transient_failure_never_dead_letters_and_stops_the_batch(
+    uow: FakeUnitOfWorkFactory, clock: FixedClock
+):
+    consumer = poison_batch(await published_event(uow, clock, "I love tea"), deliveries=9)
+    outage = ConnectionRefusedError("database down")
+    consume = ConsumeEventsUseCase(
+        consumer,
+        FailingHandler(uow, clock, outage),
+        RecordingQueue(),
+        is_transient=lambda error: error is outage,
+    )
+    assert await consume() == 0
+    assert consumer.acked == []
+    assert uow.tables.dead_events == []
+
+
 # Process job
 
 
@@ -367,7 +433,7 @@ async def test_a_job_is_dead_at_its_last_allowed_failure(
         await tx.jobs.save(
             replace(uow.tables.jobs[job_id], retry_count=JOBS.max_retry - 1),
             expected=JobStatus.PENDING,
-            worker=None,
+            lease=None,
         )
         await tx.commit()
     extractor = ScriptedExtractor()
@@ -400,7 +466,7 @@ async def test_an_unparseable_payload_is_dead_at_once(
     assert extractor.seen == []
 
 
-async def test_a_job_of_a_busy_user_is_put_back_with_the_busy_delay(
+async def test_a_job_of_a_busy_user_is_parked_without_a_message_and_woken_when_that_job_ends(
     uow: FakeUnitOfWorkFactory, clock: FixedClock
 ):
     first = await job_for(uow, clock, "I love green tea")
@@ -411,8 +477,167 @@ async def test_a_job_of_a_busy_user_is_put_back_with_the_busy_delay(
     queue = RecordingQueue()
     outcome = await processor(uow, clock, ScriptedExtractor(), queue, RecordingIndexer())(second)
     assert outcome is JobOutcome.BUSY
-    assert uow.tables.jobs[second].status is JobStatus.PENDING
-    assert queue.sent == [(second, 500)]
+    parked = uow.tables.jobs[second]
+    assert (parked.status, parked.enqueued_at) == (JobStatus.PENDING, None)
+    assert queue.sent == []
+
+    await release_by_hand(uow, first)
+    outcome = await processor(uow, clock, ScriptedExtractor(), queue, RecordingIndexer())(first)
+
+    assert outcome is JobOutcome.SUCCEEDED
+    assert queue.sent == [(second, 0)]
+    assert uow.tables.jobs[second].enqueued_at == NOW
+
+
+async def release_by_hand(uow: FakeUnitOfWorkFactory, job_id: int) -> None:
+    async with uow() as tx:
+        job = await tx.jobs.get(job_id)
+        assert job is not None
+        held = job.lease
+        job.release(now=NOW)
+        assert await tx.jobs.save(job, expected=JobStatus.PROCESSING, lease=held)
+        await tx.commit()
+
+
+@pytest.mark.parametrize("failure", [ExtractionError("model down"), InvalidValue("bad")])
+async def test_a_failed_or_dead_job_wakes_its_users_next_job(
+    uow: FakeUnitOfWorkFactory, clock: FixedClock, failure: Exception
+):
+    first = await job_for(uow, clock, "I love green tea")
+    second = await job_for(uow, clock, "I hate rain")
+    async with uow() as tx:
+        await tx.jobs.claim(first, worker="elsewhere", now=NOW, lease=JOBS.lease)
+        await tx.commit()
+    queue = RecordingQueue()
+    await processor(uow, clock, ScriptedExtractor(), queue, RecordingIndexer())(second)
+    await release_by_hand(uow, first)
+    extractor = ScriptedExtractor()
+    extractor.failure = failure
+
+    outcome = await processor(uow, clock, extractor, queue, RecordingIndexer())(first)
+
+    assert outcome in (JobOutcome.FAILED, JobOutcome.DEAD)
+    assert (second, 0) in queue.sent
+
+
+async def test_a_woken_user_whose_next_job_already_has_a_message_gets_no_second_one(
+    uow: FakeUnitOfWorkFactory, clock: FixedClock
+):
+    first = await job_for(uow, clock, "I love green tea")
+    second = await job_for(uow, clock, "I hate rain")
+    queue = RecordingQueue()
+
+    await processor(uow, clock, ScriptedExtractor(), queue, RecordingIndexer())(first)
+
+    assert uow.tables.jobs[second].enqueued_at == NOW  # its own message is on its way
+    assert queue.sent == []
+
+
+async def take_over(uow: FakeUnitOfWorkFactory, job_id: int) -> None:
+    """The lease ran out: a sweeper rescued the job and another worker claimed it."""
+    async with uow() as tx:
+        job = await tx.jobs.get(job_id)
+        assert job is not None
+        held = job.lease
+        job.rescue(now=NOW + JOBS.lease, backoff=JOBS.backoff)
+        job.next_retry_at = NOW
+        assert await tx.jobs.save(job, expected=JobStatus.PROCESSING, lease=held)
+        outcome, _ = await tx.jobs.claim(job_id, worker="usurper", now=NOW, lease=JOBS.lease)
+        assert outcome is ClaimOutcome.CLAIMED
+        await tx.commit()
+
+
+class TakeoverWriter(AddingWriter):
+    """Loses the job's lease between the decision and the commit."""
+
+    def __init__(self, uow: FakeUnitOfWorkFactory, job_id: int) -> None:
+        self._uow, self._job_id = uow, job_id
+
+    async def decide(
+        self, uow: UnitOfWork, facts: Sequence[Fact], payload: ExtractPayload, *, now: datetime
+    ) -> list[tuple[Fact, Decision]]:
+        await take_over(self._uow, self._job_id)
+        return await super().decide(uow, facts, payload, now=now)
+
+
+async def test_a_stale_workers_commit_is_refused_and_rolled_back(
+    uow: FakeUnitOfWorkFactory, clock: FixedClock
+):
+    job_id = await job_for(uow, clock, "I love green tea")
+    indexer = RecordingIndexer()
+    process = ProcessJobUseCase(
+        uow,
+        clock,
+        ScriptedExtractor(),
+        TakeoverWriter(uow, job_id),
+        indexer,
+        RecordingQueue(),
+        JOBS,
+        "worker-1",
+    )
+
+    assert await process(job_id) is JobOutcome.LOST
+    job = uow.tables.jobs[job_id]
+    assert (job.status, job.locked_by, job.memory_ids) == (JobStatus.PROCESSING, "usurper", ())
+    assert indexer.indexed == []
+
+
+class BlockingExtractor(ScriptedExtractor):
+    """Waits until the test lets it go (or its work is cancelled)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = asyncio.Event()
+        self.go = asyncio.Event()
+        self.finished = False
+
+    async def extract(self, request: ExtractionRequest) -> list[CandidateFact]:
+        self.entered.set()
+        await self.go.wait()
+        self.finished = True
+        return await super().extract(request)
+
+
+SHORT_LEASE = JobPolicy(lease=timedelta(milliseconds=60))
+
+
+async def test_a_lost_lease_renewal_stops_the_work_before_it_commits(
+    uow: FakeUnitOfWorkFactory, clock: FixedClock
+):
+    job_id = await job_for(uow, clock, "I love green tea")
+    extractor, indexer = BlockingExtractor(), RecordingIndexer()
+    process = ProcessJobUseCase(
+        uow, clock, extractor, AddingWriter(), indexer, RecordingQueue(), SHORT_LEASE, "w-1"
+    )
+    running = asyncio.create_task(process(job_id))
+    await extractor.entered.wait()
+
+    await take_over(uow, job_id)
+
+    assert await asyncio.wait_for(running, timeout=10) is JobOutcome.LOST
+    assert not extractor.finished
+    assert uow.tables.jobs[job_id].locked_by == "usurper"
+    assert indexer.indexed == []
+
+
+async def test_a_stopping_worker_releases_its_job_without_counting_the_attempt(
+    uow: FakeUnitOfWorkFactory, clock: FixedClock
+):
+    job_id = await job_for(uow, clock, "I love green tea")
+    extractor, queue, stop = BlockingExtractor(), RecordingQueue(), JobStop()
+    process = ProcessJobUseCase(
+        uow, clock, extractor, AddingWriter(), RecordingIndexer(), queue, JOBS, "w-1", stop=stop
+    )
+    running = asyncio.create_task(process(job_id))
+    await extractor.entered.wait()
+
+    stopped = asyncio.create_task(asyncio.to_thread(stop.stop, timeout=10))
+
+    assert await asyncio.wait_for(running, timeout=10) is JobOutcome.RELEASED
+    assert await stopped
+    job = uow.tables.jobs[job_id]
+    assert (job.status, job.retry_count, job.lease) == (JobStatus.PENDING, 0, None)
+    assert queue.sent == [(job_id, 0)]  # woken: another worker takes it
 
 
 async def test_a_job_someone_else_holds_is_skipped(uow: FakeUnitOfWorkFactory, clock: FixedClock):

@@ -11,12 +11,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from memvault.domain.errors import InvalidTransition
-from memvault.domain.jobs import ExtractionJob, JobStatus, JobType
+from memvault.domain.jobs import ExtractionJob, JobStatus, JobType, Lease
 from memvault.domain.retry import ExponentialBackoff, TransientBackoff
 
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
 LEASE = timedelta(seconds=30)
 BACKOFF = ExponentialBackoff()
+HELD = Lease(owner="w1", token="t1")
 
 
 def job(**overrides: Any) -> ExtractionJob:
@@ -32,7 +33,7 @@ def job(**overrides: Any) -> ExtractionJob:
 
 def processing_job(**overrides: Any) -> ExtractionJob:
     claimed = job(**overrides)
-    claimed.claim(worker="w1", now=NOW, lease=LEASE)
+    claimed.claim(worker="w1", now=NOW, lease=LEASE, token="t1")
     return claimed
 
 
@@ -73,7 +74,7 @@ def test_a_claimable_job_is_due_once_its_retry_time_has_come(
 @pytest.mark.parametrize("status", [JobStatus.PENDING, JobStatus.FAILED])
 def test_claiming_a_due_job_makes_it_processing_under_a_lease(status: JobStatus) -> None:
     claimed = job(status=status)
-    claimed.claim(worker="w1", now=NOW, lease=LEASE)
+    claimed.claim(worker="w1", now=NOW, lease=LEASE, token="t1")
     assert claimed.status is JobStatus.PROCESSING
     assert claimed.locked_by == "w1"
     assert claimed.locked_until == NOW + LEASE
@@ -84,7 +85,7 @@ def test_claiming_a_due_job_makes_it_processing_under_a_lease(status: JobStatus)
 def test_a_job_cannot_be_claimed_before_its_retry_time(status: JobStatus) -> None:
     waiting = job(status=status, next_retry_at=NOW + timedelta(seconds=4))
     with pytest.raises(InvalidTransition):
-        waiting.claim(worker="w1", now=NOW, lease=LEASE)
+        waiting.claim(worker="w1", now=NOW, lease=LEASE, token="t1")
     assert waiting.status is status
     assert waiting.locked_by is None
 
@@ -121,7 +122,7 @@ def test_job_retries_back_off_1_2_4_8_16_seconds_and_the_sixth_failure_is_dead()
     statuses: list[JobStatus] = []
     for _ in range(6):
         now = attempt_job.next_retry_at or NOW
-        attempt_job.claim(worker="w1", now=now, lease=LEASE)
+        attempt_job.claim(worker="w1", now=now, lease=LEASE, token="t1")
         attempt_job.fail("llm timeout", now=now, backoff=BACKOFF)
         statuses.append(attempt_job.status)
         retry_at = attempt_job.next_retry_at
@@ -139,7 +140,9 @@ def test_retry_count_counts_failures_and_the_job_dies_at_max_retry(
     for _ in range(failures):
         if attempt_job.status is JobStatus.DEAD:
             break
-        attempt_job.claim(worker="w1", now=attempt_job.next_retry_at or NOW, lease=LEASE)
+        attempt_job.claim(
+            worker="w1", now=attempt_job.next_retry_at or NOW, lease=LEASE, token="t1"
+        )
         attempt_job.fail("boom", now=NOW, backoff=BACKOFF)
     assert attempt_job.retry_count == min(failures, max_retry)
     expected = JobStatus.DEAD if failures >= max_retry else JobStatus.FAILED
@@ -183,16 +186,56 @@ def test_killing_a_running_job_makes_it_dead_and_releases_its_lease() -> None:
 def test_the_lease_holder_can_renew_its_lease() -> None:
     running = processing_job()
     later = NOW + timedelta(seconds=20)
-    running.renew_lease(worker="w1", now=later, lease=LEASE)
+    running.renew_lease(HELD, now=later, lease=LEASE)
     assert running.locked_until == later + LEASE
-    assert running.locked_by == "w1"
+    assert running.lease == HELD
 
 
-def test_another_worker_cannot_renew_the_lease() -> None:
+@pytest.mark.parametrize(
+    "other", [Lease(owner="w2", token="t1"), Lease(owner="w1", token="an-older-claim")]
+)
+def test_another_worker_or_another_claim_of_the_same_worker_cannot_renew_the_lease(
+    other: Lease,
+) -> None:
     running = processing_job()
     with pytest.raises(InvalidTransition):
-        running.renew_lease(worker="w2", now=NOW, lease=timedelta(hours=1))
+        running.renew_lease(other, now=NOW, lease=timedelta(hours=1))
     assert running.locked_until == NOW + LEASE
+
+
+def test_a_claim_holds_a_lease_with_its_token_and_ending_the_job_gives_it_up() -> None:
+    running = processing_job()
+    assert running.lease == HELD
+    running.succeed(memory_ids=(), now=NOW)
+    assert (running.lease, running.lease_token, running.locked_by) == (None, None, None)
+
+
+def test_a_failed_attempt_is_enqueued_for_its_retry_time() -> None:
+    running = processing_job()
+    running.fail("boom", now=NOW, backoff=BACKOFF)
+    assert running.enqueued_at == running.next_retry_at == NOW + timedelta(seconds=1)
+
+
+def test_a_parked_job_has_no_message_on_its_way() -> None:
+    waiting = job(enqueued_at=NOW)
+    waiting.park()
+    assert waiting.enqueued_at is None
+    assert waiting.status is JobStatus.PENDING
+
+
+@pytest.mark.parametrize("status", [JobStatus.PROCESSING, JobStatus.SUCCESS, JobStatus.DEAD])
+def test_only_a_waiting_job_can_be_parked(status: JobStatus) -> None:
+    with pytest.raises(InvalidTransition):
+        job(status=status, enqueued_at=NOW).park()
+
+
+def test_a_released_job_is_pending_and_due_at_once_without_counting_an_attempt() -> None:
+    running = processing_job(retry_count=2, enqueued_at=NOW)
+    later = NOW + timedelta(seconds=5)
+    running.release(now=later)
+    assert (running.status, running.retry_count) == (JobStatus.PENDING, 2)
+    assert running.is_due(later)
+    assert (running.lease, running.enqueued_at) == (None, None)
 
 
 @pytest.mark.parametrize(
@@ -258,12 +301,12 @@ Transition = Callable[[ExtractionJob], None]
 
 TRANSITIONS: dict[str, tuple[Transition, set[JobStatus], JobStatus]] = {
     "claim": (
-        lambda j: j.claim(worker="w1", now=NOW, lease=LEASE),
+        lambda j: j.claim(worker="w1", now=NOW, lease=LEASE, token="t1"),
         {JobStatus.PENDING, JobStatus.FAILED},
         JobStatus.PROCESSING,
     ),
     "renew_lease": (
-        lambda j: j.renew_lease(worker="w1", now=NOW, lease=LEASE),
+        lambda j: j.renew_lease(HELD, now=NOW, lease=LEASE),
         {JobStatus.PROCESSING},
         JobStatus.PROCESSING,
     ),
@@ -286,6 +329,11 @@ TRANSITIONS: dict[str, tuple[Transition, set[JobStatus], JobStatus]] = {
         lambda j: j.rescue(now=NOW + LEASE, backoff=BACKOFF),
         {JobStatus.PROCESSING},
         JobStatus.FAILED,
+    ),
+    "release": (
+        lambda j: j.release(now=NOW),
+        {JobStatus.PROCESSING},
+        JobStatus.PENDING,
     ),
     "replay": (
         lambda j: j.replay(now=NOW),
@@ -311,7 +359,7 @@ LEGAL = [
 def job_in(status: JobStatus) -> ExtractionJob:
     """A job in ``status`` as the state machine leaves it (a lease only while processing)."""
     if status is JobStatus.PROCESSING:
-        return job(status=status, locked_by="w1", locked_until=NOW)
+        return job(status=status, locked_by="w1", lease_token="t1", locked_until=NOW)
     return job(status=status)
 
 
@@ -343,7 +391,7 @@ def test_a_job_without_a_positive_max_retry_gets_the_default_six(max_retry: int)
         failing.fail("boom", now=NOW, backoff=BACKOFF)
         assert failing.status is JobStatus.FAILED, attempt
         failing.next_retry_at = NOW
-        failing.claim(worker="w1", now=NOW, lease=LEASE)
+        failing.claim(worker="w1", now=NOW, lease=LEASE, token="t1")
     failing.fail("boom", now=NOW, backoff=BACKOFF)
     assert failing.status is JobStatus.DEAD
 
@@ -374,7 +422,7 @@ def test_transient_failures_for_days_within_the_horizon_never_make_a_job_dead() 
     for _ in range(1000):
         running.defer("down", now=NOW, backoff=TRANSIENT, jitter=0.0)
         assert running.status is JobStatus.FAILED
-        running.claim(worker="w1", now=running.next_retry_at or NOW, lease=LEASE)
+        running.claim(worker="w1", now=running.next_retry_at or NOW, lease=LEASE, token="t1")
     assert running.retry_count == 0
 
 
