@@ -31,6 +31,7 @@ from memvault.adapters.embedder.local import LocalEmbedder
 from memvault.adapters.embedder.priority import PriorityEmbedder
 from memvault.adapters.event_bus.in_process import InProcessBus
 from memvault.adapters.event_bus.wakeup import InProcessNotifier
+from memvault.adapters.extractor.gate import Gate, load_gate
 from memvault.adapters.extractor.rule_based import RuleBasedExtractor
 from memvault.adapters.health import RedisProbe, TcpProbe, VectorStoreProbe
 from memvault.adapters.identity_provider import ProviderTokens
@@ -259,13 +260,22 @@ def _llm_client(settings: Settings, closables: list[object]) -> LLMClient | None
     )
 
 
-def _extractor(client: LLMClient | None) -> Extractor:
-    """The LLM extractor when an LLM is configured, else the offline rule-based one."""
+def _extractor(client: LLMClient | None, embedder: Embedder) -> Extractor:
+    """The LLM extractor when an LLM is configured, else the offline rule-based one with
+    its learned gate (used only when ``embedder`` is the model it was trained for)."""
     if client is None:
-        return RuleBasedExtractor()
+        return RuleBasedExtractor(embedder=embedder, gate=_offline_gate())
     from memvault.adapters.llm.extractor import LLMExtractor
 
     return LLMExtractor(client)
+
+
+def _offline_gate() -> Gate | None:
+    try:
+        return load_gate()
+    except (OSError, KeyError, ValueError) as error:
+        structlog.get_logger(__name__).warning("extraction_gate_unreadable", reason=str(error))
+        return None
 
 
 def _judge(settings: Settings, client: LLMClient | None) -> RelationJudge:
@@ -454,7 +464,6 @@ class Infrastructure(containers.DeclarativeContainer):
     """Clients that keep one connection pool per event loop: each loop's container
     closes its own pools when it shuts down (``aclose``)."""
     llm_client = providers.Singleton(_llm_client, settings, loop_closables)
-    extractor = providers.Singleton(_extractor, llm_client)
     judge = providers.Singleton(_judge, settings, llm_client)
     decision_policy = providers.Singleton(decision_policy, settings)
 
@@ -474,6 +483,7 @@ class Infrastructure(containers.DeclarativeContainer):
             ),
         ),
     )
+    extractor = providers.Singleton(_extractor, llm_client, embedder)
     closables: providers.Singleton[list[object]] = providers.Singleton(list)
     """Process-wide resources to close at exit (the embedded vector store's lock)."""
     vector_store_choice = providers.Selector(

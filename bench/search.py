@@ -1,8 +1,10 @@
 """Search over HTTP against a real ``memvault serve``, beside exact in-process baselines.
 
 Run: ``python -m bench.search [--memories N] [--users U] [--queries Q] [--clients C]
-[--local-memories M]`` (``MEMVAULT_BENCH_MEMORIES`` and ``MEMVAULT_BENCH_LOCAL_MEMORIES``
-set the defaults of N and M).
+[--local-memories M] [--data-dir DIR]`` (``MEMVAULT_BENCH_MEMORIES`` and
+``MEMVAULT_BENCH_LOCAL_MEMORIES`` set the defaults of N and M). With ``--data-dir`` the
+hashing run's data directory is kept there and reused by a later run with the same N and
+U (loading 100k memories takes minutes); the ingest rate is then not measured.
 
 1. Hashing embedder (so what is measured is memvault's own cost): the benchmark starts
    ``memvault serve`` (the embedded default: SQLite, qdrant-edge) on a free port with a
@@ -342,19 +344,34 @@ def labelled(timings: Timings, label: str) -> Timings:
     return timings
 
 
+def seeded_marker(data_dir: Path, args: argparse.Namespace) -> Path:
+    """The file that says ``data_dir`` holds the whole corpus of ``args``."""
+    return data_dir / f".bench-search-seeded-{args.memories}-{args.users}"
+
+
 async def hashing_run(args: argparse.Namespace, tmp: Path, console: Console) -> list[str]:
     corpus = list(memories(args.memories, args.users))
     users = sorted({m.user for m in corpus})
     work = workload(users, args.queries)
     secret = secrets.token_urlsafe(48)
     tokens = Tokens(secret)
-    async with server(tmp / "hashing", "hashing", secret) as base:
+    data_dir = args.data_dir or tmp / "hashing"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    marker = seeded_marker(data_dir, args)
+    async with server(data_dir, "hashing", secret) as base:
         limits = httpx.Limits(max_connections=args.clients + LOAD_IN_FLIGHT)
         async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
-            console.print(
-                f"hashing embedder: loading {len(corpus):,} memories of {len(users):,} users"
-            )
-            rate = await load(client, tokens, corpus, console)
+            rate = float("nan")
+            if marker.exists():
+                console.print(
+                    f"hashing embedder: reusing the {len(corpus):,} memories in {data_dir}"
+                )
+            else:
+                console.print(
+                    f"hashing embedder: loading {len(corpus):,} memories of {len(users):,} users"
+                )
+                rate = await load(client, tokens, corpus, console)
+                marker.touch()
             await sequential(client, tokens, work[: min(50, len(work))])  # warm up
             alone = await sequential(client, tokens, work)
             together = await concurrent(client, tokens, work, args.clients)
@@ -443,6 +460,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         type=int,
         default=int(env("MEMVAULT_BENCH_LOCAL_MEMORIES", "2000")),
         help="memories for the local-embedder run (0: skip it)",
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="keep the hashing run's data directory here and reuse it when already seeded",
     )
     args = parser.parse_args(argv)
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))

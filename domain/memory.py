@@ -184,7 +184,10 @@ class MemoryItem:
     rows older than the column: :attr:`said_at` falls back to ``created_at``."""
 
     def __post_init__(self) -> None:
-        self._rehash()
+        # A loaded row carries the hash its last write computed (every change of type or
+        # text rehashes below): recomputing it on each load cost a search ~1 ms.
+        if not self.content_hash or not self.normalized_content:
+            self._rehash()
 
     @classmethod
     def create_manual(

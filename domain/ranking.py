@@ -65,7 +65,7 @@ def dedupe(items: Iterable[MemoryItem]) -> list[MemoryItem]:
             seen_ids.add(item.id)
         keys = [
             (item.memory_type, "#" + (item.content_hash or "")),
-            (item.memory_type, normalize_content(item.content or item.title)),
+            (item.memory_type, item.normalized_content or normalize_content(item.title)),
         ]
         at = next((position[k] for k in keys if k in position), None)
         if at is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import faulthandler
 import re
 from datetime import timedelta
 from typing import Annotated
@@ -53,6 +54,9 @@ def serve(
     settings = Settings()
     refuse_to_start(settings, "serve")
     configure_logging(settings.log_level, settings.log_format)
+    # A crash in a native extension (SQLite, qdrant-edge, the embedders) prints every
+    # thread's Python stack to stderr instead of dying silently.
+    faulthandler.enable()
     if migrate_first:
         migrate(settings)
     secret_configured = settings.auth_jwt_secret is not None

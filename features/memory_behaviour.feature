@@ -6,7 +6,9 @@ Feature: memvault remembers what the user asks it to, never a secret, and says w
   with every fact it read, and why. A fact that expired can be learned again, and a
   relation judge that fails makes the job retry rather than add a duplicate. Every
   scenario runs offline (rule-based extractor, deterministic judge) and with an LLM (a
-  scripted OpenAI-compatible model), except those tagged "llm".
+  scripted OpenAI-compatible model), except those tagged "llm", and the one tagged
+  "gate": offline with the local e5 embedder, whose vectors the learned gate reads (the
+  other stacks use the hashing embedder, with which the gate is off).
 
   Background:
     Given the memvault API is running
@@ -54,3 +56,10 @@ Feature: memvault remembers what the user asks it to, never a secret, and says w
     And the judge fails once, then "alice" says "I love jazz"
     Then the job of "I love jazz" took more than one attempt
     And the job of "I love jazz" shows the outcome "added"
+
+  @gate
+  Scenario: A habit said in passing, which no rule reads, is remembered by the learned gate
+    When "alice" says "Saturdays are for the farmers market and a long bike ride, that's my routine"
+    Then "alice" has exactly one current memory, the one from "Saturdays are for the farmers market and a long bike ride, that's my routine"
+    And it says what was read in "Saturdays are for the farmers market and a long bike ride, that's my routine"
+    And the job of "Saturdays are for the farmers market and a long bike ride, that's my routine" shows the outcome "added"

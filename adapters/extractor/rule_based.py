@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+import structlog
+
 from memvault.adapters.extractor.cues import (
     is_hypothetical,
     is_one_off,
@@ -18,6 +20,7 @@ from memvault.adapters.extractor.cues import (
     opens_hypothetical,
 )
 from memvault.adapters.extractor.explicit import explicit_inner, is_bare_request
+from memvault.adapters.extractor.gate import Gate, gate_fact
 from memvault.adapters.extractor.rules import Rule, Statement, polish, title_subject, titled
 from memvault.adapters.extractor.rules_en import INSTRUCTION_RULES as EN_INSTRUCTIONS
 from memvault.adapters.extractor.rules_en import USER_RULES as EN_USER_RULES
@@ -25,6 +28,7 @@ from memvault.adapters.extractor.rules_zh import INSTRUCTION_RULES as ZH_INSTRUC
 from memvault.adapters.extractor.rules_zh import USER_RULES as ZH_USER_RULES
 from memvault.adapters.extractor.segmentation import split_clauses, split_sentences
 from memvault.adapters.extractor.sensitivity import sensitivity_of
+from memvault.application.ports.embedder import Embedder, EmbedderError
 from memvault.application.ports.extractor import ExtractionRequest, Extractor
 from memvault.domain.facts import MAX_FACTS_PER_MESSAGE, CandidateFact
 from memvault.domain.memory import DEFAULT_IMPORTANCE, MemoryType
@@ -60,6 +64,8 @@ _ZH_SUBJECTLESS = re.compile(r"^(?:也|还|更|又)")
 _CJK_START = re.compile(r"^[\u3400-\u9fff]")
 _EN_WORD = re.compile(r"[A-Za-z]+")
 
+_log = structlog.get_logger(__name__)
+
 
 class RuleBasedExtractor(Extractor):
     """Reads likes, instructions and personal facts from one message with fixed rules.
@@ -82,10 +88,59 @@ class RuleBasedExtractor(Extractor):
       importance is the type's default; a hedged statement ("I think …", "maybe", "好像")
       gets confidence 0.6; sensitivity follows :mod:`~adapters.extractor.sensitivity`.
     - Pure CPU and total: any text, however long or odd, gives a list, never an error.
+    - With a ``gate`` and the ``embedder`` it was trained for, a message the rules find
+      nothing in may still become one fact (:mod:`~adapters.extractor.gate`); with any
+      other embedder the gate is skipped (logged once), and a failing embedder leaves
+      the rules' answer (logged).
     """
 
+    def __init__(self, *, embedder: Embedder | None = None, gate: Gate | None = None) -> None:
+        self._embedder = embedder
+        self._gate = gate
+        self._gate_fits: bool | None = None
+
     async def extract(self, request: ExtractionRequest) -> list[CandidateFact]:
-        return extract_facts(request.text)
+        facts = extract_facts(request.text)
+        if facts or not self._gate_usable() or not open_to_gate(request.text):
+            return facts
+        assert self._gate is not None  # by _gate_usable
+        assert self._embedder is not None
+        try:
+            vector = (await self._embedder.embed_documents([request.text]))[0]
+        except EmbedderError as error:
+            _log.warning("extraction_gate_skipped", reason=str(error))
+            return facts
+        return with_gate(request.text, facts, self._gate.verdict(request.text, vector))
+
+    def _gate_usable(self) -> bool:
+        if self._gate is None or self._embedder is None:
+            return False
+        if self._gate_fits is None:
+            name, dimension = self._embedder.name, self._embedder.dimension
+            self._gate_fits = self._gate.fits(name, dimension)
+            if not self._gate_fits:
+                _log.info("extraction_gate_off", embedder=name, trained_for=self._gate.model)
+        return self._gate_fits
+
+
+def open_to_gate(text: str) -> bool:
+    """Some clause of the message could state something: no question, task or hypothetical."""
+    return any(_could_state(clause) for clause in _clauses(text))
+
+
+def _could_state(clause: str) -> bool:
+    expanded = expand_contractions(clause)
+    return not (is_question(clause) or is_task(clause) or is_hypothetical(expanded))
+
+
+def with_gate(
+    text: str, facts: list[CandidateFact], verdict: MemoryType | None
+) -> list[CandidateFact]:
+    """The rules' facts, else the gate's one fact when it calls the message memorable."""
+    if facts or verdict is None:
+        return facts
+    fact = gate_fact(text, verdict)
+    return [fact] if fact is not None else []
 
 
 def extract_facts(text: str) -> list[CandidateFact]:

@@ -16,8 +16,10 @@ from sqlalchemy import Engine, event
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import QueuePool
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+READ_POOL_SIZE = 5
 READ_ONLY = "memvault_read_only"
 """Connection execution option: the transaction will not write."""
 
@@ -79,13 +81,26 @@ def create_read_engine(url: str, *, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_M
     of a search's time. A read-only transaction in WAL mode never waits for a lock, so
     its statements (each well under a millisecond on one user's rows) run directly on
     the calling thread instead.
+
+    The engine belongs to one event loop (``Container`` is built per loop), so to one
+    thread, and its pool is shaped for that:
+
+    - ``check_same_thread`` stays on (SQLAlchemy turns it off for file databases): a
+      pysqlite connection used from two threads at once can crash the process, and any
+      use from another thread is now an error instead.
+    - The pool never waits (unbounded overflow): every holder of a connection is a
+      coroutine of this loop, so a checkout that waited would block the loop, and with it
+      every holder, until the pool's timeout. Five connections are kept; the rest close.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
         return None
     engine = create_sync_engine(
         parsed.set(drivername="sqlite+pysqlite"),
-        connect_args={"timeout": busy_timeout_ms / 1000},
+        connect_args={"timeout": busy_timeout_ms / 1000, "check_same_thread": True},
+        poolclass=QueuePool,
+        pool_size=READ_POOL_SIZE,
+        max_overflow=-1,
     )
     _sqlite_setup(engine, always_read_only=True, busy_timeout_ms=busy_timeout_ms)
     return engine

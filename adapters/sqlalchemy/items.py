@@ -48,6 +48,12 @@ from memvault.domain.metadata import decode as decode_metadata
 from memvault.domain.metadata import encode as encode_metadata
 from memvault.domain.metadata import tokens
 
+_TYPES = {kind.value: kind for kind in MemoryType}
+_STATUSES = {status.value: status for status in MemoryStatus}
+_VECTOR_STATUSES = {status.value: status for status in VectorStatus}
+"""Enum members by stored value: a dict lookup is a tenth of an ``Enum(value)`` call, and
+the read path converts every candidate row."""
+
 LIST_ORDER = (t.c.is_explicit.desc(), t.c.importance.desc(), t.c.updated_at.desc(), t.c.id.desc())
 
 
@@ -90,21 +96,23 @@ def from_row(row: Row[Any]) -> MemoryItem:
             assistant_id=m["assistant_id"],
             run_id=m["run_id"],
         ),
-        memory_type=MemoryType(m["memory_type"]),
+        memory_type=_TYPES[m["memory_type"]],
         title=m["title"],
         content=m["content"],
+        normalized_content=m["normalized_content"] or "",
+        content_hash=m["content_hash"] or "",
         confidence=float(m["confidence"]),
         importance=float(m["importance"]),
         sensitivity_level=m["sensitivity_level"],
         source_message_id=m["source_message_id"],
         source_event_id=m["source_event_id"],
         is_explicit=bool(m["is_explicit"]),
-        status=MemoryStatus(m["status"]),
+        status=_STATUSES[m["status"]],
         ttl_at=m["ttl_at"],
         last_access_at=m["last_access_at"],
         created_at=m["created_at"],
         updated_at=m["updated_at"],
-        vector_status=VectorStatus(m["vector_status"]),
+        vector_status=_VECTOR_STATUSES[m["vector_status"]],
         vector_id=m["vector_id"],
         metadata=decode_metadata(m["metadata_json"]),
         occurred_at=m["occurred_at"],

@@ -76,3 +76,17 @@ class UTCDateTime(TypeDecorator[datetime]):
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         return None if value is None else value.replace(tzinfo=UTC)
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
+        """On SQLite, the stored text straight to an aware datetime in one call (the
+        read path parses five of these per candidate row)."""
+        if dialect.name != "sqlite":
+            return super().result_processor(dialect, coltype)
+        return _sqlite_utc
+
+
+def _sqlite_utc(value: str | None) -> datetime | None:
+    """SQLAlchemy's SQLite ``DATETIME`` text (``YYYY-MM-DD HH:MM:SS.ffffff``), as UTC."""
+    if value is None:
+        return None
+    return datetime.fromisoformat(value).replace(tzinfo=UTC)

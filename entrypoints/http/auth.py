@@ -8,7 +8,8 @@ name the user and the admin scope exactly as a local token's do.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -93,6 +94,36 @@ def principal_from_claims(claims: Mapping[str, Any]) -> Principal:
     return Principal(user_id=user_id, is_admin="admin" in scopes)
 
 
+class VerifiedTokens:
+    """:func:`principal_from_token` with its answers kept until each token's ``exp``.
+
+    An agent sends the same token on every request for hours, and verifying it (HMAC,
+    claim checks) was a measurable share of a search. Only tokens that passed are kept,
+    never past their expiry (checked on every use); at most ``size`` of them, the oldest
+    dropped first. A refused token is verified again each time.
+    """
+
+    def __init__(
+        self, secret: str, *, size: int = 10_000, clock: Callable[[], float] = time.time
+    ) -> None:
+        self._secret = secret
+        self._size = size
+        self._clock = clock
+        self._kept: dict[str, tuple[Principal, float]] = {}
+
+    def principal(self, token: str) -> Principal:
+        kept = self._kept.get(token)
+        if kept is not None and self._clock() < kept[1]:
+            return kept[0]
+        principal = principal_from_token(token, self._secret)
+        expires = jwt.decode(token, options={"verify_signature": False}).get("exp")
+        if isinstance(expires, int | float):
+            if len(self._kept) >= self._size:
+                del self._kept[next(iter(self._kept))]
+            self._kept[token] = (principal, float(expires))
+        return principal
+
+
 async def principal_from_provider(token: str, provider: IdentityProvider) -> Principal:
     """The caller named by a token the external identity provider signed."""
     try:
@@ -116,7 +147,7 @@ def signed_locally(token: str) -> bool:
 class JWTAuthMiddleware(AbstractAuthenticationMiddleware):
     def __init__(self, app: ASGIApp, secret: str, provider: IdentityProvider | None = None) -> None:
         super().__init__(app, exclude=PUBLIC_PATHS)
-        self._secret = secret
+        self._tokens = VerifiedTokens(secret)
         self._provider = provider
 
     async def authenticate_request(self, connection: ASGIConnection) -> AuthenticationResult:  # type: ignore[type-arg]
@@ -132,7 +163,7 @@ class JWTAuthMiddleware(AbstractAuthenticationMiddleware):
         if self._provider is not None and not signed_locally(token.strip()):
             principal = await principal_from_provider(token.strip(), self._provider)
         else:
-            principal = principal_from_token(token.strip(), self._secret)
+            principal = self._tokens.principal(token.strip())
         return AuthenticationResult(user=principal, auth=token)
 
 

@@ -87,6 +87,15 @@ def test_a_failing_relation_judge_makes_the_job_retry() -> None:
     """Only the LLM judge can fail: the offline one is a pure function."""
 
 
+@pytest.mark.parametrize("stack", ["gate"], indirect=True)
+@scenario(
+    "memory_behaviour.feature",
+    "A habit said in passing, which no rule reads, is remembered by the learned gate",
+)
+def test_a_habit_no_rule_reads_is_remembered_by_the_learned_gate() -> None:
+    """The gate reads e5 vectors: with the other stacks' hashing embedder it is off."""
+
+
 scenarios("memory_behaviour.feature")
 
 

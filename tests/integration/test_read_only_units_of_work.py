@@ -4,6 +4,7 @@ transaction on the same pooled connection writes again."""
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
 
 import pytest
@@ -63,3 +64,50 @@ async def test_the_server_refuses_a_write_in_a_read_only_unit_of_work(
             await writer.commit()
     finally:
         await engine.dispose()
+
+
+async def test_many_open_read_units_of_work_never_wait_for_the_pool(
+    database_urls: dict[str, str], user_id: str
+):
+    """Every holder of a read connection is a coroutine of the loop that would wait: a
+    pool that made the 16th wait would block that loop (and so every holder) for its
+    30 s timeout. Overflow connections are opened instead."""
+    engine = create_engine(database_urls["sqlite"])
+    read_engine = create_read_engine(database_urls["sqlite"])
+    assert read_engine is not None
+    readers = [SqlUnitOfWork(engine, read_only=True, read_engine=read_engine) for _ in range(40)]
+    try:
+        for reader in readers:
+            await reader.__aenter__()
+            await reader.settings.get(user_id)
+    finally:
+        for reader in readers:
+            await reader.__aexit__(None, None, None)
+        read_engine.dispose()
+        await engine.dispose()
+
+
+def test_a_read_connection_refuses_another_thread(database_urls: dict[str, str]):
+    """The read engine belongs to one event loop's thread; a pysqlite connection used
+    from two threads can corrupt memory, so another thread's use is an error instead."""
+    read_engine = create_read_engine(database_urls["sqlite"])
+    assert read_engine is not None
+    errors: list[BaseException] = []
+    try:
+        with read_engine.connect() as conn:
+            driver = conn.connection.driver_connection
+            assert driver is not None
+
+            def use() -> None:
+                try:
+                    driver.execute("SELECT 1")
+                except BaseException as error:
+                    errors.append(error)
+
+            thread = threading.Thread(target=use)
+            thread.start()
+            thread.join()
+    finally:
+        read_engine.dispose()
+    assert len(errors) == 1
+    assert "thread" in str(errors[0])

@@ -16,8 +16,9 @@ from memvault.domain.facts import MAX_FACTS_PER_MESSAGE, CandidateFact, normaliz
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "extraction_corpus.jsonl"
 
-# Measured on the corpus: precision 1.00 (en 1.00, zh 1.00), recall 0.897 (en 0.909,
-# zh 0.885). The floors sit just under, so a regression fails and an honest miss does not.
+# Measured on the corpus rows the rules were written against: precision 1.00 (en 1.00,
+# zh 1.00), recall 0.897 (en 0.909, zh 0.885). The floors sit just under, so a regression
+# fails and an honest miss does not.
 PRECISION_FLOOR = 0.97
 RECALL_FLOOR = 0.88
 LANGUAGE_RECALL_FLOOR = 0.86
@@ -458,8 +459,11 @@ class Tally:
 
 
 def load_corpus() -> list[dict[str, Any]]:
+    """The rows the rules were written against (``origin: rules``); the rows written for
+    the learned gate (``origin: gate``) are measured by ``bench.extraction``."""
     with CORPUS.open(encoding="utf-8") as lines:
-        return [json.loads(line) for line in lines if line.strip()]
+        rows = [json.loads(line) for line in lines if line.strip()]
+    return [row for row in rows if row["origin"] == "rules"]
 
 
 def matches(fact: CandidateFact, expected: dict[str, Any]) -> bool:

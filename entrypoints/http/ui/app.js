@@ -4,6 +4,7 @@
 const API = "/api/v1/memory";
 const ADMIN = "/api/v1/admin";
 const TOKEN_KEY = "memvault.token";
+const USER_KEY = "memvault.user"; // the user a service or admin key acts for
 const TYPES = ["preference", "constraint", "fact"];
 const FINAL_JOB_STATES = new Set(["success", "dead"]);
 const POLL_MS = 250;
@@ -33,9 +34,10 @@ function actionButton(label, target, onclick) {
 }
 
 class ApiError extends Error {
-  constructor(status, message) {
+  constructor(status, message, field) {
     super(message);
     this.status = status;
+    this.field = field; // the request part a 4xx names, e.g. "X-Memvault-User"
   }
 }
 
@@ -47,6 +49,8 @@ async function call(method, path, body) {
   const secret = token();
   if (!secret) throw new ApiError(401, "no token");
   const headers = { Authorization: `Bearer ${secret}` };
+  const actingFor = sessionStorage.getItem(USER_KEY);
+  if (actingFor) headers["X-Memvault-User"] = actingFor;
   if (body !== undefined) headers["Content-Type"] = "application/json";
   let response;
   try {
@@ -59,14 +63,14 @@ async function call(method, path, body) {
     throw new ApiError(0, "the server cannot be reached");
   }
   if (!response.ok) {
-    let detail = `HTTP ${response.status}`;
+    let problem = {};
     try {
-      const problem = await response.json();
-      detail = problem.detail || problem.title || detail;
+      problem = await response.json();
     } catch {
       // not JSON: keep the status line
     }
-    throw new ApiError(response.status, detail);
+    const detail = problem.detail || problem.title || `HTTP ${response.status}`;
+    throw new ApiError(response.status, detail, problem.field);
   }
   return response;
 }
@@ -112,6 +116,7 @@ function fail(statusId, error) {
 
 function signedOut(message) {
   sessionStorage.removeItem(TOKEN_KEY);
+  sessionStorage.removeItem(USER_KEY);
   $("app").hidden = true;
   $("operator").hidden = true;
   $("nav-operator").hidden = true;
@@ -132,30 +137,101 @@ async function start() {
   try {
     settings = await json("GET", `${API}/settings`);
   } catch (error) {
-    fail("memories-status", error);
+    if (error instanceof ApiError && error.field === "X-Memvault-User") await startWithoutUser(error);
+    else if (error instanceof ApiError && error.status === 403) signedOut(`This key was refused: ${error.message}.`);
+    else fail("memories-status", error);
     return;
   }
-  clearBanner();
-  $("signin").hidden = true;
-  $("app").hidden = false;
-  $("sign-out").hidden = false;
+  showApp({ forUser: true });
   showSettings(settings);
   await Promise.all([loadMemories(), detectOperator()]);
 }
 
-async function detectOperator() {
-  try {
-    await call("GET", `${ADMIN}/jobs?status=dead&limit=1`);
-  } catch (error) {
-    if (error instanceof ApiError && error.status === 403) return; // not an operator
-    fail("memories-status", error);
+/** A key that acts for no user: an admin key opens the operator view; any other key
+ * must name its user at sign-in. */
+async function startWithoutUser(error) {
+  if (await isOperator()) {
+    showApp({ forUser: false });
+    await showOperator();
+    $("who").textContent = "Signed in with an admin key: operator view only (name a user at sign-in to see their memories)";
     return;
   }
+  signedOut(`This key acts for a user: sign in again and fill in "Act for user" (${error.message}).`);
+}
+
+function showApp({ forUser }) {
+  clearBanner();
+  $("signin").hidden = true;
+  $("app").hidden = false;
+  $("sign-out").hidden = false;
+  for (const part of document.querySelectorAll("[data-user-only]")) part.hidden = !forUser;
+}
+
+/** Whether the credential reaches the operator endpoints (a 403 means it does not). */
+async function isOperator() {
+  try {
+    await call("GET", `${ADMIN}/jobs?status=dead&limit=1`);
+    return true;
+  } catch (error) {
+    if (!(error instanceof ApiError && error.status === 403)) fail("memories-status", error);
+    return false;
+  }
+}
+
+async function detectOperator() {
+  if (await isOperator()) await showOperator();
+}
+
+async function showOperator() {
   $("operator").hidden = false;
   $("nav-operator").hidden = false;
   $("who").textContent = "Signed in with operator rights";
   $("who").hidden = false;
   await Promise.all([loadHealth(), loadDeadJobs(), loadDeadOutbox(), loadDeadBus(), loadKeys()]);
+}
+
+// ------------------------------------------------------------------ metadata and time
+
+/** A value as typed: JSON numbers, true/false and "quoted text" keep their type;
+ * anything else is text. */
+function metadataValue(text) {
+  try {
+    const value = JSON.parse(text);
+    if (["string", "number", "boolean"].includes(typeof value)) return value;
+  } catch {
+    // not JSON: plain text
+  }
+  return text;
+}
+
+/** "key=value" pairs, separated by commas or new lines (quote a value holding either),
+ * as the metadata object of the API. */
+function parseMetadata(text) {
+  const metadata = {};
+  for (const raw of text.match(/(?:[^,\n"]|"(?:[^"\\]|\\.)*")+/g) || []) {
+    const pair = raw.trim();
+    if (!pair) continue;
+    const at = pair.indexOf("=");
+    if (at < 1) throw new Error(`metadata "${pair}" is not key=value`);
+    metadata[pair.slice(0, at).trim()] = metadataValue(pair.slice(at + 1).trim());
+  }
+  return metadata;
+}
+
+/** The pairs as ``parseMetadata`` reads them back (text that would read as another
+ * type, or that holds a separator, is quoted). */
+function metadataPairs(metadata) {
+  return Object.entries(metadata || {}).map(([key, value]) => {
+    const plain = typeof value !== "string" || (metadataValue(value) === value && !/[,\n"]|^\s|\s$/.test(value));
+    return `${key}=${plain ? String(value) : JSON.stringify(value)}`;
+  });
+}
+
+/** A time from the API as "YYYY-MM-DD HH:MM UTC", in a <time> element. */
+function when(iso) {
+  if (!iso) return "";
+  const utc = new Date(iso).toISOString();
+  return h("time", { datetime: utc }, `${utc.slice(0, 16).replace("T", " ")} UTC`);
 }
 
 // ------------------------------------------------------------------ memories
@@ -164,6 +240,7 @@ let shown = new Map(); // id -> item, for the editor
 
 function memoryCard(item, { score } = {}) {
   const title = item.title && item.title !== item.content ? item.title : "";
+  const pairs = metadataPairs(item.metadata);
   return h(
     "li",
     { class: "card", "data-id": item.id },
@@ -173,8 +250,12 @@ function memoryCard(item, { score } = {}) {
       { class: "meta" },
       `#${item.id} · ${item.memory_type} · ${item.status}`,
       title ? ` · ${title}` : "",
+      item.occurred_at ? [" · said ", when(item.occurred_at)] : "",
       score !== undefined ? h("span", { class: "score" }, ` · score ${score.toFixed(4)}`) : "",
     ),
+    pairs.length
+      ? h("ul", { class: "tags", "aria-label": `metadata of memory ${item.id}` }, pairs.map((pair) => h("li", {}, pair)))
+      : "",
   );
 }
 
@@ -199,6 +280,8 @@ async function loadMemories() {
   if (type) query.set("memory_types", type);
   let page;
   try {
+    const metadata = parseMetadata($("filter-metadata").value);
+    if (Object.keys(metadata).length) query.set("metadata", JSON.stringify(metadata));
     page = await json("GET", `${API}/items?${query}`);
   } catch (error) {
     fail("memories-status", error);
@@ -234,6 +317,9 @@ function editMemory(item) {
   $("memory-type").value = item.memory_type;
   $("memory-title").value = item.title && item.title !== item.content ? item.title : "";
   $("memory-content").value = item.content;
+  $("memory-metadata").value = metadataPairs(item.metadata).join("\n");
+  $("memory-occurred").value = "";
+  $("memory-occurred").disabled = true; // the API sets it on create only
   $("memory-reason").value = "";
   $("editor-h").textContent = `Edit memory ${item.id}`;
   $("memory-cancel").hidden = false;
@@ -244,19 +330,32 @@ function editMemory(item) {
 function resetEditor() {
   $("memory-form").reset();
   $("edit-id").value = "";
+  $("memory-occurred").disabled = false;
   $("editor-h").textContent = "New memory";
   $("memory-cancel").hidden = true;
+}
+
+/** The create or patch body from the editor: a patch always sends the metadata (it
+ * replaces the stored object, so an emptied field clears it). */
+function editorBody(editing) {
+  const body = { memory_type: $("memory-type").value, content: $("memory-content").value };
+  const title = $("memory-title").value.trim();
+  const reason = $("memory-reason").value.trim();
+  const metadata = parseMetadata($("memory-metadata").value);
+  const occurred = $("memory-occurred").value;
+  if (title) body.title = title;
+  if (reason) body.reason = reason;
+  if (editing || Object.keys(metadata).length) body.metadata = metadata;
+  if (!editing && occurred) body.occurred_at = new Date(occurred).toISOString();
+  return body;
 }
 
 async function saveMemory(event) {
   event.preventDefault();
   const id = $("edit-id").value;
-  const body = { memory_type: $("memory-type").value, content: $("memory-content").value };
-  const title = $("memory-title").value.trim();
-  const reason = $("memory-reason").value.trim();
-  if (title) body.title = title;
-  if (reason) body.reason = reason;
+  say("editor-status", "Saving…");
   try {
+    const body = editorBody(Boolean(id));
     const item = id
       ? await json("PATCH", `${API}/items/${id}`, body)
       : await json("POST", `${API}/items`, body);
@@ -330,9 +429,13 @@ async function openHistory(item) {
 
 async function runSearch(event) {
   event.preventDefault();
+  say("search-status", "Searching…");
   let result;
   try {
-    result = await json("POST", `${API}/search`, { query: $("search-query").value, limit: 20 });
+    const body = { query: $("search-query").value, limit: 20 };
+    const metadata = parseMetadata($("search-metadata").value);
+    if (Object.keys(metadata).length) body.metadata = metadata;
+    result = await json("POST", `${API}/search`, body);
   } catch (error) {
     fail("search-status", error);
     return;
@@ -350,9 +453,9 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 async function sendMessage(event) {
   event.preventDefault();
   const states = $("chat-states");
-  const produced = $("chat-memories");
   states.replaceChildren();
-  produced.replaceChildren();
+  $("chat-memories").replaceChildren();
+  $("chat-outcomes").replaceChildren();
   const body = {
     conversation_id: $("chat-conversation").value,
     messages: [
@@ -365,6 +468,8 @@ async function sendMessage(event) {
   };
   let answer;
   try {
+    const metadata = parseMetadata($("chat-metadata").value);
+    if (Object.keys(metadata).length) body.metadata = metadata;
     answer = await json("POST", `${API}/messages`, body);
   } catch (error) {
     fail("chat-status", error);
@@ -376,6 +481,7 @@ async function sendMessage(event) {
     return;
   }
   states.append(h("li", {}, "queued"));
+  $("chat-message").value = ""; // sent: the box is ready for the next message
   say("chat-status", "Queued for extraction.");
   let last = "queued";
   for (let n = 0; n < POLL_LIMIT; n += 1) {
@@ -401,8 +507,25 @@ async function sendMessage(event) {
   say("chat-status", "The job has not finished yet; look again under Memories later.");
 }
 
+/** One line per candidate fact: what the job did with it and why (``added``,
+ * ``duplicate``, ``skipped: sensitive``, ...), and the memory it wrote. */
+function showOutcomes(job) {
+  const lines = job.outcomes.map((o) =>
+    h(
+      "li",
+      { "data-outcome": o.outcome },
+      `${o.memory_type}${o.title ? ` “${o.title}”` : ""}: `,
+      h("strong", {}, o.outcome),
+      o.memory_id ? ` (memory ${o.memory_id})` : "",
+    ),
+  );
+  if (!lines.length) lines.push(h("li", { class: "hint" }, "No fact worth remembering was found in this message."));
+  $("chat-outcomes").replaceChildren(...lines);
+}
+
 async function showProduced(job) {
   const produced = $("chat-memories");
+  showOutcomes(job);
   if (job.status === "dead") {
     say("chat-status", `Job ${job.id} failed: ${job.last_error || "no reason recorded"}.`);
     return;
@@ -415,6 +538,7 @@ async function showProduced(job) {
       return;
     }
   }
+  if (!job.memory_ids.length) produced.append(h("li", { class: "hint" }, "None."));
   say("chat-status", `Job ${job.id}: ${job.status}, ${job.memory_ids.length} memories produced.`);
   await loadMemories();
 }
@@ -479,10 +603,11 @@ async function loadHealth() {
   }
   const counts = $("job-counts");
   try {
+    const counted = async (name, path) => [name, await countOf(path)];
     const rows = await Promise.all([
-      ...JOB_STATES.map(async (s) => [`Jobs ${s}`, await countOf(`${ADMIN}/jobs?status=${s}&limit=100`)]),
-      ["Outbox backlog (pending)", await countOf(`${ADMIN}/outbox?status=pending&limit=100`)],
-      ["Outbox dead", await countOf(`${ADMIN}/outbox?status=dead&limit=100`)],
+      ...JOB_STATES.map((s) => counted(`Jobs ${s}`, `${ADMIN}/jobs?status=${s}&limit=100`)),
+      counted("Outbox backlog (pending)", `${ADMIN}/outbox?status=pending&limit=100`),
+      counted("Outbox dead", `${ADMIN}/outbox?status=dead&limit=100`),
     ]);
     counts.replaceChildren(...rows.flatMap(([name, value]) => [h("dt", {}, name), h("dd", {}, value)]));
   } catch (error) {
@@ -543,7 +668,7 @@ async function loadDeadJobs() {
           `Job ${job.id} of user ${job.user_id}`,
           h("p", { class: "meta" }, `${job.attempts}/${job.max_attempts} attempts · updated ${job.updated_at}`),
           h("p", { class: "reason" }, `Reason: ${job.last_error || "(none recorded)"}`),
-          h("div", { class: "row actions" }, actionButton("Retry", `job ${job.id}`, () => retryMany("jobs", [job.id], retryJobPath, "dead-jobs-status", refreshOperator))),
+          h("div", { class: "row actions" }, actionButton("Retry", `job ${job.id}`, () => retryMany("jobs", [job.id], retryJobPath, "dead-jobs-status", afterJobRetry))),
         ),
       ),
     );
@@ -565,7 +690,7 @@ async function loadDeadOutbox() {
           `Event ${row.id}: ${row.event_type} of user ${row.user_id ?? "(none)"}`,
           h("p", { class: "meta" }, `${row.retry_count}/${row.max_retry} attempts · topic ${row.topic}`),
           h("p", { class: "reason" }, `Reason: ${row.last_error || "(none recorded)"}`),
-          h("div", { class: "row actions" }, actionButton("Retry", `event ${row.id}`, () => retryMany("events", [row.id], retryOutboxPath, "dead-outbox-status", refreshOperator))),
+          h("div", { class: "row actions" }, actionButton("Retry", `event ${row.id}`, () => retryMany("events", [row.id], retryOutboxPath, "dead-outbox-status", afterOutboxRetry))),
         ),
       ),
     );
@@ -595,9 +720,9 @@ async function loadDeadBus() {
   }
 }
 
-async function refreshOperator() {
-  await Promise.all([loadHealth(), loadDeadJobs(), loadDeadOutbox(), loadDeadBus()]);
-}
+// After a retry: the list it changed and the counts.
+const afterJobRetry = () => Promise.all([loadHealth(), loadDeadJobs()]);
+const afterOutboxRetry = () => Promise.all([loadHealth(), loadDeadOutbox()]);
 
 async function loadKeys() {
   try {
@@ -608,7 +733,7 @@ async function loadKeys() {
           "li",
           { class: "card", "data-id": key.id },
           h("p", {}, h("strong", {}, key.name), ` · ${key.scope} · ${key.prefix}…`),
-          h("p", { class: "meta" }, key.revoked_at ? `revoked ${key.revoked_at}` : `created ${key.created_at}`),
+          h("p", { class: "meta" }, ...keyDates(key)),
           key.revoked_at
             ? ""
             : h("div", { class: "row actions" }, actionButton("Revoke", `key ${key.name}`, () => revokeKey(key))),
@@ -620,13 +745,20 @@ async function loadKeys() {
   }
 }
 
+function keyDates(key) {
+  const dates = [key.revoked_at ? ["revoked ", when(key.revoked_at)] : ["created ", when(key.created_at)]];
+  dates.push(key.expires_at ? [" · expires ", when(key.expires_at)] : " · never expires");
+  dates.push(key.last_used_at ? [" · last used ", when(key.last_used_at)] : " · never used");
+  return dates.flat();
+}
+
 async function createKey(event) {
   event.preventDefault();
   try {
-    const key = await json("POST", `${ADMIN}/keys`, {
-      name: $("key-name").value,
-      scope: $("key-scope").value,
-    });
+    const body = { name: $("key-name").value, scope: $("key-scope").value };
+    const days = $("key-expires").value;
+    if (days) body.expires_in_seconds = Number(days) * 86_400;
+    const key = await json("POST", `${ADMIN}/keys`, body);
     $("key-secret-value").value = key.key;
     $("key-secret").hidden = false;
     $("key-form").reset();
@@ -657,6 +789,9 @@ function wire() {
   $("signin-form").addEventListener("submit", (event) => {
     event.preventDefault();
     sessionStorage.setItem(TOKEN_KEY, $("token").value.trim());
+    const actingFor = $("act-user").value.trim();
+    if (actingFor) sessionStorage.setItem(USER_KEY, actingFor);
+    else sessionStorage.removeItem(USER_KEY);
     $("token").value = "";
     start();
   });
@@ -683,10 +818,10 @@ function wire() {
   $("dead-jobs-all").addEventListener("click", () => selectAll("dead-jobs-list"));
   $("dead-outbox-all").addEventListener("click", () => selectAll("dead-outbox-list"));
   $("dead-jobs-retry").addEventListener("click", () =>
-    retryMany("jobs", checkedIds("dead-jobs-list"), retryJobPath, "dead-jobs-status", refreshOperator),
+    retryMany("jobs", checkedIds("dead-jobs-list"), retryJobPath, "dead-jobs-status", afterJobRetry),
   );
   $("dead-outbox-retry").addEventListener("click", () =>
-    retryMany("events", checkedIds("dead-outbox-list"), retryOutboxPath, "dead-outbox-status", refreshOperator),
+    retryMany("events", checkedIds("dead-outbox-list"), retryOutboxPath, "dead-outbox-status", afterOutboxRetry),
   );
   $("key-form").addEventListener("submit", createKey);
   for (const heading of document.querySelectorAll("h2")) heading.setAttribute("tabindex", "-1");
