@@ -57,12 +57,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _checked_redis() -> Redis:
-    client = Redis.from_url(REDIS_URL)
+def _checked_redis(url: str = REDIS_URL) -> Redis:
+    client = Redis.from_url(url)
     try:
         client.ping()
     except RedisError as error:
-        pytest.fail(f"Redis is unreachable at {REDIS_URL} ({error})", pytrace=False)
+        pytest.fail(f"Redis is unreachable at {url} ({error})", pytrace=False)
     return client
 
 
@@ -128,11 +128,18 @@ def _forget_redis_keys(env: dict[str, str]) -> None:
 
 @contextmanager
 def scale_stack(
-    tmp: Path, settings: dict[str, str], per_process: dict[str, dict[str, str]] | None = None
+    tmp: Path,
+    settings: dict[str, str],
+    per_process: dict[str, dict[str, str]] | None = None,
+    *,
+    redis_url: str = REDIS_URL,
 ) -> Iterator[ScaleStack]:
     """Start the three processes with ``settings`` (``MEMVAULT_*`` names) added, and
-    ``per_process[name]`` on top for that process only (e.g. its metrics port)."""
-    _checked_redis().close()
+    ``per_process[name]`` on top for that process only (e.g. its metrics port).
+
+    ``redis_url`` other than the shared server's is a private Redis the caller owns (and
+    may kill): its keys die with it, so they are not cleaned up here."""
+    _checked_redis(redis_url).close()
     run = uuid.uuid4().hex[:12]
     port = free_port()
     with ExitStack() as stack_exit:
@@ -143,7 +150,7 @@ def scale_stack(
             "MEMVAULT_PORT": str(port),
             "MEMVAULT_BROKER": "redis",
             "MEMVAULT_EVENT_BUS": "redis",
-            "MEMVAULT_REDIS_URL": REDIS_URL,
+            "MEMVAULT_REDIS_URL": redis_url,
             "MEMVAULT_EVENT_TOPIC": f"memvault-test-{run}",
             "MEMVAULT_CONSUMER_GROUP": f"memvault-test-{run}",
             "MEMVAULT_BROKER_NAMESPACE": f"memvault-test-{run}",
@@ -157,7 +164,8 @@ def scale_stack(
             "MEMVAULT_VECTOR_STORE": "memory",
             **settings,
         }
-        stack_exit.callback(_forget_redis_keys, env)
+        if redis_url == REDIS_URL:
+            stack_exit.callback(_forget_redis_keys, env)
         logs = {name: tmp / f"{name}.log" for name in COMMANDS}
         processes: dict[str, subprocess.Popen[bytes]] = {}
         stack = ScaleStack(
