@@ -27,7 +27,7 @@ serve: install
 
 ## test: install the dev extras, lint, type-check, check the import contracts, run every test
 test: install-dev lint typecheck
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=25
 
 lint: install-dev
 	$(BIN)/ruff check .
