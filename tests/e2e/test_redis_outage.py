@@ -13,18 +13,15 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
 
-import httpx
 import pytest
 
-from memvault.entrypoints.http.auth import issue_token
+from tests.e2e.drill_api import SECRET, get, post_turn, wait_all_succeeded
 from tests.e2e.private_redis import PrivateRedis, private_redis
 from tests.e2e.scale_stack import ScaleStack, scale_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.redis]
-SECRET = "redis-outage-drill-" + "s" * 40
 OUTAGE_S = 60
 """How long Redis stays down (the issue's drill)."""
 POSTS_BEFORE, POSTS_DURING, POSTS_AFTER = 3, 6, 2
@@ -47,43 +44,12 @@ def stack(tmp_path: Path, redis: PrivateRedis) -> Iterator[ScaleStack]:
         yield running
 
 
-def headers(user: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {issue_token(SECRET, user, ttl=timedelta(hours=1))}"}
-
-
-def post_turn(stack: ScaleStack, user: str, text: str) -> None:
-    body = {"conversation_id": "drill", "messages": [{"role": "user", "content": text}]}
-    url = f"{stack.base_url}/api/v1/memory/messages"
-    response = httpx.post(url, json=body, headers=headers(user), timeout=30)
-    assert response.status_code == 202, response.text
-
-
-def get(stack: ScaleStack, user: str, path: str) -> list[dict[str, object]]:
-    response = httpx.get(f"{stack.base_url}/api/v1/memory/{path}", headers=headers(user))
-    assert response.status_code == 200, response.text
-    return list(response.json()["items"])
-
-
 def post_spread(stack: ScaleStack, turns: dict[str, str], seconds: float) -> None:
     """Post ``turns`` evenly over ``seconds``."""
     pause = seconds / len(turns)
     for user, text in turns.items():
         post_turn(stack, user, text)
         time.sleep(pause)
-
-
-def wait_all_succeeded(stack: ScaleStack, users: list[str]) -> None:
-    deadline = time.monotonic() + RECOVERY_DEADLINE_S
-    waiting = set(users)
-    while waiting and time.monotonic() < deadline:
-        for user in sorted(waiting):
-            jobs = get(stack, user, "jobs")
-            assert all(job["status"] != "dead" for job in jobs), (jobs, stack.log_tails(40))
-            if jobs and all(job["status"] == "success" for job in jobs):
-                waiting.discard(user)
-        time.sleep(0.5)
-    statuses = {user: [job["status"] for job in get(stack, user, "jobs")] for user in waiting}
-    assert not waiting, f"jobs not all success: {statuses}\n{stack.log_tails(40)}"
 
 
 def test_a_redis_outage_loses_no_message_and_duplicates_no_memory(
@@ -96,7 +62,8 @@ def test_a_redis_outage_loses_no_message_and_duplicates_no_memory(
     before, during = users[:POSTS_BEFORE], users[POSTS_BEFORE : POSTS_BEFORE + POSTS_DURING]
 
     post_turn(stack, before[0], turns[before[0]])
-    wait_all_succeeded(stack, before[:1])  # the pipeline went through Redis once
+    # the pipeline went through Redis once
+    wait_all_succeeded(stack, before[:1], RECOVERY_DEADLINE_S)
     for user in before[1:]:
         post_turn(stack, user, turns[user])
     redis.kill()  # while those are on their way
@@ -105,7 +72,7 @@ def test_a_redis_outage_loses_no_message_and_duplicates_no_memory(
     for user in users[POSTS_BEFORE + POSTS_DURING :]:
         post_turn(stack, user, turns[user])
 
-    wait_all_succeeded(stack, users)
+    wait_all_succeeded(stack, users, RECOVERY_DEADLINE_S)
     for process in stack.processes.values():
         assert process.poll() is None, stack.log_tails(40)
     for user, text in turns.items():
