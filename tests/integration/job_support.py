@@ -81,3 +81,19 @@ async def loop_container(settings: Settings) -> AsyncIterator[tuple[Container, R
         yield infra.loops().current(), queue
     finally:
         await infra.loops().close_current()
+
+
+async def add_job(container: Container, job: ExtractionJob) -> int:
+    """Store ``job`` (as the consumer would) and return its id."""
+    async with container.uow()() as tx:
+        job_id = await tx.jobs.add_unless_exists(job)
+        await tx.commit()
+    assert job_id is not None
+    return job_id
+
+
+async def read_job(container: Container, job_id: int) -> ExtractionJob:
+    async with container.uow()() as tx:
+        job = await tx.jobs.get(job_id)
+    assert job is not None
+    return job

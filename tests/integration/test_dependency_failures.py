@@ -16,9 +16,16 @@ import pytest
 
 from memvault.application.jobs.process_job import JobOutcome
 from memvault.container import Container
-from memvault.domain.jobs import ExtractionJob, JobStatus
+from memvault.domain.jobs import JobStatus
 from tests.integration.chat_server import ChatServer
-from tests.integration.job_support import loop_container, make_job, offline_settings, utcnow
+from tests.integration.job_support import (
+    add_job,
+    loop_container,
+    make_job,
+    offline_settings,
+    read_job,
+    utcnow,
+)
 
 ATTEMPTS_WHILE_DOWN = 10
 """More than the six attempts after which a job used to be dead."""
@@ -53,33 +60,18 @@ async def container(
         yield built
 
 
-async def add(container: Container, job: ExtractionJob) -> int:
-    async with container.uow()() as tx:
-        job_id = await tx.jobs.add_unless_exists(job)
-        await tx.commit()
-    assert job_id is not None
-    return job_id
-
-
-async def read(container: Container, job_id: int) -> ExtractionJob:
-    async with container.uow()() as tx:
-        job = await tx.jobs.get(job_id)
-    assert job is not None
-    return job
-
-
 async def until_due(container: Container, job_id: int) -> None:
     """Wait out the job's (compressed) backoff."""
-    job = await read(container, job_id)
+    job = await read_job(container, job_id)
     if job.next_retry_at is not None:
         await asyncio.sleep(max(0.0, (job.next_retry_at - utcnow()).total_seconds()) + 0.001)
-    assert (await read(container, job_id)).is_due(utcnow())
+    assert (await read_job(container, job_id)).is_due(utcnow())
 
 
 async def test_an_llm_endpoint_refusing_connections_kills_no_job_and_all_succeed_after(
     chat: ChatServer, container: Container, user_id: str
 ) -> None:
-    job_ids = [await add(container, make_job(user_id, f"I love sushi {n}")) for n in range(2)]
+    job_ids = [await add_job(container, make_job(user_id, f"I love sushi {n}")) for n in range(2)]
     port = chat.port
     chat.stop()  # the endpoint now refuses connections
     for _ in range(ATTEMPTS_WHILE_DOWN):
@@ -87,7 +79,7 @@ async def test_an_llm_endpoint_refusing_connections_kills_no_job_and_all_succeed
             await until_due(container, job_id)
             assert await container.process_job()(job_id) is JobOutcome.FAILED
     for job_id in job_ids:
-        job = await read(container, job_id)
+        job = await read_job(container, job_id)
         assert job.status is JobStatus.FAILED
         assert job.retry_count == 0  # transient failures never count toward dead
         assert "unreachable" in (job.last_error or "")
@@ -101,19 +93,19 @@ async def test_an_llm_endpoint_refusing_connections_kills_no_job_and_all_succeed
             assert await container.process_job()(job_id) is JobOutcome.SUCCEEDED
     finally:
         back.stop()
-    assert [(await read(container, j)).status for j in job_ids] == [JobStatus.SUCCESS] * 2
+    assert [(await read_job(container, j)).status for j in job_ids] == [JobStatus.SUCCESS] * 2
 
 
 @pytest.mark.parametrize("status", [401, 403, 400])
 async def test_an_llm_endpoint_refusing_the_request_makes_the_job_dead_at_once(
     chat: ChatServer, container: Container, user_id: str, status: int
 ) -> None:
-    job_id = await add(container, make_job(user_id))
+    job_id = await add_job(container, make_job(user_id))
     chat.fail(status)
 
     assert await container.process_job()(job_id) is JobOutcome.DEAD
 
-    job = await read(container, job_id)
+    job = await read_job(container, job_id)
     assert job.status is JobStatus.DEAD
     assert f"HTTP {status}" in (job.last_error or "")
 
@@ -122,11 +114,11 @@ async def test_an_llm_endpoint_refusing_the_request_makes_the_job_dead_at_once(
 async def test_an_overloaded_llm_endpoint_is_a_transient_failure(
     chat: ChatServer, container: Container, user_id: str, status: int
 ) -> None:
-    job_id = await add(container, make_job(user_id))
+    job_id = await add_job(container, make_job(user_id))
     chat.fail(status)
 
     assert await container.process_job()(job_id) is JobOutcome.FAILED
 
-    job = await read(container, job_id)
+    job = await read_job(container, job_id)
     assert (job.status, job.retry_count) == (JobStatus.FAILED, 0)
     assert f"HTTP {status}" in (job.last_error or "")

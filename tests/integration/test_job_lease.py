@@ -22,9 +22,11 @@ from memvault.container import Container
 from memvault.domain.jobs import ExtractionJob, JobStatus
 from tests.doubles import RecordingQueue
 from tests.integration.job_support import (
+    add_job,
     loop_container,
     make_job,
     offline_settings,
+    read_job,
     utcnow,
 )
 
@@ -62,21 +64,6 @@ async def sweeper(container: Container) -> AsyncIterator[None]:
             await task
 
 
-async def add(container: Container, job: ExtractionJob) -> int:
-    async with container.uow()() as tx:
-        job_id = await tx.jobs.add_unless_exists(job)
-        await tx.commit()
-    assert job_id is not None
-    return job_id
-
-
-async def read(container: Container, job_id: int) -> ExtractionJob:
-    async with container.uow()() as tx:
-        job = await tx.jobs.get(job_id)
-    assert job is not None
-    return job
-
-
 async def claim_and_vanish(container: Container, job_id: int) -> ExtractionJob:
     """Claim like a worker would, then never renew, finish or fail the job."""
     async with container.uow()() as tx:
@@ -91,7 +78,7 @@ async def claim_and_vanish(container: Container, job_id: int) -> ExtractionJob:
 async def wait_until_not_processing(container: Container, job_id: int) -> ExtractionJob:
     deadline = asyncio.get_running_loop().time() + GIVE_UP_S
     while True:
-        job = await read(container, job_id)
+        job = await read_job(container, job_id)
         if job.status is not JobStatus.PROCESSING:
             return job
         assert asyncio.get_running_loop().time() < deadline, "the job stayed processing"
@@ -102,7 +89,7 @@ async def test_a_job_whose_worker_vanished_is_failed_within_its_lease_and_one_sw
     pipeline: tuple[Container, RecordingQueue], user_id: str
 ):
     container, queue = pipeline
-    job_id = await add(container, make_job(user_id))
+    job_id = await add_job(container, make_job(user_id))
     claimed = await claim_and_vanish(container, job_id)
     lease_end = claimed.locked_until
     assert lease_end is not None
@@ -127,7 +114,7 @@ async def test_a_job_at_its_last_attempt_is_dead_when_its_lease_expires(
     pipeline: tuple[Container, RecordingQueue], user_id: str
 ):
     container, queue = pipeline
-    job_id = await add(
+    job_id = await add_job(
         container, make_job(user_id, status=JobStatus.FAILED, retry_count=2, max_retry=3)
     )
     claimed = await claim_and_vanish(container, job_id)
@@ -149,7 +136,7 @@ async def test_a_job_whose_lease_is_renewed_stays_with_its_worker(
     pipeline: tuple[Container, RecordingQueue], user_id: str
 ):
     container, _ = pipeline
-    job_id = await add(container, make_job(user_id))
+    job_id = await add_job(container, make_job(user_id))
     claimed = await claim_and_vanish(container, job_id)
     assert claimed.lease is not None
 
@@ -163,7 +150,7 @@ async def test_a_job_whose_lease_is_renewed_stays_with_its_worker(
             assert kept
             await asyncio.sleep(0.3)
 
-        job = await read(container, job_id)
+        job = await read_job(container, job_id)
         assert job.status is JobStatus.PROCESSING
         assert job.retry_count == 0
         assert job.locked_by == "vanished"

@@ -26,7 +26,7 @@ from memvault.container import Container, build_infrastructure
 from memvault.domain.facts import CandidateFact
 from memvault.domain.jobs import ExtractionJob, JobStatus
 from tests.doubles import RecordingQueue
-from tests.integration.job_support import make_job, offline_settings, utcnow
+from tests.integration.job_support import make_job, offline_settings, read_job, utcnow
 
 GIVE_UP_S = 30.0
 """A bound for a loaded machine, not a timing."""
@@ -84,13 +84,6 @@ async def add(container: Container, *new: ExtractionJob) -> list[int]:
     return [job_id for job_id in ids if job_id is not None]
 
 
-async def read(container: Container, job_id: int) -> ExtractionJob:
-    async with container.uow()() as tx:
-        job = await tx.jobs.get(job_id)
-    assert job is not None
-    return job
-
-
 async def expire_lease(container: Container, job_id: int) -> None:
     """What a worker too slow to renew its lease looks like: the lease is over."""
     async with container.engine().begin() as conn:
@@ -121,7 +114,7 @@ async def test_a_second_job_of_a_user_waits_for_the_first_even_past_its_expired_
     await expire_lease(stack.container, first)
 
     assert await stack.container.process_job()(second) is JobOutcome.BUSY
-    assert (await read(stack.container, second)).enqueued_at is None  # parked
+    assert (await read_job(stack.container, second)).enqueued_at is None  # parked
     assert stack.queue.ids() == []
     stack.extractor.gates["I love tea"].set()
     assert await asyncio.wait_for(running, GIVE_UP_S) is JobOutcome.SUCCEEDED
@@ -150,7 +143,7 @@ async def test_a_worker_whose_expired_lease_was_rescued_cannot_commit(stack: Sta
     stack.extractor.gates["I love tea"].set()
 
     assert await asyncio.wait_for(running, GIVE_UP_S) is JobOutcome.LOST
-    rescued = await read(stack.container, first)
+    rescued = await read_job(stack.container, first)
     assert (rescued.status, rescued.retry_count, rescued.memory_ids) == (JobStatus.FAILED, 1, ())
     assert rescued.lease is None
     assert await memories(stack.container, user_id) == ["I like jazz"]
