@@ -312,10 +312,19 @@ _BACKEND_EXTRAS = {
 }
 
 
+def installed(module: str) -> bool:
+    """Whether ``module`` can be imported. ``find_spec`` of a dotted name imports its
+    parent, and raises (rather than answering ``None``) when the parent is missing."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
+
+
 def missing_extra(settings: Settings) -> str | None:
     """Which chosen backend is not installed, and the extra that installs it, or ``None``."""
     for setting, (extra, module) in chosen_extras(settings).items():
-        if importlib.util.find_spec(module) is None:
+        if not installed(module):
             return (
                 f"{setting} needs the `{extra}` extra, which is not installed: "
                 f"pip install 'memvault[{extra}]'"
