@@ -482,3 +482,29 @@ async def test_our_own_event_refused_by_the_consumer_ends_its_outbox_row_dead(
     assert dead["event_id"] == event_id_of(row)
     await forget_published(node, user_id)
     assert await node.relay_outbox()() == 0
+
+
+@pytest.mark.parametrize("pipelines", ["in_process"], indirect=True)
+async def test_two_copies_of_one_refused_event_leave_one_dead_event(
+    pipelines: Pipelines, user_id: str
+) -> None:
+    """The relay sent the row twice (it died before marking it published the first time):
+    the consumer refuses both copies, and the row is dead-lettered once, not twice."""
+    pipeline = pipelines.open()
+    node = pipeline.container
+    await ingest(node, user_id, ["I like tea"])
+    [row] = await outbox_rows(node, user_id)
+    wrapped = json.loads(row.payload)
+    wrapped["payload"]["conversation_id"] = " "
+    await execute(
+        node, update(outbox).where(outbox.c.id == row.id).values(payload=json.dumps(wrapped))
+    )
+    assert await node.relay_outbox()() == 1
+    await forget_published(node, user_id)
+    assert await node.relay_outbox()() == 1
+    assert await drain(node, events=2) == 2
+
+    [dead_row] = await outbox_rows(node, user_id)
+    assert dead_row.status is OutboxStatus.DEAD
+    [dead] = await dead_events_of(node, pipelines.topic)
+    assert dead["event_id"] == event_id_of(row)
