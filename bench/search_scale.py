@@ -44,7 +44,7 @@ import structlog
 from rich.console import Console
 
 from bench.corpus import memories
-from bench.pipeline import api_ready, postgres_database, scale_env, servers_down
+from bench.pipeline import api_ready, postgres_database, scale_env, servers_down, stop
 from bench.search import (
     LOAD_IN_FLIGHT,
     Timings,
@@ -104,14 +104,7 @@ async def apis(tmp: Path, env: dict[str, str], count: int) -> AsyncIterator[list
             await api_ready(base, started)
         yield bases
     finally:
-        for process in started:
-            process.terminate()
-        for process in started:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop(started)
 
 
 async def alternating_sequential(
