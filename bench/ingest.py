@@ -1,6 +1,7 @@
 """Ingest throughput and search during bulk indexing, outside-in against ``memvault serve``.
 
-Run: ``python -m bench.ingest [--items N] [--turns T] [--bulk B] [--embedder local|hashing]``.
+Run: ``python -m bench.ingest [--items N] [--turns T] [--bulk B] [--embedder local|hashing]
+[--no-compare]``.
 
 1. The raw embedder, in this process: ``embed_documents`` over the N synthetic memories
    (``bench.corpus``) in batches of 32: texts/s, the baseline of the run.
@@ -12,6 +13,8 @@ Run: ``python -m bench.ingest [--items N] [--turns T] [--bulk B] [--embedder loc
 4. While B memories are indexed through ``POST /items/batch`` (one user, 500 a call,
    two calls in flight), another user searches without pause: search p50 / p99 and the
    count of answers marked ``degraded`` (the dense retriever timed out or failed).
+5. The embedder comparison table of ``bench.embedders`` (texts/s, query p50,
+   ``bench.retrieval`` hit@5) for every candidate installed (``--no-compare`` skips it).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from bench import embedders
 from bench.corpus import SyntheticMemory, memories, queries
 from bench.search import BATCH, SEARCH, Tokens, load, server
 from memvault.adapters.embedder.hashing import HashingEmbedder
@@ -141,7 +145,13 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--turns", type=int, default=200)
     parser.add_argument("--bulk", type=int, default=5000)
     parser.add_argument("--embedder", choices=("local", "hashing"), default="local")
-    asyncio.run(run(parser.parse_args(argv), Console()))
+    parser.add_argument(
+        "--no-compare", action="store_true", help="skip the embedder comparison table"
+    )
+    args = parser.parse_args(argv)
+    asyncio.run(run(args, Console()))
+    if not args.no_compare:
+        return embedders.main([])
     return 0
 
 
