@@ -6,13 +6,18 @@ texts/s on two cores; one BLAS thread avoids oversubscription on a shared machin
 [--target-precision 0.95] [--target-recall 0.85]``
 
 1. Embeds the train split of ``tests/data/extraction_corpus.jsonl`` with the local e5
-   model (``--cache`` keeps the vectors between runs). The held-out split is never read.
+   model (``--cache`` keeps the vectors between runs), and the label-keeping variants of
+   its messages (:func:`variants`: without or with the leading "I"/"我", lower-cased at
+   the start). The held-out split (``heldout2``) is never read.
 2. Labels each message ``none`` or the type of its first expected fact, and fits a
-   multinomial logistic regression on the vector, the gate's cues and its hashed
-   n-grams (``adapters.extractor.gate.features``; the vector and cues standardised, the
-   0/1 buckets divided by ``HASHED_SCALE``; L2, full-batch gradient descent) for each
-   L2 strength of the grid, 5 stratified folds each (by language and label), collecting
-   out-of-fold probabilities.
+   weighted multinomial logistic regression on the vector, the gate's cues and its
+   hashed n-grams (``adapters.extractor.gate.features``; the vector and cues
+   standardised, the 0/1 buckets divided by ``HASHED_SCALE``; L2, full-batch gradient
+   descent). Each language's memorable and other messages weigh the same in all
+   (:func:`balanced`); a variant weighs ``VARIANT_WEIGHT`` of its message. For each L2
+   strength of the grid, 5 stratified folds (by language and label) give out-of-fold
+   probabilities; a message's variants stay in its fold, so no fold is validated on
+   rewrites of its own training messages.
 3. Scores the whole offline extractor on those validation folds, at message level ("a
    memory is written" against "the message is memorable"): the rules first, the gate
    where they find nothing and the message is no question, task or hypothetical. For
@@ -20,12 +25,14 @@ texts/s on two cores; one BLAS thread avoids oversubscription on a shared machin
    the one farthest inside the bar (the largest ``min(precision - target precision,
    recall - target recall)``: room on both sides, since precision fell on held-out
    before), and the L2 strength whose two languages sum the largest such margin.
-4. Refits on the whole train split with that L2 strength and writes the gate file.
+4. Refits on the whole train split (and its variants) with that L2 strength and writes
+   the gate file (weights as float16).
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -43,12 +50,17 @@ from memvault.adapters.extractor.rule_based import extract_facts, open_to_gate
 from memvault.domain.facts import DEFAULT_MIN_CONFIDENCE
 
 CLASSES = ("none", "fact", "preference", "constraint")
-L2_GRID = (0.03, 0.1, 0.3)
+L2_GRID = (0.01, 0.03, 0.1)
 HASHED_SCALE = 0.5
 """Chosen on validation (0.3, 0.5, 1.0 tried): smaller weighs the n-grams more."""
 THRESHOLDS = tuple(float(t) for t in np.round(np.arange(0.30, 0.951, 0.01), 2))
 FOLDS = 5
 SEED = 20261127
+VARIANT_WEIGHT = 0.5
+"""Weight of a generated variant (:func:`variants`) against a written message."""
+
+_ZH_PREFIXABLE = re.compile(r"^[在是有养每会做住开吃喝喜爱刚已正准打从一学带搬考升转跳辞读离]")
+_EN_SUBJECT = re.compile(r"^(?:I'm|I am|I)\s+(?=[a-z])")
 
 Matrix = npt.NDArray[np.float64]
 
@@ -80,17 +92,52 @@ def softmax(logits: Matrix) -> Matrix:
     return out
 
 
-def fit(rows: Matrix, labels: npt.NDArray[np.int64], *, l2: float, steps: int = 800) -> Model:
-    """Multinomial logistic regression, gradient descent with momentum on the mean loss."""
+def variants(text: str, lang: str) -> list[str]:
+    """Label-keeping rewrites of a training message, as people also type it: without its
+    leading subject ("我是东北人" → "东北人", "I work nights" → "work nights"), with one
+    ("在大学教书" → "我在大学教书"), or lower-cased at the start."""
+    out = []
+    if lang == "zh":
+        if text.startswith("我是") and len(text) > 4 and not text.startswith("我是不是"):
+            out.append(text[2:])
+        elif text.startswith("我") and not text.startswith("我们") and len(text) > 3:
+            out.append(text[1:])
+        elif _ZH_PREFIXABLE.match(text):
+            out.append("我" + text)
+        return out
+    subject = _EN_SUBJECT.match(text)
+    if subject and len(text) - subject.end() > 8:
+        out.append(text[subject.end() :])
+    if text[:1].isupper() and not text.startswith(("I ", "I'")):
+        out.append(text[:1].lower() + text[1:])
+    return out
+
+
+def balanced(corpus: Sequence[Example]) -> Matrix:
+    """A weight per message giving each language's memorable and other messages the same
+    total weight."""
+    weight = np.ones(len(corpus))
+    for lang in LANGUAGES:
+        for memorable in (False, True):
+            group = np.array([ex.lang == lang and bool(ex.expected) == memorable for ex in corpus])
+            weight[group] = len(corpus) / (2 * len(LANGUAGES) * group.sum())
+    return weight
+
+
+def fit(
+    rows: Matrix, labels: npt.NDArray[np.int64], weight: Matrix, *, l2: float, steps: int = 800
+) -> Model:
+    """Weighted multinomial logistic regression, gradient descent with momentum."""
     mean, scale = rows.mean(axis=0), rows.std(axis=0) + 1e-6
     mean[-BUCKETS:], scale[-BUCKETS:] = 0.0, HASHED_SCALE
     x = (rows - mean) / scale
     target = np.eye(len(CLASSES))[labels]
+    share = (weight / weight.sum())[:, None]
     weights = np.zeros((len(CLASSES), x.shape[1]))
     bias = np.zeros(len(CLASSES))
     velocity_w, velocity_b = np.zeros_like(weights), np.zeros_like(bias)
     for _ in range(steps):
-        error = (softmax(x @ weights.T + bias) - target) / len(x)
+        error = (softmax(x @ weights.T + bias) - target) * share
         velocity_w = 0.9 * velocity_w - 0.05 * (error.T @ x + l2 * weights)
         velocity_b = 0.9 * velocity_b - 0.05 * error.sum(axis=0)
         weights, bias = weights + velocity_w, bias + velocity_b
@@ -114,14 +161,35 @@ def folds(corpus: Sequence[Example]) -> npt.NDArray[np.int64]:
     return assigned
 
 
-def out_of_fold(
-    rows: Matrix, labels: npt.NDArray[np.int64], fold: npt.NDArray[np.int64], l2: float
-) -> Matrix:
-    """``1 - p(none)`` for each message, from a model that never saw its fold."""
-    scores = np.zeros(len(rows))
+@dataclass(frozen=True, slots=True)
+class Data:
+    """The written messages' feature rows, labels and weights, and their variants'
+    (``source``: the written message each variant comes from)."""
+
+    rows: Matrix
+    labels: npt.NDArray[np.int64]
+    weight: Matrix
+    variant_rows: Matrix
+    source: npt.NDArray[np.int64]
+
+    def fit(self, keep: npt.NDArray[np.bool_], l2: float) -> Model:
+        """A model fitted on the kept messages and the variants of the kept messages."""
+        kept = keep[self.source]
+        return fit(
+            np.vstack([self.rows[keep], self.variant_rows[kept]]),
+            np.concatenate([self.labels[keep], self.labels[self.source][kept]]),
+            np.concatenate([self.weight[keep], VARIANT_WEIGHT * self.weight[self.source][kept]]),
+            l2=l2,
+        )
+
+
+def out_of_fold(data: Data, fold: npt.NDArray[np.int64], l2: float) -> Matrix:
+    """``1 - p(none)`` for each message, from a model that never saw its fold (nor the
+    variants of its fold's messages)."""
+    scores = np.zeros(len(data.rows))
     for k in range(FOLDS):
-        model = fit(rows[fold != k], labels[fold != k], l2=l2)
-        scores[fold == k] = 1.0 - model.probabilities(rows[fold == k])[:, 0]
+        model = data.fit(fold != k, l2)
+        scores[fold == k] = 1.0 - model.probabilities(data.rows[fold == k])[:, 0]
     return scores
 
 
@@ -168,18 +236,17 @@ def best_point(
     return max(points)[1:]
 
 
-def choose(
-    corpus: Sequence[Example], rows: Matrix, labels: npt.NDArray[np.int64], target: Target
-) -> Choice:
+def choose(corpus: Sequence[Example], data: Data, target: Target) -> Choice:
     rules = np.array([rules_write(ex) for ex in corpus])
     open_ = np.array([open_to_gate(ex.text) for ex in corpus])
     fold = folds(corpus)
     choices = []
     for l2 in L2_GRID:
-        scores = out_of_fold(rows, labels, fold, l2)
+        scores = out_of_fold(data, fold, l2)
 
         def written(threshold: float, scores: Matrix = scores) -> npt.NDArray[np.bool_]:
-            return rules | (~rules & open_ & (scores >= threshold))
+            chosen: npt.NDArray[np.bool_] = rules | (~rules & open_ & (scores >= threshold))
+            return chosen
 
         points = {lang: best_point(corpus, written, lang, target) for lang in LANGUAGES}
         choices.append(
@@ -202,7 +269,7 @@ def save(path: Path, model: Model, *, model_name: str, thresholds: dict[str, flo
         classes=np.array(CLASSES),
         mean=model.mean.astype(np.float32),
         scale=model.scale.astype(np.float32),
-        weights=model.weights.astype(np.float32),
+        weights=model.weights.astype(np.float16),
         bias=model.bias.astype(np.float32),
         thresholds=np.array([thresholds[lang] for lang in LANGUAGES]),
     )
@@ -216,14 +283,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=GATE_FILE)
     args = parser.parse_args(argv)
     corpus = load_corpus(split="train")
-    vectors = corpus_vectors([ex.text for ex in corpus], cache=args.cache)
-    rows = np.array([features(ex.text, vectors[ex.text]) for ex in corpus], dtype=np.float64)
-    labels = np.array(
-        [CLASSES.index(ex.expected[0]["memory_type"]) if ex.expected else 0 for ex in corpus]
+    pairs = [(i, text) for i, ex in enumerate(corpus) for text in variants(ex.text, ex.lang)]
+    texts = [ex.text for ex in corpus] + [text for _, text in pairs]
+    vectors = corpus_vectors(texts, cache=args.cache)
+
+    def matrix(texts: Sequence[str]) -> Matrix:
+        return np.array([features(text, vectors[text]) for text in texts], dtype=np.float64)
+
+    data = Data(
+        rows=matrix([ex.text for ex in corpus]),
+        labels=np.array(
+            [CLASSES.index(ex.expected[0]["memory_type"]) if ex.expected else 0 for ex in corpus]
+        ),
+        weight=balanced(corpus),
+        variant_rows=matrix([text for _, text in pairs]),
+        source=np.array([i for i, _ in pairs], dtype=np.int64),
     )
-    choice = choose(corpus, rows, labels, Target(args.target_precision, args.target_recall))
-    print(f"train: {len(corpus)} messages; chosen on {FOLDS} validation folds: {choice}")
-    model = fit(rows, labels, l2=choice.l2)
+    choice = choose(corpus, data, Target(args.target_precision, args.target_recall))
+    print(
+        f"train: {len(corpus)} messages and {len(pairs)} variants; "
+        f"chosen on {FOLDS} validation folds: {choice}"
+    )
+    model = data.fit(np.ones(len(corpus), dtype=bool), choice.l2)
     save(args.out, model, model_name=LocalEmbedder("e5").name, thresholds=choice.thresholds)
     print(f"wrote {args.out} ({args.out.stat().st_size} bytes)")
     return 0

@@ -4,9 +4,10 @@ A multinomial logistic regression over the default local embedder's vectors
 (multilingual-e5-small, ``passage:`` side, which validated better than ``query:``),
 nine cues the vector blurs (the message is about someone else, about this moment, a
 laugh, in the first person, about how to answer, a habit, a plan, Chinese, its length)
-and 512 hashed buckets of its words and Chinese characters and character pairs (short
-Chinese fragments the vector alone misses), trained by ``tools/train_gate.py`` on the
-labelled corpus (``tests/data/extraction_corpus.jsonl``, train split) and shipped as
+and 1,024 hashed buckets of its English words and their character 4-grams and its
+Chinese characters and character pairs (short Chinese fragments the vector alone
+misses), trained by ``tools/train_gate.py`` on the labelled corpus
+(``tests/data/extraction_corpus.jsonl``, train split, with class weights) and shipped as
 ``gate.npz`` beside this module. Its classes are ``none``, ``fact``, ``preference``
 and ``constraint``; a message is memorable when ``1 - p(none)`` reaches its language's
 threshold (Chinese when it holds a CJK character), chosen on validation folds of the
@@ -89,8 +90,9 @@ _PLAN = re.compile(
 )
 _WORD = re.compile(r"[a-z']+")
 CUES = 9
-BUCKETS = 512
-"""Hashed n-gram features: English words, Chinese characters and character pairs."""
+BUCKETS = 1024
+"""Hashed n-gram features: English words and their character 4-grams, Chinese
+characters and character pairs."""
 LANGUAGES = ("en", "zh")
 
 Matrix = npt.NDArray[np.float64]
@@ -155,10 +157,14 @@ def features(text: str, vector: Sequence[float]) -> list[float]:
 
 
 def buckets(text: str) -> list[float]:
-    """1.0 in the bucket (CRC-32 modulo :data:`BUCKETS`) of each word and of each
-    Chinese character and character pair of ``text``, else 0.0."""
+    """1.0 in the bucket (CRC-32 modulo :data:`BUCKETS`) of each English word and each
+    character 4-gram of ``<word>`` (so "colourblind" shares grams with "colour-blind"),
+    and of each Chinese character and character pair of ``text``, else 0.0."""
     folded = text.casefold()
-    grams = set(_WORD.findall(folded))
+    words = _WORD.findall(folded)
+    grams = set(words)
+    for word in (f"<{word}>" for word in words):
+        grams.update("#" + word[i : i + 4] for i in range(len(word) - 3))
     chinese = "".join(char if _CJK.match(char) else " " for char in folded)
     for run in chinese.split():
         grams.update(run)

@@ -106,7 +106,8 @@ def test_the_hashed_ngrams_are_stable_and_binary() -> None:
     row = buckets("Tabs over spaces 平时用Mac")
     assert row == buckets("tabs OVER spaces 平时用mac")
     assert set(row) == {0.0, 1.0}
-    assert 0 < sum(row) <= 4 + 3 + 2 + 1 + 1
+    # words 4, their 4-grams 3 + 3 + 5 + 2, Chinese characters 3 and pairs 2
+    assert 0 < sum(row) <= 4 + 13 + 3 + 2
     assert len(features("平时用Mac", [0.0] * 384)) == 384 + CUES + BUCKETS
 
 
