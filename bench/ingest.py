@@ -14,7 +14,9 @@ Run: ``python -m bench.ingest [--items N] [--turns T] [--bulk B] [--idle-searche
    a query's vector and its idle vector (a model unsafe to run twice at once shows it).
 2. ``POST /items/batch`` (500 items a call, one user per call) of the same N memories
    to a fresh ``memvault serve``: items/s until every call returned (the vectors are
-   written inside the call), and its ratio to the baseline.
+   written inside the call), and its ratio to the baseline; beside it, the share of
+   that time the server's model was embedding (``memvault_embedding_seconds``), which
+   tells a slow write path from a model slowed down inside the server.
 3. ``POST /messages``: T user turns the rule extractor turns into one memory each (one
    user per turn, four in flight), timed until every memory is listed by ``GET /items``.
 4. Another user searches without pause, first S times on the idle server (the
@@ -224,14 +226,24 @@ async def search_once(
     into.degraded += bool(answer.json()["degraded"])
 
 
-async def embedded_documents(client: httpx.AsyncClient) -> float:
-    """The server's count of document texts its model embedded (``/metrics``)."""
+async def server_metric(client: httpx.AsyncClient, sample: str) -> float:
+    """One sample of the server's ``/metrics`` (0 before it exists)."""
     page = await client.get("/metrics")
     page.raise_for_status()
     for line in page.text.splitlines():
-        if line.startswith('memvault_embedded_texts_total{kind="documents"}'):
+        if line.startswith(sample + " "):
             return float(line.rsplit(" ", 1)[1])
     return 0.0
+
+
+async def embedded_documents(client: httpx.AsyncClient) -> float:
+    """The server's count of document texts its model embedded."""
+    return await server_metric(client, 'memvault_embedded_texts_total{kind="documents"}')
+
+
+async def embedding_seconds(client: httpx.AsyncClient) -> float:
+    """Seconds the server's model spent embedding documents."""
+    return await server_metric(client, 'memvault_embedding_seconds_sum{kind="documents"}')
 
 
 async def search_idle_then_during_bulk(
@@ -292,7 +304,10 @@ async def run(args: argparse.Namespace, console: Console) -> None:
             # The baseline right before and right after the batch calls, on the same
             # texts, while the server idles: load that drifts weighs on both alike.
             raw_before = await raw_embedder(args.embedder, [m.content for m in corpus])
+            model_before, began = await embedding_seconds(client), time.perf_counter()
             batch_rate = await load(client, tokens, corpus, console, in_flight=1)
+            batch_wall = time.perf_counter() - began
+            model_busy = await embedding_seconds(client) - model_before
             raw_after = await raw_embedder(args.embedder, [m.content for m in corpus])
             chat_rate = await through_messages(client, tokens, args.turns)
             idle, during, bulk_embedded = await search_idle_then_during_bulk(
@@ -318,6 +333,11 @@ async def run(args: argparse.Namespace, console: Console) -> None:
         str(args.turns),
         f"{chat_rate:.1f}",
         f"{chat_rate / baseline:.2f}",
+    )
+    throughput.caption = (
+        f"during the batch calls the server's model embedded for {model_busy:.1f} s of"
+        f" {batch_wall:.1f} s ({model_busy / batch_wall:.0%}): {args.items / model_busy:.1f}"
+        " texts/s inside the server; the rest is the write path"
     )
     console.print(throughput)
     if lanes:
