@@ -213,6 +213,7 @@ def _milvus(settings: Settings) -> VectorStore:
         _require(settings.milvus_uri, "MEMVAULT_MILVUS_URI"),
         token=_secret(settings.milvus_token) or "",
         collection=settings.vector_collection,
+        search_consistency=settings.milvus_search_consistency,
     )
 
 

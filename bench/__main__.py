@@ -1,6 +1,6 @@
 """Runs every benchmark with its defaults, each printing its own tables.
 
-Run: ``python -m bench [extraction] [retrieval] [search] [lexical-size]
+Run: ``python -m bench [extraction] [retrieval] [search] [search-scale] [lexical-size]
 [ingest] [pipeline] [backlog] [purge]`` (no name: all of them). For options, run one
 directly, e.g. ``python -m bench.search --help``.
 """
@@ -10,12 +10,23 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 
-from bench import backlog, extraction, ingest, lexical_size, pipeline, purge, retrieval, search
+from bench import (
+    backlog,
+    extraction,
+    ingest,
+    lexical_size,
+    pipeline,
+    purge,
+    retrieval,
+    search,
+    search_scale,
+)
 
 BENCHMARKS: dict[str, Callable[[Sequence[str]], int]] = {
     "extraction": extraction.main,
     "retrieval": retrieval.main,
     "search": search.main,
+    "search-scale": search_scale.main,
     "lexical-size": lexical_size.main,
     "ingest": ingest.main,
     "pipeline": pipeline.main,

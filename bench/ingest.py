@@ -1,7 +1,7 @@
 """Ingest throughput and search during bulk indexing, outside-in against ``memvault serve``.
 
 Run: ``python -m bench.ingest [--items N] [--turns T] [--bulk B] [--idle-searches S]
-[--bulk-in-flight F] [--lane-texts L] [--embedder local|hashing]``.
+[--bulk-in-flight F] [--lane-texts L] [--embedder local|hashing] [--no-compare]``.
 
 1. The raw embedder, in this process: ``embed_documents`` over the N synthetic memories
    (``bench.corpus``) in batches of 32, right before and right after step 2 (the server
@@ -27,8 +27,10 @@ Run: ``python -m bench.ingest [--items N] [--turns T] [--bulk B] [--idle-searche
    the document texts the server's model embedded meanwhile
    (``memvault_embedded_texts_total``: more than B would be double work) and the server
    log's vector syncs that outran their wait (``vector_sync_slow``) or failed.
+5. The embedder comparison table of ``bench.embedders`` (texts/s, query p50,
+   ``bench.retrieval`` hit@5) for every candidate installed (``--no-compare`` skips it).
 
-Acceptance (issue 13), printed at the end: batch ingest at least 0.8× the raw
+Acceptance (issue 13), printed after step 4: batch ingest at least 0.8× the raw
 embedder, and no degraded search while the bulk batch is indexed.
 """
 
@@ -50,6 +52,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from bench import embedders
 from bench.corpus import SyntheticMemory, memories, queries
 from bench.search import BATCH, BATCH_SIZE, SEARCH, Tokens, load, server, verdict
 from memvault.adapters.embedder.hashing import HashingEmbedder
@@ -395,7 +398,13 @@ def main(argv: Sequence[str]) -> int:
         help="documents per row of the in-process query-lane comparison (0: skip it)",
     )
     parser.add_argument("--embedder", choices=("local", "hashing"), default="local")
-    asyncio.run(run(parser.parse_args(argv), Console(width=max(Console().width, 132))))
+    parser.add_argument(
+        "--no-compare", action="store_true", help="skip the embedder comparison table"
+    )
+    args = parser.parse_args(argv)
+    asyncio.run(run(args, Console(width=max(Console().width, 132))))
+    if not args.no_compare:
+        return embedders.main([])
     return 0
 
 

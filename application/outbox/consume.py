@@ -159,7 +159,6 @@ class HandleEventUseCase:
         """Keep ``raw`` as a dead event with ``reason``; mark our own outbox row dead."""
         now = self._clock.now()
         log.warning("dead_event", reason=reason, size=len(raw))
-        self._metrics.count(Metric.DEAD_EVENT_TOTAL)
         event_id = event_type = None
         outbox_id: object = None
         try:
@@ -173,6 +172,11 @@ class HandleEventUseCase:
         async with self._uow() as uow:
             # Our own row would otherwise stay ``published`` and be sent again forever.
             own = await _local_row(uow, outbox_id, event_id)
+            if own is not None and own.status is OutboxStatus.DEAD:
+                # Another copy of the event (the relay sent it again before it learnt
+                # the first was taken) was buried already: one dead event per row.
+                log.info("dead_event_already_kept", outbox_id=own.id)
+                return
             if own is not None:
                 own.bury(f"refused by the consumer: {reason}", now=now)
                 await uow.outbox.save(own)
@@ -187,6 +191,7 @@ class HandleEventUseCase:
                 )
             )
             await uow.commit()
+        self._metrics.count(Metric.DEAD_EVENT_TOTAL)
 
 
 def _is_transient(error: BaseException) -> bool:

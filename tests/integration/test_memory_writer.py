@@ -22,6 +22,7 @@ from memvault.adapters.vector_store.memory import MemoryVectorStore
 from memvault.application.extraction.deterministic_judge import DeterministicJudge
 from memvault.application.extraction.write_memories import DecisionPolicy, JudgeFailed, MemoryWriter
 from memvault.application.ports.memory_writer import WriteResult
+from memvault.application.ports.metrics import Metric, NoMetrics
 from memvault.application.ports.relation_judge import (
     Comparison,
     JudgeError,
@@ -368,3 +369,30 @@ async def test_a_fact_of_a_type_the_user_has_no_memory_of_is_decided_without_the
     async with sqlite_uow(read_only=True) as reader:
         await writer.decide(reader, [fact("I love sushi")], payload(user_id), now=NOW)
     assert embedder.documents[0] == "I love sushi", "a user with memories is recalled as before"
+
+
+class RecordingMetrics(NoMetrics):
+    def __init__(self) -> None:
+        self.counted: list[tuple[Metric, dict[str, str]]] = []
+
+    def count(self, metric: Metric, value: float = 1, /, **labels: str) -> None:
+        self.counted.append((metric, labels))
+
+
+async def test_a_store_this_process_has_not_prepared_is_prepared_not_skipped(
+    sqlite_uow: SqlUnitOfWorkFactory, user_id: str
+) -> None:
+    """A fresh worker (or a restarted service) has written nothing yet, so its store is not
+    prepared: recall prepares it and asks again instead of falling back to the database."""
+    await plant(sqlite_uow, user_id, "I like green tea")
+    metrics = RecordingMetrics()
+    writer = MemoryWriter(
+        HashingEmbedder(64),
+        MemoryVectorStore(),
+        ScriptedJudge({}),
+        DecisionPolicy(),
+        metrics=metrics,
+    )
+    async with sqlite_uow(read_only=True) as reader:
+        await writer.decide(reader, [fact("I love sushi")], payload(user_id), now=NOW)
+    assert Metric.DECISION_FALLBACK_TOTAL not in [metric for metric, _ in metrics.counted]

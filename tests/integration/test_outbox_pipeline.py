@@ -27,7 +27,7 @@ from memvault.adapters.sqlalchemy.tables import memory_outbox_messages as outbox
 from memvault.application.events import envelope
 from memvault.application.ports.event_bus import OutgoingEvent
 from memvault.container import Container
-from memvault.domain.outbox import OutboxStatus
+from memvault.domain.outbox import OutboxMessage, OutboxStatus
 from tests.fixtures.kafka import free_port
 from tests.fixtures.redis import REDIS_URL, checked_redis_client
 from tests.integration.outbox_pipeline import (
@@ -457,6 +457,18 @@ async def test_a_row_sent_again_after_its_event_was_handled_ends_consumed(
     assert await jobs_per_key(node, user_id) == dict.fromkeys(keys, 1)
 
 
+async def refused_row(node: Container, user_id: str) -> OutboxMessage:
+    """The user's one outbox row, rewritten with a blank conversation id (which the
+    consumer refuses)."""
+    [row] = await outbox_rows(node, user_id)
+    wrapped = json.loads(row.payload)
+    wrapped["payload"]["conversation_id"] = " "
+    await execute(
+        node, update(outbox).where(outbox.c.id == row.id).values(payload=json.dumps(wrapped))
+    )
+    return row
+
+
 @pytest.mark.parametrize("pipelines", ["in_process"], indirect=True)
 async def test_our_own_event_refused_by_the_consumer_ends_its_outbox_row_dead(
     pipelines: Pipelines, user_id: str
@@ -464,14 +476,9 @@ async def test_our_own_event_refused_by_the_consumer_ends_its_outbox_row_dead(
     pipeline = pipelines.open()
     node = pipeline.container
     await ingest(node, user_id, ["I like tea"])
-    [row] = await outbox_rows(node, user_id)
     # A row our own code wrote but the consumer cannot handle (older code let a blank
     # conversation id through): it must not be published again and again.
-    wrapped = json.loads(row.payload)
-    wrapped["payload"]["conversation_id"] = " "
-    await execute(
-        node, update(outbox).where(outbox.c.id == row.id).values(payload=json.dumps(wrapped))
-    )
+    row = await refused_row(node, user_id)
     assert await node.relay_outbox()() == 1
     assert await drain(node, events=1) == 1
 
@@ -482,3 +489,24 @@ async def test_our_own_event_refused_by_the_consumer_ends_its_outbox_row_dead(
     assert dead["event_id"] == event_id_of(row)
     await forget_published(node, user_id)
     assert await node.relay_outbox()() == 0
+
+
+@pytest.mark.parametrize("pipelines", ["in_process"], indirect=True)
+async def test_two_copies_of_one_refused_event_leave_one_dead_event(
+    pipelines: Pipelines, user_id: str
+) -> None:
+    """The relay sent the row twice (it died before marking it published the first time):
+    the consumer refuses both copies, and the row is dead-lettered once, not twice."""
+    pipeline = pipelines.open()
+    node = pipeline.container
+    await ingest(node, user_id, ["I like tea"])
+    row = await refused_row(node, user_id)
+    assert await node.relay_outbox()() == 1
+    await forget_published(node, user_id)
+    assert await node.relay_outbox()() == 1
+    assert await drain(node, events=2) == 2
+
+    [dead_row] = await outbox_rows(node, user_id)
+    assert dead_row.status is OutboxStatus.DEAD
+    [dead] = await dead_events_of(node, pipelines.topic)
+    assert dead["event_id"] == event_id_of(row)

@@ -7,9 +7,12 @@ bigram), a ``lexical`` one shares at least one with some relevant memory.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
-from bench.retrieval import Question, load_set
+import pytest
+
+from bench.retrieval import Question, load_set, paired_difference, rank_of
 from memvault.domain.lexical import CJK, terms
 from memvault.domain.memory import MemoryType
 
@@ -63,3 +66,40 @@ def test_paraphrases_share_no_term_and_lexical_questions_do():
             assert not shared(question), question.key
         if question.kind == "lexical":
             assert shared(question), question.key
+
+
+def test_the_grown_kinds_are_there_and_labelled_as_they_say():
+    kinds = Counter(q.kind for q in QUESTIONS)
+    assert kinds["temporal"] >= 30
+    assert kinds["multi"] >= 15
+    assert kinds["crosslingual"] + kinds["mixed"] >= 30
+    for question in QUESTIONS:
+        if question.kind == "multi":
+            assert question.needs_all, question.key
+            assert len(question.relevant) >= 2, question.key
+        else:
+            assert not question.needs_all, question.key
+        if question.kind == "mixed":
+            assert CJK.search(question.query), question.key
+            assert re.search("[A-Za-z]", question.query), question.key
+        if question.kind == "crosslingual":
+            written = {
+                "zh" if CJK.search(BY_KEY[key].content) else "en" for key in question.relevant
+            }
+            assert question.lang not in written, question.key
+
+
+def test_a_question_needing_every_memory_ranks_at_the_last_one():
+    one = Question("q", "u", "?", "en", "lexical", frozenset({"a", "b"}))
+    both = Question("q", "u", "?", "en", "multi", frozenset({"a", "b"}), needs_all=True)
+    assert rank_of(one, ["x", "b", "a"]) == 2
+    assert rank_of(both, ["x", "b", "a"]) == 3
+    assert rank_of(both, ["x", "b", "y"]) == 0
+    assert rank_of(one, ["x", "y"]) == 0
+
+
+def test_paired_difference_brackets_its_mean():
+    mean, low, high = paired_difference([1, 1, 0, 3, 9], [0, 1, 0, 0, 2])
+    assert mean == pytest.approx(0.2)  # hits at 5: 3 of 5 against 2 of 5
+    assert low <= mean <= high
+    assert paired_difference([1, 2], [1, 2]) == (0.0, 0.0, 0.0)
