@@ -10,7 +10,7 @@ A model that answers queries from a second instance of its own (``queries_apart`
 local e5 model) needs no lane: queries never wait for documents there, so both pass
 straight through, and documents are embedded in the model's own batches. Measured in
 ``bench.ingest``: during bulk indexing a query behind the lane waited about one slice
-(p50 ≈ 10× the idle model's), on its own instance it took about its idle time.
+(p50 8-10× the idle model's), on its own instance it took about its idle time.
 """
 
 from __future__ import annotations
