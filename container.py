@@ -218,8 +218,10 @@ def _milvus(settings: Settings) -> VectorStore:
 
 
 LOCAL_EMBED_SLICE = 8
-"""Document texts per turn of the local model: a query waits at most for one such slice
-(≈0.4 s at 20 texts/s on two cores), well inside the dense retriever's timeout."""
+"""Document texts per turn of a local model that shares one instance between queries and
+documents (USE; e5 answers queries from an instance of their own): a query waits at
+most for one such slice (≈0.4 s at 20 texts/s on two cores), well inside the dense
+retriever's timeout."""
 
 
 def _openai_embedder(settings: Settings, closables: list[object]) -> Embedder:
@@ -476,7 +478,9 @@ class Infrastructure(containers.DeclarativeContainer):
                 settings.provided.embedder,
                 local=providers.Singleton(
                     PriorityEmbedder,
-                    providers.Singleton(LocalEmbedder, settings.provided.local_embedding_model),
+                    providers.Singleton(
+                        LocalEmbedder, settings.provided.local_embedding_model, query_instance=True
+                    ),
                     slice_size=LOCAL_EMBED_SLICE,
                 ),
                 hashing=providers.Singleton(HashingEmbedder, settings.provided.hashing_dimension),

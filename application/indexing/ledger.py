@@ -21,7 +21,7 @@ MAX_REST = timedelta(minutes=10)
 MAX_TRACKED = 10_000
 """Failing items remembered at most (the oldest are forgotten: they start over)."""
 MAX_EXCLUDED = 1_000
-"""Item ids a sweep passes to the database to skip, at most."""
+"""Item ids a sweep passes to the database to skip, at most (the rest it skips itself)."""
 
 
 @dataclass(slots=True)
@@ -80,8 +80,9 @@ class SyncLedger:
 
     def skipped(self, *, now: datetime) -> list[int]:
         """Ids a sweep must leave alone now: syncs still running, then resting items
-        (the latest failures first; at most ``MAX_EXCLUDED`` in all)."""
+        (the latest failures first). Every one: however many are running (a 5,000-item
+        batch sent in ten concurrent calls), none may be embedded a second time."""
         with self._lock:
             running = list(self._running)
             resting = [i for i, r in reversed(self._failures.items()) if r.rest_until > now]
-        return (running + resting)[:MAX_EXCLUDED]
+        return running + resting

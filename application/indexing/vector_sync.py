@@ -18,7 +18,7 @@ from datetime import timedelta
 import structlog
 
 from memvault.application.indexing.chunking import chunk_id, chunk_text
-from memvault.application.indexing.ledger import SyncLedger
+from memvault.application.indexing.ledger import MAX_EXCLUDED, SyncLedger
 from memvault.application.ports.clock import Clock
 from memvault.application.ports.embedder import Embedder
 from memvault.application.ports.indexer import ItemIndexer
@@ -190,8 +190,9 @@ class ResyncVectorsUseCase:
     again (a crash between commit and vector write, a store that was down), and items
     that expired while indexed lose their vectors.
 
-    One call takes at most ``batch`` items, oldest change first, leaving out those the
-    :class:`SyncLedger` marks running or resting. Items never tried by this process are
+    One call takes at most ``batch`` items, oldest change first, leaving out every item
+    the :class:`SyncLedger` marks running or resting (the first ``max_excluded`` in the
+    query, any others after it). Items never tried by this process are
     synced together; those that failed before, one by one, so an item that always fails
     costs only its own attempt and then rests (backoff) instead of heading every slice.
     Returns how many items were taken.
@@ -206,6 +207,7 @@ class ResyncVectorsUseCase:
         grace: timedelta = timedelta(seconds=30),
         batch: int = 50,
         ledger: SyncLedger | None = None,
+        max_excluded: int = MAX_EXCLUDED,
     ) -> None:
         self._uow = uow
         self._clock = clock
@@ -213,15 +215,23 @@ class ResyncVectorsUseCase:
         self._grace = grace
         self._batch = batch
         self._ledger = ledger or SyncLedger()
+        self._max_excluded = max_excluded
 
     async def __call__(self, *, immediately: bool = False) -> int:
         now = self._clock.now()
         cutoff = now - (timedelta() if immediately else self._grace)
         skip = self._ledger.skipped(now=now)
+        # The database skips the first ``max_excluded``; this sweep the rest, reading as
+        # many more rows as it may have to drop.
+        beyond = set(skip[self._max_excluded :])
         async with self._uow() as uow:
-            items = await uow.items.unsynced(
-                changed_before=cutoff, now=now, limit=self._batch, exclude=skip
+            found = await uow.items.unsynced(
+                changed_before=cutoff,
+                now=now,
+                limit=self._batch + len(beyond),
+                exclude=skip[: self._max_excluded],
             )
+        items = [item for item in found if item.id not in beyond][: self._batch]
         fresh = [item for item in items if self._ledger.attempts(item.id or 0) == 0]
         if fresh:
             await self._indexer.items_changed(fresh)

@@ -4,17 +4,33 @@ re-sync sweeper takes bounded slices where an item that always fails blocks nobo
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
+from pathlib import Path
+
+import pytest
 
 from memvault.application.indexing.ledger import SyncLedger
 from memvault.application.indexing.vector_sync import ResyncVectorsUseCase, VectorIndexer
 from memvault.application.ports.embedder import Embedder, EmbedderError, Vector
 from tests.integration import test_vector_sync as sync
-from tests.integration.test_vector_sync import World, create_then_crash, rows
+from tests.integration.test_vector_sync import (
+    World,
+    create_then_crash,
+    memory_infrastructure,
+    open_world,
+    rows,
+)
 
-memory_world = sync.memory_world
 template_database = sync.template_database
+
+
+@pytest.fixture
+async def edge_world(tmp_path: Path, template_database: Path) -> AsyncIterator[World]:
+    """SQLite and the embedded qdrant-edge store: the embedded default."""
+    infra = memory_infrastructure(tmp_path, template_database, vector_store="qdrant-edge")
+    async for opened in open_world(infra):
+        yield opened
 
 
 class HeldEmbedder(Embedder):
@@ -23,6 +39,7 @@ class HeldEmbedder(Embedder):
 
     def __init__(self) -> None:
         self.calls = 0
+        self.texts: list[list[str]] = []
         self.started = asyncio.Event()
         self.release = asyncio.Event()
 
@@ -36,6 +53,7 @@ class HeldEmbedder(Embedder):
 
     async def embed_documents(self, texts: Sequence[str]) -> list[Vector]:
         self.calls += 1
+        self.texts.append(list(texts))
         self.started.set()
         await self.release.wait()
         if any("poison" in text for text in texts):
@@ -67,9 +85,9 @@ def sweeper_parts(
 
 
 async def test_a_sync_past_its_timeout_is_not_embedded_again_while_it_runs(
-    memory_world: World,
+    edge_world: World,
 ) -> None:
-    world = memory_world
+    world = edge_world
     alice, _ = world.users
     item_id = await create_then_crash(world, alice, "plays the cello")
     embedder = HeldEmbedder()
@@ -78,6 +96,7 @@ async def test_a_sync_past_its_timeout_is_not_embedded_again_while_it_runs(
         [item] = await uow.items.get_many(alice, [item_id])
 
     await indexer.items_changed([item])  # gives up waiting; the sync goes on
+    await embedder.started.wait()
     assert embedder.calls == 1
     assert (await rows(world))[item_id].vector_status == "pending"
 
@@ -94,9 +113,9 @@ async def test_a_sync_past_its_timeout_is_not_embedded_again_while_it_runs(
 
 
 async def test_the_sweeper_takes_bounded_slices_and_a_poison_item_blocks_nobody(
-    memory_world: World,
+    edge_world: World,
 ) -> None:
-    world = memory_world
+    world = edge_world
     alice, _ = world.users
     poison = await create_then_crash(world, alice, "poison: this text always fails")
     good = [await create_then_crash(world, alice, f"likes tea number {n}") for n in range(4)]
@@ -117,11 +136,11 @@ async def test_the_sweeper_takes_bounded_slices_and_a_poison_item_blocks_nobody(
     assert ledger.attempts(poison) >= 2
 
 
-async def test_the_wait_for_a_sync_scales_with_its_batch(memory_world: World) -> None:
+async def test_the_wait_for_a_sync_scales_with_its_batch(edge_world: World) -> None:
     """No fixed allowance at all, an hour per item: a batch whose embedding ends only
     after the caller began waiting is still waited for, and ends synced (with
     ``per_item`` zero the caller would have returned with the items pending)."""
-    world = memory_world
+    world = edge_world
     alice, _ = world.users
     ids = [await create_then_crash(world, alice, f"likes tea number {n}") for n in range(3)]
     embedder = HeldEmbedder()
@@ -138,3 +157,34 @@ async def test_the_wait_for_a_sync_scales_with_its_batch(memory_world: World) ->
 
     assert ledger.skipped(now=world.clock.now()) == [], "nothing left running behind it"
     assert [(await rows(world))[i].vector_status for i in ids] == ["synced"] * 3
+
+
+async def test_items_of_running_syncs_past_the_exclusion_cap_are_not_embedded_again(
+    edge_world: World,
+) -> None:
+    """More items syncing than one sweep's query may name (a 5,000-item batch sent in
+    ten concurrent calls): the sweeper still leaves every one of them alone."""
+    world = edge_world
+    alice, _ = world.users
+    running = [await create_then_crash(world, alice, f"plays the cello {n}") for n in range(3)]
+    behind = await create_then_crash(world, alice, "likes green tea")
+    embedder = HeldEmbedder()
+    indexer, ledger = sweeper_parts(world, embedder, timeout=timedelta())
+    async with world.container.uow()() as uow:
+        items = await uow.items.get_many(alice, running)
+    await indexer.items_changed(items)  # still running, in the background
+    await embedder.started.wait()
+
+    world.clock.advance(timedelta(hours=1))
+    resync = ResyncVectorsUseCase(
+        world.container.uow(), world.clock, indexer, batch=2, ledger=ledger, max_excluded=1
+    )
+    embedder.started.clear()
+    taken = await resync()
+    await embedder.started.wait()
+
+    assert taken == 1, "only the item nobody is syncing"
+    assert embedder.texts == [[f"plays the cello {n}" for n in range(3)], ["likes green tea"]]
+    embedder.release.set()
+    await indexer.settled()
+    assert {(await rows(world))[i].vector_status for i in [*running, behind]} == {"synced"}

@@ -108,3 +108,26 @@ async def test_slices_shrink_to_what_the_model_embeds_in_the_slice_budget() -> N
     inner.gates[-1].set()
     await bulk
     assert inner.calls[:2] == ["a", "b"]
+
+
+class ApartEmbedder(GatedEmbedder):
+    """Documents wait for the test's gate; queries run on an instance of their own."""
+
+    queries_apart = True
+
+    async def embed_query(self, text: str) -> Vector:
+        self.calls.append(f"q:{text}")
+        return [1.0]
+
+
+async def test_a_model_with_its_own_query_instance_answers_queries_during_a_slice() -> None:
+    inner = ApartEmbedder()
+    embedder = PriorityEmbedder(inner, slice_size=2, slice_seconds=UNBOUNDED)
+    bulk = asyncio.create_task(embedder.embed_documents(["a", "b", "c", "d", "e"]))
+    await inner.started.wait()  # the documents hold their model
+
+    assert await embedder.embed_query("where") == [1.0]
+    assert inner.calls == ["q:where"], "answered while the documents still run"
+    inner.gates[-1].set()
+    assert len(await bulk) == 5
+    assert inner.calls == ["q:where", "a+b+c+d+e"], "documents in the model's own batches"
