@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Row, and_, exists, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from memvault.adapters.sqlalchemy.tables import memory_jobs as t
@@ -108,15 +109,28 @@ def _held_by(lease: Lease) -> Any:
     return and_(t.c.locked_by == lease.owner, token)
 
 
+_other = t.alias("other")
+"""Another row of the table, in the per-user checks (made once: an alias of a wide
+table is costly to build)."""
+
+
+def _running_other(job_id: int) -> Any:
+    """Another job of the same user as ``t``'s row is ``processing`` (see ``_busy``)."""
+    return exists().where(
+        _other.c.user_id == t.c.user_id,
+        _other.c.status == JobStatus.PROCESSING.value,
+        _other.c.id != job_id,
+    )
+
+
 def _attended(now: datetime, fresh_since: datetime) -> Any:
     """A job of the same user as ``t``'s row is running, or a due one has a message on
     its way."""
-    other = t.alias("other")
     return exists().where(
-        other.c.user_id == t.c.user_id,
+        _other.c.user_id == t.c.user_id,
         or_(
-            other.c.status == JobStatus.PROCESSING.value,
-            and_(_due(now, other), other.c.enqueued_at >= fresh_since),
+            _other.c.status == JobStatus.PROCESSING.value,
+            and_(_due(now, _other), _other.c.enqueued_at >= fresh_since),
         ),
     )
 
@@ -147,7 +161,14 @@ class SqlJobRepository(JobRepository):
     async def _lock_user(self, user_id: str) -> None:
         stmt = select(locks.c.user_id).where(locks.c.user_id == user_id).with_for_update()
         if (await self._conn.execute(stmt)).first() is None:
-            await insert_unless_exists(self._conn, locks, {"user_id": user_id})
+            dialect = self._conn.dialect.name
+            if dialect in ("postgresql", "sqlite"):  # no SAVEPOINT round trips
+                dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+                await self._conn.execute(
+                    dialect_insert(locks).values(user_id=user_id).on_conflict_do_nothing()
+                )
+            else:
+                await insert_unless_exists(self._conn, locks, {"user_id": user_id})
             await self._conn.execute(stmt)
 
     async def claim(
@@ -157,12 +178,10 @@ class SqlJobRepository(JobRepository):
         if current is None or not current.is_due(now):
             return ClaimOutcome.UNAVAILABLE, None
         await self._lock_user(current.user_id)
-        if await self._busy(current.user_id, other_than=job_id):
-            await self._conn.execute(
-                update(t).where(t.c.id == job_id, _due(now)).values(enqueued_at=None)
-            )
-            return ClaimOutcome.USER_BUSY, None
-        result = await self._conn.execute(
+        returning = self._conn.dialect.update_returning  # PostgreSQL, SQLite
+        if not returning and await self._busy(current.user_id, other_than=job_id):
+            return await self._park(job_id, now)
+        claim = (
             update(t)
             .where(t.c.id == job_id, _due(now))
             .values(
@@ -173,9 +192,25 @@ class SqlJobRepository(JobRepository):
                 updated_at=now,
             )
         )
+        if returning:  # one statement checks, claims and reads the job
+            claim = claim.where(~_running_other(job_id)).returning(*t.c)
+            row = (await self._conn.execute(claim)).first()
+            if row is not None:
+                return ClaimOutcome.CLAIMED, from_row(row)
+            if await self._busy(current.user_id, other_than=job_id):
+                return await self._park(job_id, now)
+            return ClaimOutcome.UNAVAILABLE, None
+        result = await self._conn.execute(claim)
         if result.rowcount != 1:
             return ClaimOutcome.UNAVAILABLE, None
         return ClaimOutcome.CLAIMED, await self.get(job_id)
+
+    async def _park(self, job_id: int, now: datetime) -> tuple[ClaimOutcome, None]:
+        """The user is busy: the job waits, with no message on its way, to be woken."""
+        await self._conn.execute(
+            update(t).where(t.c.id == job_id, _due(now)).values(enqueued_at=None)
+        )
+        return ClaimOutcome.USER_BUSY, None
 
     async def _busy(self, user_id: str, *, other_than: int) -> bool:
         """Whether another job of the user is ``processing``, whatever its lease."""
