@@ -1,7 +1,7 @@
 """Runs every benchmark with its defaults, each printing its own tables.
 
 Run: ``python -m bench [extraction] [retrieval] [search] [lexical-size]
-[ingest] [pipeline] [backlog] [purge]`` (no name: all of them). For options, run one
+[ingest] [pipeline] [backlog] [purge] [throughput]`` (no name: all of them). For options, run one
 directly, e.g. ``python -m bench.search --help``.
 """
 
@@ -10,7 +10,17 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 
-from bench import backlog, extraction, ingest, lexical_size, pipeline, purge, retrieval, search
+from bench import (
+    backlog,
+    extraction,
+    ingest,
+    lexical_size,
+    pipeline,
+    purge,
+    retrieval,
+    search,
+    throughput,
+)
 
 BENCHMARKS: dict[str, Callable[[Sequence[str]], int]] = {
     "extraction": extraction.main,
@@ -21,6 +31,7 @@ BENCHMARKS: dict[str, Callable[[Sequence[str]], int]] = {
     "pipeline": pipeline.main,
     "backlog": backlog.main,
     "purge": purge.main,
+    "throughput": throughput.main,
 }
 
 

@@ -1,18 +1,20 @@
 """Process one extraction job (docs/behaviour.md, "Extraction jobs"; docs/adr/0001).
 
-1. Claim by compare-and-set under a lease (owner and token); a job whose user has one
-   running is parked, and this message is dropped.
+1. Claim by compare-and-set under a lease (owner and token), and read the user's
+   settings in the same transaction; a job whose user has one running is parked, and
+   this message is dropped.
 2. Parse the payload: unparseable is dead at once.
-3. Read settings, extract, decide, while the lease is renewed; losing it (or the process
-   stopping) stops the work before it commits.
-4. Write items, audits and the job's success in one transaction, compare-and-set on
-   the lease: a stale worker's commit is refused and rolled back.
+3. Extract, decide (no read transaction when there is no fact), while the lease is
+   renewed; losing it (or the process stopping) stops the work before it commits.
+4. Write items, audits, the job's success and the wake of the user's next job in one
+   transaction, compare-and-set on the lease: a stale worker's commit is refused and
+   rolled back.
 5. After commit: re-index changed items. On failure: a transient one (a dependency down)
    is ``failed`` with a capped wait for the retry horizon and never counted; a permanent
    one is ``dead`` at once; any other is ``failed`` with backoff or ``dead`` at
    ``max_retry``. The retry is enqueued with its delay. A stopping process releases the
    job instead (``pending``, not counted).
-6. Whatever the end, the user's next job is woken.
+6. Whatever else the end, the user's next job is woken after it.
 """
 
 from __future__ import annotations
