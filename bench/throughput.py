@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import secrets
 import sys
@@ -177,18 +178,18 @@ async def backend_pids(engine: AsyncEngine) -> list[int]:
 
 
 class CpuMeter:
-    """CPU seconds spent by the worker processes and by this database's PostgreSQL
-    backends between :meth:`start` and :meth:`stop` (backends that connect in between
-    count from their start)."""
+    """CPU seconds spent by the process groups ``pgids`` (the workers, relays or
+    claimers) and by this database's PostgreSQL backends between :meth:`start` and
+    :meth:`stop` (backends that connect in between count from their start)."""
 
-    def __init__(self, engine: AsyncEngine, pgid: int) -> None:
+    def __init__(self, engine: AsyncEngine, pgids: Sequence[int]) -> None:
         self._engine = engine
-        self._pgid = pgid
-        self._before: dict[int, float] = {}
+        self._pgids = pgids
         self.workers = self.postgres = 0.0
 
     async def snapshot(self) -> tuple[dict[int, float], dict[int, float]]:
-        workers = {pid: cpu_of(pid) for pid in group_pids(self._pgid)}
+        pids = [pid for pgid in self._pgids for pid in group_pids(pgid)]
+        workers = {pid: cpu_of(pid) for pid in pids}
         backends = {pid: cpu_of(pid) for pid in await backend_pids(self._engine)}
         return workers, backends
 
@@ -221,6 +222,7 @@ class Children:
         self._tmp = tmp
         self._processes = processes
         self._names = names
+        self.pids = [p.pid for p in processes]
 
     async def ready(self) -> None:
         deadline = time.monotonic() + READY_TIMEOUT_S
@@ -233,10 +235,14 @@ class Children:
 
     async def go(self) -> float:
         started = time.time()
+        self.tell()
+        return started
+
+    def tell(self) -> None:
+        """One line to each child: start, or (once finished) end."""
         for process in self._processes:
             process.stdin.write(b"go\n")
             process.stdin.flush()
-        return started
 
     async def finished(self) -> list[Finished]:
         deadline = time.monotonic() + GIVE_UP_S
@@ -270,11 +276,14 @@ async def wait_go(result: Path) -> float:
     return time.time()
 
 
-def report(result: Path, started: float, done: int) -> None:
+async def report(result: Path, started: float, done: int) -> None:
+    """Write the result, then stay (connections open) until told to end, so that the
+    parent reads this process's CPU time and its PostgreSQL backend's."""
     body = {"started": started, "ended": time.time(), "done": done}
     partial = result.with_suffix(".part")
     partial.write_text(json.dumps(body))
     partial.rename(result.with_suffix(".json"))
+    await asyncio.to_thread(sys.stdin.readline)
 
 
 class PlainLockingOutbox(sql_outbox.SqlOutboxRepository):
@@ -318,7 +327,7 @@ async def claim_child(result: Path, plain: bool, limit: int) -> None:
             claimed += len(rows)
             if not rows:
                 break
-        report(result, started, claimed)
+        await report(result, started, claimed)
     finally:
         await engine.dispose()
 
@@ -344,7 +353,7 @@ async def relay_child(result: Path) -> None:
                 if not await count(engine, memory_outbox_messages, OutboxStatus.PENDING.value):
                     break
                 await asyncio.sleep(0.001)  # the other relay holds the last rows
-            report(result, started, published)
+            await report(result, started, published)
         finally:
             await engine.dispose()
 
@@ -372,6 +381,15 @@ class Row:
     items: int
     seconds: float
     unit: str
+    cpu_processes: float = float("nan")
+    """CPU seconds of the measured processes (workers, claimers, relays)."""
+    cpu_postgres: float = float("nan")
+    """CPU seconds of this run's PostgreSQL backends."""
+
+    @property
+    def ceiling(self) -> float:
+        """Items per second if these processes and PostgreSQL had every CPU."""
+        return (os.cpu_count() or 1) * self.items / (self.cpu_processes + self.cpu_postgres)
 
     @property
     def rate(self) -> float:
@@ -412,7 +430,7 @@ async def enqueue_new_jobs(
     return ids, started
 
 
-async def jobs_part(n: int, workers: int, threads: int) -> tuple[Row, Row, CpuMeter]:
+async def jobs_part(n: int, workers: int, threads: int) -> tuple[Row, Row]:
     with tempfile.TemporaryDirectory(prefix="memvault-bench-throughput-") as tmp:
         async with scale_database(Path(tmp)) as (env, engine):
             env |= {
@@ -432,7 +450,7 @@ async def jobs_part(n: int, workers: int, threads: int) -> tuple[Row, Row, CpuMe
                     warm = workers * threads * 2
                     await enqueue_new_jobs(engine, queue, warm, "warm")
                     await wait_success(engine, warm)
-                    meter = CpuMeter(engine, worker.pid)
+                    meter = CpuMeter(engine, [worker.pid])
                     await meter.start()
                     ids, started = await enqueue_new_jobs(engine, queue, n, "run")
                     enqueued = time.time()
@@ -440,10 +458,10 @@ async def jobs_part(n: int, workers: int, threads: int) -> tuple[Row, Row, CpuMe
                     await meter.stop()
             finally:
                 broker.close()
+    name = f"{n} no-op jobs → success ({workers} × {threads})"
     return (
         Row(f"enqueue {n} job ids (bench process)", len(ids), enqueued - started, "messages"),
-        Row(f"{n} no-op jobs → success ({workers} × {threads})", n, ended - started, "jobs"),
-        meter,
+        Row(name, n, ended - started, "jobs", meter.workers, meter.postgres),
     )
 
 
@@ -461,14 +479,19 @@ async def claims_part(n: int, claimers: int) -> tuple[Row, Row]:
                 )
                 args = ["--plain"] if plain else []
                 async with children(Path(tmp), env, "claim", claimers, args) as group:
+                    meter = CpuMeter(engine, group.pids)
+                    await meter.start()
                     go = await group.go()
                     done = await group.finished()
+                    await meter.stop()
+                    group.tell()
                 claimed = sum(f.done for f in done)
                 if claimed != n:
                     raise RuntimeError(f"{claimed} claims of {n} rows")
                 lock = "plain FOR UPDATE" if plain else "FOR UPDATE SKIP LOCKED"
-                name = f"{lock}, {claimers} claimers, 1 row per claim"
-                rows[plain] = Row(name, claimed, max(f.ended for f in done) - go, "claims")
+                name = f"{lock}, {claimers} claimers"
+                seconds = max(f.ended for f in done) - go
+                rows[plain] = Row(name, claimed, seconds, "claims", meter.workers, meter.postgres)
     return rows[False], rows[True]
 
 
@@ -483,8 +506,12 @@ async def relay_part(n: int, relays: int) -> tuple[Row, Row]:
                 )
                 child_env = env | {"MEMVAULT_OUTBOX_BATCH": str(batch)}
                 async with children(Path(tmp), child_env, "relay", relays) as group:
+                    meter = CpuMeter(engine, group.pids)
+                    await meter.start()
                     go = await group.go()
                     done = await group.finished()
+                    await meter.stop()
+                    group.tell()
                 published = sum(f.done for f in done)
                 if published != size:
                     raise RuntimeError(f"{published} events published of {size} rows")
@@ -492,7 +519,8 @@ async def relay_part(n: int, relays: int) -> tuple[Row, Row]:
                 if left:
                     raise RuntimeError(f"{left} rows still pending")
                 name = f"{relays} relays, {batch} row{'s' if batch > 1 else ''} per transaction"
-                rows[batch] = Row(name, published, max(f.ended for f in done) - go, "events")
+                seconds = max(f.ended for f in done) - go
+                rows[batch] = Row(name, published, seconds, "events", meter.workers, meter.postgres)
     return rows[1], rows[default_batch]
 
 
@@ -501,16 +529,30 @@ async def relay_part(n: int, relays: int) -> tuple[Row, Row]:
 
 def print_rows(console: Console, title: str, rows: Sequence[Row], baseline: Row) -> None:
     table = Table(title=title)
-    for column in ("row", "items", "seconds", "per second", "/ baseline"):
+    columns = ("row", "items", "seconds", "per second", "/ baseline", "CPU ms/item")
+    for column in (*columns, "CPU-bound ceiling"):
         table.add_column(column, justify="right")
     for row in rows:
+        per_item = 1000 / row.items
         table.add_row(
             row.name,
             str(row.items),
             f"{row.seconds:.2f}",
             f"{row.rate:,.0f} {row.unit}/s",
             f"{row.rate / baseline.rate:.2f}×",
+            *(
+                ("–", "–")
+                if math.isnan(row.cpu_processes)
+                else (
+                    f"{row.cpu_processes * per_item:.2f} + {row.cpu_postgres * per_item:.2f}",
+                    f"{row.ceiling:,.0f}/s",
+                )
+            ),
         )
+    table.caption = (
+        "CPU ms/item: the measured processes + this run's PostgreSQL backends; ceiling: "
+        f"items/s if they had all {os.cpu_count()} CPUs (Redis and everything else aside)"
+    )
     console.print(table)
 
 
@@ -527,21 +569,15 @@ async def run(args: argparse.Namespace, console: Console) -> None:
     parts = set(args.only or ("jobs", "claims", "relay"))
     if "jobs" in parts:
         console.print(f"jobs: {load()}")
-        enqueue, jobs, cpu = await jobs_part(args.jobs, args.workers, args.threads)
+        enqueue, jobs = await jobs_part(args.jobs, args.workers, args.threads)
         print_rows(
             console, "scale mode: no-op jobs (PostgreSQL, Redis broker)", [enqueue, jobs], enqueue
-        )
-        console.print(
-            f"CPU per job: worker processes {cpu.workers * 1000 / jobs.items:.2f} ms, "
-            f"PostgreSQL backends {cpu.postgres * 1000 / jobs.items:.2f} ms "
-            f"(at most {os.cpu_count()} CPUs: ≤ "
-            f"{(os.cpu_count() or 1) / (cpu.workers + cpu.postgres) * jobs.items:,.0f} jobs/s "
-            "with nothing else running, Redis and the enqueue aside)"
         )
     if "claims" in parts:
         console.print(f"claims: {load()}")
         skip, plain = await claims_part(args.claims, args.claimers)
-        print_rows(console, "claiming due rows under concurrent claimers", [plain, skip], plain)
+        title = "claiming due outbox rows, one per transaction (PostgreSQL)"
+        print_rows(console, title, [plain, skip], plain)
     if "relay" in parts:
         console.print(f"relay: {load()}")
         single, batched = await relay_part(args.events, args.relays)
@@ -562,7 +598,7 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--relays", type=int, default=2)
     parser.add_argument("--only", action="append", choices=("jobs", "claims", "relay"))
     args = parser.parse_args(argv)
-    asyncio.run(run(args, Console()))
+    asyncio.run(run(args, Console(width=None if sys.stdout.isatty() else 120)))
     return 0
 
 
