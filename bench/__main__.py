@@ -1,7 +1,7 @@
 """Runs every benchmark with its defaults, each printing its own tables.
 
 Run: ``python -m bench [extraction] [retrieval] [search] [search-scale] [lexical-size]
-[ingest] [pipeline] [backlog] [purge]`` (no name: all of them). For options, run one
+[ingest] [pipeline] [backlog] [purge] [throughput]`` (no name: all of them). For options, run one
 directly, e.g. ``python -m bench.search --help``.
 """
 
@@ -20,6 +20,7 @@ from bench import (
     retrieval,
     search,
     search_scale,
+    throughput,
 )
 
 BENCHMARKS: dict[str, Callable[[Sequence[str]], int]] = {
@@ -32,6 +33,7 @@ BENCHMARKS: dict[str, Callable[[Sequence[str]], int]] = {
     "pipeline": pipeline.main,
     "backlog": backlog.main,
     "purge": purge.main,
+    "throughput": throughput.main,
 }
 
 

@@ -41,7 +41,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
@@ -212,40 +212,66 @@ def scale_env(tmp: Path, database_url: str, embedder: str, secret: str) -> dict[
     }
 
 
+CLI = [sys.executable, "-m", "memvault.entrypoints.cli"]
+"""The ``memvault`` command, run by this interpreter."""
+
+
 @asynccontextmanager
-async def processes(tmp: Path, env: dict[str, str]) -> AsyncIterator[str]:
-    """``serve``, ``relay`` and ``worker`` until the block ends; yields the API's URL."""
+async def spawned(
+    tmp: Path,
+    env: dict[str, str],
+    commands: Mapping[str, Sequence[str]],
+    *,
+    stdin: bool = False,
+) -> AsyncIterator[list[subprocess.Popen[bytes]]]:
+    """Each of ``commands`` (name → argv) as a process in its own session, its output
+    in ``tmp/<name>.log`` (``stdin``: a pipe to each), until the block ends; then
+    SIGTERM, a kill after 20 s, and this run's Redis keys forgotten."""
     started: list[subprocess.Popen[bytes]] = []
     try:
-        for args in (["serve", "--no-migrate"], ["relay"], ["worker"]):
-            with (tmp / f"{args[0]}.log").open("wb") as log:
+        for name, command in commands.items():
+            with (tmp / f"{name}.log").open("wb") as log:
                 started.append(
                     subprocess.Popen(  # noqa: ASYNC220 - Popen returns at once
-                        [sys.executable, "-m", "memvault.entrypoints.cli", *args],
+                        list(command),
                         env=env,
+                        stdin=subprocess.PIPE if stdin else None,
                         stdout=log,
                         stderr=subprocess.STDOUT,
                         start_new_session=True,
                     )
                 )
-        base = f"http://127.0.0.1:{env['MEMVAULT_PORT']}"
-        await api_ready(base, started)
-        yield base
+        yield started
     finally:
         stop(started)
         await forget_redis_keys(env)
 
 
 def stop(started: Sequence[subprocess.Popen[bytes]]) -> None:
-    """SIGTERM each process, then wait up to 20 s for each before SIGKILL."""
+    """SIGTERM each process still running, then wait up to 20 s for each before SIGKILL."""
     for process in started:
-        process.terminate()
+        if process.poll() is None:
+            process.terminate()
     for process in started:
         try:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@asynccontextmanager
+async def processes(tmp: Path, env: dict[str, str]) -> AsyncIterator[str]:
+    """``serve``, ``relay`` and ``worker`` until the block ends; yields the API's URL."""
+    commands = {
+        "serve": [*CLI, "serve", "--no-migrate"],
+        "relay": [*CLI, "relay"],
+        "worker": [*CLI, "worker"],
+    }
+    async with spawned(tmp, env, commands) as started:
+        base = f"http://127.0.0.1:{env['MEMVAULT_PORT']}"
+        await api_ready(base, started)
+        yield base
 
 
 async def api_ready(base: str, started: Sequence[subprocess.Popen[bytes]]) -> None:

@@ -9,7 +9,8 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, and_, exists, func, or_, select, update
+from sqlalchemy import Row, and_, bindparam, exists, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from memvault.adapters.sqlalchemy.tables import memory_jobs as t
@@ -108,17 +109,79 @@ def _held_by(lease: Lease) -> Any:
     return and_(t.c.locked_by == lease.owner, token)
 
 
+_other = t.alias("other")
+"""Another row of the table, in the per-user checks (made once: an alias of a wide
+table is costly to build)."""
+
+
 def _attended(now: datetime, fresh_since: datetime) -> Any:
     """A job of the same user as ``t``'s row is running, or a due one has a message on
     its way."""
-    other = t.alias("other")
     return exists().where(
-        other.c.user_id == t.c.user_id,
+        _other.c.user_id == t.c.user_id,
         or_(
-            other.c.status == JobStatus.PROCESSING.value,
-            and_(_due(now, other), other.c.enqueued_at >= fresh_since),
+            _other.c.status == JobStatus.PROCESSING.value,
+            and_(_due(now, _other), _other.c.enqueued_at >= fresh_since),
         ),
     )
+
+
+# A job's hot path (claim, save, wake) runs these statements, built once with bound
+# parameters: SQLAlchemy then neither rebuilds them nor recomputes their cache keys.
+_NOW = bindparam("now", type_=t.c.updated_at.type)
+_DUE = and_(t.c.status.in_(CLAIMABLE), or_(t.c.next_retry_at.is_(None), t.c.next_retry_at <= _NOW))
+_GET = select(t).where(t.c.id == bindparam("job_id"))
+_LOCK_USER = (
+    select(locks.c.user_id).where(locks.c.user_id == bindparam("user_id")).with_for_update()
+)
+_CLAIM_RETURNING = (
+    update(t)
+    .where(
+        t.c.id == bindparam("job_id"),
+        _DUE,
+        ~exists().where(
+            _other.c.user_id == t.c.user_id,
+            _other.c.status == JobStatus.PROCESSING.value,
+            _other.c.id != bindparam("job_id"),
+        ),
+    )
+    .values(
+        status=JobStatus.PROCESSING.value,
+        locked_by=bindparam("worker"),
+        lease_token=bindparam("token"),
+        locked_until=bindparam("until", type_=t.c.locked_until.type),
+        updated_at=_NOW,
+    )
+    .returning(*t.c)
+)
+_SAVE_HELD = update(t).where(
+    t.c.id == bindparam("job_id"),
+    t.c.status == bindparam("expected"),
+    t.c.locked_by == bindparam("owner"),
+    t.c.lease_token == bindparam("token"),
+)
+"""Every column from the parameters, on the row ``owner`` holds with ``token``."""
+_WAKE_USER = (
+    select(func.min(t.c.id))
+    .where(
+        t.c.user_id == bindparam("user_id"),
+        _DUE,
+        ~exists().where(
+            _other.c.user_id == t.c.user_id,
+            or_(
+                _other.c.status == JobStatus.PROCESSING.value,
+                and_(
+                    _other.c.status.in_(CLAIMABLE),
+                    or_(_other.c.next_retry_at.is_(None), _other.c.next_retry_at <= _NOW),
+                    _other.c.enqueued_at >= bindparam("fresh_since", type_=t.c.enqueued_at.type),
+                ),
+            ),
+        ),
+    )
+    .group_by(t.c.user_id)
+    .order_by(func.min(t.c.id))
+    .limit(bindparam("limit"))
+)
 
 
 class SqlJobRepository(JobRepository):
@@ -138,17 +201,25 @@ class SqlJobRepository(JobRepository):
         return None if value is None else int(value)
 
     async def get(self, job_id: int, *, user_id: str | None = None) -> ExtractionJob | None:
-        stmt = select(t).where(t.c.id == job_id)
-        if user_id is not None:
-            stmt = stmt.where(t.c.user_id == user_id)
-        row = (await self._conn.execute(stmt)).first()
+        if user_id is None:
+            row = (await self._conn.execute(_GET, {"job_id": job_id})).first()
+        else:
+            stmt = select(t).where(t.c.id == job_id, t.c.user_id == user_id)
+            row = (await self._conn.execute(stmt)).first()
         return None if row is None else from_row(row)
 
     async def _lock_user(self, user_id: str) -> None:
-        stmt = select(locks.c.user_id).where(locks.c.user_id == user_id).with_for_update()
-        if (await self._conn.execute(stmt)).first() is None:
-            await insert_unless_exists(self._conn, locks, {"user_id": user_id})
-            await self._conn.execute(stmt)
+        user = {"user_id": user_id}
+        if (await self._conn.execute(_LOCK_USER, user)).first() is None:
+            dialect = self._conn.dialect.name
+            if dialect in ("postgresql", "sqlite"):  # no SAVEPOINT round trips
+                dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+                await self._conn.execute(
+                    dialect_insert(locks).values(user_id=user_id).on_conflict_do_nothing()
+                )
+            else:
+                await insert_unless_exists(self._conn, locks, user)
+            await self._conn.execute(_LOCK_USER, user)
 
     async def claim(
         self, job_id: int, *, worker: str, now: datetime, lease: timedelta
@@ -157,25 +228,40 @@ class SqlJobRepository(JobRepository):
         if current is None or not current.is_due(now):
             return ClaimOutcome.UNAVAILABLE, None
         await self._lock_user(current.user_id)
+        token = uuid.uuid4().hex
+        if self._conn.dialect.update_returning:  # PostgreSQL, SQLite: one statement
+            values = {"job_id": job_id, "now": now, "worker": worker, "token": token}
+            claimed = await self._conn.execute(_CLAIM_RETURNING, values | {"until": now + lease})
+            row = claimed.first()
+            if row is not None:
+                return ClaimOutcome.CLAIMED, from_row(row)
+            if await self._busy(current.user_id, other_than=job_id):
+                return await self._park(job_id, now)
+            return ClaimOutcome.UNAVAILABLE, None
         if await self._busy(current.user_id, other_than=job_id):
-            await self._conn.execute(
-                update(t).where(t.c.id == job_id, _due(now)).values(enqueued_at=None)
-            )
-            return ClaimOutcome.USER_BUSY, None
-        result = await self._conn.execute(
+            return await self._park(job_id, now)
+        claim = (
             update(t)
             .where(t.c.id == job_id, _due(now))
             .values(
                 status=JobStatus.PROCESSING.value,
                 locked_by=worker,
-                lease_token=uuid.uuid4().hex,
+                lease_token=token,
                 locked_until=now + lease,
                 updated_at=now,
             )
         )
+        result = await self._conn.execute(claim)
         if result.rowcount != 1:
             return ClaimOutcome.UNAVAILABLE, None
         return ClaimOutcome.CLAIMED, await self.get(job_id)
+
+    async def _park(self, job_id: int, now: datetime) -> tuple[ClaimOutcome, None]:
+        """The user is busy: the job waits, with no message on its way, to be woken."""
+        await self._conn.execute(
+            update(t).where(t.c.id == job_id, _due(now)).values(enqueued_at=None)
+        )
+        return ClaimOutcome.USER_BUSY, None
 
     async def _busy(self, user_id: str, *, other_than: int) -> bool:
         """Whether another job of the user is ``processing``, whatever its lease."""
@@ -195,6 +281,12 @@ class SqlJobRepository(JobRepository):
         return bool(result.rowcount == 1)
 
     async def save(self, job: ExtractionJob, *, expected: JobStatus, lease: Lease | None) -> bool:
+        if lease is not None and lease.token:
+            held = {"job_id": job.id, "expected": expected.value, "owner": lease.owner}
+            result = await self._conn.execute(
+                _SAVE_HELD, to_row(job) | held | {"token": lease.token}
+            )
+            return bool(result.rowcount == 1)
         stmt = update(t).where(t.c.id == job.id, t.c.status == expected.value)
         if lease is not None:
             stmt = stmt.where(_held_by(lease))
@@ -204,12 +296,15 @@ class SqlJobRepository(JobRepository):
     async def wake(
         self, *, now: datetime, fresh_since: datetime, limit: int, user_id: str | None = None
     ) -> list[int]:
-        stmt = select(func.min(t.c.id)).where(_due(now), ~_attended(now, fresh_since))
         if user_id is not None:
             await self._lock_user(user_id)
-            stmt = stmt.where(t.c.user_id == user_id)
-        stmt = stmt.group_by(t.c.user_id).order_by(func.min(t.c.id)).limit(limit)
-        ids = [int(v) for v in (await self._conn.execute(stmt)).scalars()]
+            params = {"user_id": user_id, "now": now, "fresh_since": fresh_since, "limit": limit}
+            found = await self._conn.execute(_WAKE_USER, params)
+        else:
+            stmt = select(func.min(t.c.id)).where(_due(now), ~_attended(now, fresh_since))
+            stmt = stmt.group_by(t.c.user_id).order_by(func.min(t.c.id)).limit(limit)
+            found = await self._conn.execute(stmt)
+        ids = [int(v) for v in found.scalars()]
         if ids:
             await self._conn.execute(update(t).where(t.c.id.in_(ids)).values(enqueued_at=now))
         return ids

@@ -153,6 +153,7 @@ memory_outbox_messages = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Index("ix_memory_outbox_messages_status_next", "status", "next_retry_at", "biz_type"),
+    Index("ix_memory_outbox_messages_next_id", "next_retry_at", "id"),  # the relay's claim
     Index("ix_memory_outbox_messages_service_name", "service_name"),
 )
 

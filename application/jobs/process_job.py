@@ -1,18 +1,20 @@
 """Process one extraction job (docs/behaviour.md, "Extraction jobs"; docs/adr/0001).
 
-1. Claim by compare-and-set under a lease (owner and token); a job whose user has one
-   running is parked, and this message is dropped.
+1. Claim by compare-and-set under a lease (owner and token), and read the user's
+   settings in the same transaction; a job whose user has one running is parked, and
+   this message is dropped.
 2. Parse the payload: unparseable is dead at once.
-3. Read settings, extract, decide, while the lease is renewed; losing it (or the process
-   stopping) stops the work before it commits.
-4. Write items, audits and the job's success in one transaction, compare-and-set on
-   the lease: a stale worker's commit is refused and rolled back.
+3. Extract, decide (no read transaction when there is no fact), while the lease is
+   renewed; losing it (or the process stopping) stops the work before it commits.
+4. Write items, audits, the job's success and the wake of the user's next job in one
+   transaction, compare-and-set on the lease: a stale worker's commit is refused and
+   rolled back.
 5. After commit: re-index changed items. On failure: a transient one (a dependency down)
    is ``failed`` with a capped wait for the retry horizon and never counted; a permanent
    one is ``dead`` at once; any other is ``failed`` with backoff or ``dead`` at
    ``max_retry``. The retry is enqueued with its delay. A stopping process releases the
    job instead (``pending``, not counted).
-6. Whatever the end, the user's next job is woken.
+6. Whatever else the end, the user's next job is woken after it.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from memvault.application.ports.job_queue import JobQueue
 from memvault.application.ports.memory_writer import FactWriter, WriteResult
 from memvault.application.ports.metrics import NO_METRICS, Metric, Metrics
 from memvault.application.ports.repositories import ClaimOutcome, UnitOfWorkFactory
+from memvault.domain.decisions import Decision
 from memvault.domain.errors import InvalidValue
 from memvault.domain.facts import Fact, normalize_facts, sift_facts
 from memvault.domain.jobs import ExtractionJob, ExtractPayload, FactOutcome, JobStatus, Lease
@@ -128,22 +131,32 @@ class ProcessJobUseCase:
             outcome, job = await uow.jobs.claim(
                 job_id, worker=self._worker, now=now, lease=self._policy.lease
             )
+            settings: MemorySettings | None = None
+            if job is not None:  # read in the claim's transaction: no transaction of its own
+                settings = await uow.settings.get(job.user_id)
             await uow.commit()
         if outcome is ClaimOutcome.USER_BUSY:
             log.debug("job_parked", job_id=job_id)
             return JobOutcome.BUSY
         if job is None or job.lease is None:
             return JobOutcome.SKIPPED
+        settings = settings or MemorySettings(user_id=job.user_id)
+        ended = JobOutcome.SKIPPED
         try:
             request_id = trace_of(job.payload_json)
             if request_id is None:
-                return await self._attempt(job, job.lease)
-            with structlog.contextvars.bound_contextvars(request_id=request_id):
-                return await self._attempt(job, job.lease)
+                ended = await self._attempt(job, job.lease, settings)
+            else:
+                with structlog.contextvars.bound_contextvars(request_id=request_id):
+                    ended = await self._attempt(job, job.lease, settings)
+            return ended
         finally:
-            await self._wake([job.user_id])
+            if ended is not JobOutcome.SUCCEEDED:  # a success woke the user as it committed
+                await self._wake([job.user_id])
 
-    async def _attempt(self, job: ExtractionJob, held: Lease) -> JobOutcome:
+    async def _attempt(
+        self, job: ExtractionJob, held: Lease, settings: MemorySettings
+    ) -> JobOutcome:
         log.info("job_claimed", job_id=job.id, user_id=job.user_id, attempt=job.retry_count + 1)
         if job.retry_count > 0:
             self._metrics.count(Metric.JOB_RETRY_TOTAL, job_type=job.job_type.value)
@@ -154,7 +167,7 @@ class ProcessJobUseCase:
         commit = Commit()
         try:
             result = await self._under_lease(
-                job, held, commit, self._run(job, held, payload, commit)
+                job, held, commit, self._run(job, held, payload, settings, commit)
             )
         except LeaseLost:
             log.warning("job_lease_lost", job_id=job.id)
@@ -168,15 +181,22 @@ class ProcessJobUseCase:
         return JobOutcome.SUCCEEDED
 
     async def _run(
-        self, job: ExtractionJob, held: Lease, payload: ExtractPayload, commit: Commit
+        self,
+        job: ExtractionJob,
+        held: Lease,
+        payload: ExtractPayload,
+        settings: MemorySettings,
+        commit: Commit,
     ) -> WriteResult:
         """The whole attempt runs under a renewed lease: extraction and the decision step
-        (embedder and judge calls) can both be slow."""
-        settings = await self._settings(job.user_id)
+        (embedder and judge calls) can both be slow. The success commits with the wake
+        of the user's next job (one transaction); the woken job is sent after it."""
         facts, skipped = await self._facts(payload, settings)
         now = self._clock.now()
-        async with self._uow(read_only=True) as reader:
-            decided = await self._writer.decide(reader, facts, payload, now=now)
+        decided: list[tuple[Fact, Decision]] = []
+        if facts:
+            async with self._uow(read_only=True) as reader:
+                decided = await self._writer.decide(reader, facts, payload, now=now)
         commit.begun = True
         async with self._uow() as uow:
             result = await self._writer.apply(
@@ -187,12 +207,10 @@ class ProcessJobUseCase:
             )
             if not await uow.jobs.save(job, expected=JobStatus.PROCESSING, lease=held):
                 raise LeaseLost
+            woken = await self._wake.within(uow, job.user_id)
             await uow.commit()
+        await self._wake.send(woken)
         return result
-
-    async def _settings(self, user_id: str) -> MemorySettings:
-        async with self._uow() as uow:
-            return await uow.settings.get(user_id) or MemorySettings(user_id=user_id)
 
     async def _facts(
         self, payload: ExtractPayload, settings: MemorySettings

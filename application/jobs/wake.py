@@ -16,7 +16,7 @@ import structlog
 from memvault.application.config import JobPolicy
 from memvault.application.ports.clock import Clock
 from memvault.application.ports.job_queue import JobQueue
-from memvault.application.ports.repositories import UnitOfWorkFactory
+from memvault.application.ports.repositories import UnitOfWork, UnitOfWorkFactory
 
 log = structlog.get_logger(__name__)
 
@@ -39,18 +39,28 @@ class WakeUsers:
                 woken.extend(await self._wake(user_id))
             except Exception as error:  # the sweeper is the safety net
                 log.warning("job_wake_failed", user_id=user_id, error=describe(error))
-        try:
-            await self._queue.enqueue(woken)
-        except Exception as error:  # the sweeper re-sends them after the grace
-            log.warning("job_wake_failed", job_ids=woken, error=describe(error))
+        await self.send(woken)
         return woken
 
-    async def _wake(self, user_id: str) -> list[int]:
+    async def within(self, uow: UnitOfWork, user_id: str) -> list[int]:
+        """Wake ``user_id`` in ``uow``'s transaction (the one that ended the user's job,
+        so that it commits both at once); :meth:`send` the ids after the commit."""
         now = self._clock.now()
+        return await uow.jobs.wake(
+            now=now, fresh_since=now - self._policy.requeue_grace, limit=1, user_id=user_id
+        )
+
+    async def send(self, woken: list[int]) -> None:
+        """Enqueue woken jobs (committed); a failure is logged: the sweeper re-sends
+        them after the grace."""
+        try:
+            await self._queue.enqueue(woken)
+        except Exception as error:
+            log.warning("job_wake_failed", job_ids=woken, error=describe(error))
+
+    async def _wake(self, user_id: str) -> list[int]:
         async with self._uow() as uow:
-            woken = await uow.jobs.wake(
-                now=now, fresh_since=now - self._policy.requeue_grace, limit=1, user_id=user_id
-            )
+            woken = await self.within(uow, user_id)
             await uow.commit()
         return woken
 
