@@ -8,7 +8,6 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import (
-    Row,
     Select,
     and_,
     bindparam,
@@ -86,36 +85,93 @@ def to_row(item: MemoryItem) -> dict[str, Any]:
     }
 
 
-def from_row(row: Row[Any]) -> MemoryItem:
-    m = row._mapping
+_COLUMNS = (
+    "id",
+    "user_id",
+    "conversation_id",
+    "assistant_id",
+    "run_id",
+    "memory_type",
+    "title",
+    "content",
+    "normalized_content",
+    "content_hash",
+    "confidence",
+    "importance",
+    "sensitivity_level",
+    "source_message_id",
+    "source_event_id",
+    "is_explicit",
+    "status",
+    "ttl_at",
+    "last_access_at",
+    "created_at",
+    "updated_at",
+    "vector_status",
+    "vector_id",
+    "metadata_json",
+    "occurred_at",
+)
+if tuple(c.name for c in t.columns) != _COLUMNS:  # from_row unpacks rows by position
+    raise RuntimeError("memory_items' columns changed: update items._COLUMNS and from_row")
+
+
+def from_row(row: Sequence[Any]) -> MemoryItem:
+    """A row of ``select(memory_items)`` (every column, in table order) as an item.
+
+    Unpacked by position: the search converts every candidate, and reading 25 values by
+    name through ``row._mapping`` cost about as much as SQLite fetching them."""
+    (
+        id_,
+        user_id,
+        conversation_id,
+        assistant_id,
+        run_id,
+        memory_type,
+        title,
+        content,
+        normalized_content,
+        content_hash,
+        confidence,
+        importance,
+        sensitivity_level,
+        source_message_id,
+        source_event_id,
+        is_explicit,
+        status,
+        ttl_at,
+        last_access_at,
+        created_at,
+        updated_at,
+        vector_status,
+        vector_id,
+        metadata_json,
+        occurred_at,
+    ) = row
     return MemoryItem(
-        id=m["id"],
-        user_id=m["user_id"],
-        scope=Scope(
-            conversation_id=m["conversation_id"],
-            assistant_id=m["assistant_id"],
-            run_id=m["run_id"],
-        ),
-        memory_type=_TYPES[m["memory_type"]],
-        title=m["title"],
-        content=m["content"],
-        normalized_content=m["normalized_content"] or "",
-        content_hash=m["content_hash"] or "",
-        confidence=float(m["confidence"]),
-        importance=float(m["importance"]),
-        sensitivity_level=m["sensitivity_level"],
-        source_message_id=m["source_message_id"],
-        source_event_id=m["source_event_id"],
-        is_explicit=bool(m["is_explicit"]),
-        status=_STATUSES[m["status"]],
-        ttl_at=m["ttl_at"],
-        last_access_at=m["last_access_at"],
-        created_at=m["created_at"],
-        updated_at=m["updated_at"],
-        vector_status=_VECTOR_STATUSES[m["vector_status"]],
-        vector_id=m["vector_id"],
-        metadata=decode_metadata(m["metadata_json"]),
-        occurred_at=m["occurred_at"],
+        id=id_,
+        user_id=user_id,
+        scope=Scope(conversation_id=conversation_id, assistant_id=assistant_id, run_id=run_id),
+        memory_type=_TYPES[memory_type],
+        title=title,
+        content=content,
+        normalized_content=normalized_content or "",
+        content_hash=content_hash or "",
+        confidence=float(confidence),
+        importance=float(importance),
+        sensitivity_level=sensitivity_level,
+        source_message_id=source_message_id,
+        source_event_id=source_event_id,
+        is_explicit=bool(is_explicit),
+        status=_STATUSES[status],
+        ttl_at=ttl_at,
+        last_access_at=last_access_at,
+        created_at=created_at,
+        updated_at=updated_at,
+        vector_status=_VECTOR_STATUSES[vector_status],
+        vector_id=vector_id,
+        metadata=decode_metadata(metadata_json),
+        occurred_at=occurred_at,
     )
 
 
@@ -297,7 +353,8 @@ class SqlMemoryItemRepository(MemoryItemRepository):
         if not item_ids:
             return []
         values = {"user_id": user_id, "ids": list(item_ids)}
-        return [from_row(row) for row in await self._conn.execute(_many(), values)]
+        rows = (await self._conn.execute(_many(), values)).all()  # one fetchall, not one per row
+        return [from_row(row) for row in rows]
 
     async def scope(self, query: ScopeQuery) -> list[MemoryItem]:
         stmt = select(t).where(*visible(shape_of(query))).order_by(*LIST_ORDER).limit(query.limit)
