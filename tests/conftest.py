@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -16,6 +16,32 @@ from tests.databases import DIALECTS, fresh_database
 pytest_plugins = ["tests.fixtures.kafka", "tests.fixtures.milvus", "tests.fixtures.redis"]
 
 T = TypeVar("T")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Modules marked ``slow`` run first (each keeps its own order): under xdist
+    (``make test``) a module runs whole on one worker, in this order, so a long drill
+    starts early instead of ending the run alone while the other worker idles."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadgroup`` (what ``make test`` runs), by module: each worker takes whole
+    modules, as with ``loadfile`` (module-scoped servers and stacks start once), and the
+    tests marked ``xdist_group(NAME)`` all run on one worker, whatever their module, for
+    what only one process per machine may run (``NAME`` says what). Combine it with
+    ``--no-loadscope-reorder`` to keep the order above (slow modules first)."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    class ByModuleOrGroup(LoadGroupScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            scope = super()._split_scope(nodeid)
+            return scope if scope != nodeid else nodeid.split("::", 1)[0]
+
+    return ByModuleOrGroup(config, log)
 
 
 def off_loop(fn: Callable[[], T]) -> T:
