@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -23,6 +24,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     (``make test``) a module runs whole on one worker, in this order, so a long drill
     starts early instead of ending the run alone while the other worker idles."""
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    # schemathesis gives every operation's item its function's node id; xdist tells items
+    # apart by node id (of equal ones it would run the first only), so each takes its name.
+    counts = Counter(item.nodeid for item in items)
+    for item in items:
+        if counts[item.nodeid] > 1:
+            item._nodeid = f"{item.nodeid.rpartition('::')[0]}::{item.name}"
 
 
 @pytest.hookimpl(tryfirst=True, optionalhook=True)  # pytest-xdist may be missing
