@@ -26,9 +26,6 @@ from memvault.application.ports.vector_store import (
 )
 from memvault.domain.metadata import tokens as metadata_tokens
 
-pytestmark = pytest.mark.xdist_group("milvus-server")
-"""One Milvus server per machine (its embedded etcd's peer port is fixed): under xdist
-every module that starts it runs on the same worker."""
 DIM = 32
 KINDS = ["memory", "qdrant-edge", "qdrant", "milvus-lite", "milvus"]
 PERSISTENT = ["qdrant-edge", "milvus-lite", "milvus"]

@@ -48,9 +48,6 @@ from memvault.domain.memory import ItemChanges, MemoryItem, MemoryStatus
 from tests.conftest import off_loop
 from tests.doubles import SwitchableStore
 
-pytestmark = pytest.mark.xdist_group("milvus-server")
-"""One Milvus server per machine (its embedded etcd's peer port is fixed): under xdist
-every module that starts it runs on the same worker."""
 STORES = ["memory", "qdrant-edge", "milvus-lite", "milvus"]
 READ_ALL = 1000
 """A search limit above any user's chunk count here: a search then returns every chunk."""
