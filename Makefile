@@ -26,8 +26,9 @@ serve: install
 	$(BIN)/memvault serve --no-migrate
 
 ## test: install the dev extras, lint, type-check, check the import contracts, run every test
+## (two pytest-xdist workers taking whole modules, slow ones first: tests/conftest.py)
 test: install-dev lint typecheck
-	$(BIN)/pytest -q --durations=25
+	$(BIN)/pytest -q -n 2 --dist loadgroup --no-loadscope-reorder --durations=25
 
 lint: install-dev
 	$(BIN)/ruff check .

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from litestar.testing import AsyncTestClient
+from rich.console import Console
 from sqlalchemy import select, text
 from typer.testing import CliRunner
 
@@ -19,6 +20,7 @@ from memvault.adapters.sqlalchemy.engine import create_engine
 from memvault.adapters.sqlalchemy.tables import memvault_api_keys, metadata
 from memvault.container import Settings
 from memvault.domain.api_keys import KeyScope, hash_secret, mint
+from memvault.entrypoints import cli_keys
 from memvault.entrypoints.cli import app as cli
 from memvault.entrypoints.http.app import create_app
 from tests.e2e.conftest import Auth
@@ -271,7 +273,9 @@ def test_the_cli_creates_lists_and_revokes_keys(tmp_path: Path, monkeypatch: pyt
     migrate(settings)
     monkeypatch.setenv("MEMVAULT_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("MEMVAULT_DATABASE_URL", raising=False)
-    monkeypatch.setenv("COLUMNS", "200")
+    # The table's width: the console is made at import, when COLUMNS was read (xdist's
+    # workers run with COLUMNS=80), so a wide one replaces it rather than setting COLUMNS.
+    monkeypatch.setattr(cli_keys, "console", Console(width=200))
     runner = CliRunner()
     made = runner.invoke(
         cli, ["keys", "create", "--name", "cli-backend", "--scope", "service", "--expires", "90d"]

@@ -47,7 +47,7 @@ from memvault.entrypoints.http.auth import issue_token
 from tests.clients.live_server import ROOT, SECRET, LiveServer, live_server
 from tests.clients.switchable_proxy import switchable_proxy
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

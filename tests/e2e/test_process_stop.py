@@ -31,7 +31,7 @@ from memvault.entrypoints.http.auth import issue_token
 from tests.e2e.scale_stack import free_port, scale_stack
 from tests.integration.chat_server import ChatServer
 
-pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.redis]
+pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 SECRET = "process-stop-" + "p" * 40
 USERS = 12
 SLOW_ANSWER_S = 20.0

@@ -21,7 +21,7 @@ from tests.e2e.drill_api import SECRET, get, post_turn, wait_all_succeeded
 from tests.e2e.private_redis import PrivateRedis, private_redis
 from tests.e2e.scale_stack import ScaleStack, scale_stack
 
-pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.redis]
+pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 OUTAGE_S = 60
 """How long Redis stays down (the issue's drill)."""
 POSTS_BEFORE, POSTS_DURING, POSTS_AFTER = 3, 6, 2
@@ -52,6 +52,7 @@ def post_spread(stack: ScaleStack, turns: dict[str, str], seconds: float) -> Non
         time.sleep(pause)
 
 
+@pytest.mark.timeout(OUTAGE_S + RECOVERY_DEADLINE_S + 120)  # its own bounds, not the default 120 s
 def test_a_redis_outage_loses_no_message_and_duplicates_no_memory(
     stack: ScaleStack, redis: PrivateRedis
 ) -> None:

@@ -40,6 +40,7 @@ from tests.databases import DIALECTS
 from tests.e2e.conftest import SECRET
 from tests.e2e.test_items_api import assert_problem
 
+pytestmark = pytest.mark.slow
 Client = AsyncTestClient  # type: ignore[type-arg]
 API = "/api/v1/memory"
 ADMIN = "/api/v1/admin"

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import httpx
+import pytest
 from pydantic import SecretStr
 
 from memvault.adapters.vector_store.qdrant_edge import QdrantEdgeVectorStore
@@ -323,6 +324,7 @@ def codeword_of(content: str) -> str:
     return content.split(" ", 1)[0]
 
 
+@pytest.mark.timeout(2 * STARTUP_TIMEOUT_S + SYNC_TIMEOUT_S + 60)  # its bounds, not 120 s
 def test_items_a_crash_left_without_vectors_are_synced_by_the_sweeper_after_restart(
     tmp_path: Path,
 ) -> None:
@@ -384,6 +386,7 @@ def plant_orphans(data: Data, user: str, document_ids: Sequence[str]) -> None:
     asyncio.run(plant())
 
 
+@pytest.mark.timeout(2 * STARTUP_TIMEOUT_S + SYNC_TIMEOUT_S + 60)  # its bounds, not 120 s
 def test_reindex_rebuilds_a_lost_store_directly_or_through_the_running_server(
     tmp_path: Path,
 ) -> None:

@@ -20,7 +20,7 @@ import pytest
 
 from tests.clients.live_server import free_port, installed_server_env, serving
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 PIP = [sys.executable, "-m", "pip"]

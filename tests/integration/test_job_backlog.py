@@ -29,6 +29,7 @@ from memvault.entrypoints.embedded_worker import EmbeddedWorker
 from tests.databases import fresh_database
 from tests.integration.job_support import make_job, offline_settings
 
+pytestmark = pytest.mark.slow
 JOBS = 200
 EXTRACTION_S = 0.02
 SWEEP_S = 0.2

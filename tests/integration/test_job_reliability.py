@@ -40,6 +40,7 @@ from memvault.entrypoints.pipeline import PipelineLoops
 from tests.databases import fresh_database
 from tests.fixtures.redis import REDIS_URL
 
+pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 USERS = 10
 MESSAGES_PER_USER = 50

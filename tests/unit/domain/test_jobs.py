@@ -352,7 +352,7 @@ ILLEGAL = [
 LEGAL = [
     pytest.param(name, status, id=f"{name}-from-{status.value}")
     for name, (_, allowed, _end) in TRANSITIONS.items()
-    for status in allowed
+    for status in sorted(allowed, key=lambda s: s.value)
 ]
 
 
