@@ -244,6 +244,17 @@ class Children:
             process.stdin.write(b"go\n")
             process.stdin.flush()
 
+    async def metered(self, engine: AsyncEngine) -> tuple[float, list[Finished], CpuMeter]:
+        """Start the children, wait until each has finished, then let them end; when
+        they were told to start, what each did, and the CPU they and PostgreSQL spent."""
+        meter = CpuMeter(engine, self.pids)
+        await meter.start()
+        go = await self.go()
+        done = await self.finished()
+        await meter.stop()
+        self.tell()
+        return go, done, meter
+
     async def finished(self) -> list[Finished]:
         deadline = time.monotonic() + GIVE_UP_S
         while not all((self._tmp / f"{name}.json").exists() for name in self._names):
@@ -479,12 +490,7 @@ async def claims_part(n: int, claimers: int) -> tuple[Row, Row]:
                 )
                 args = ["--plain"] if plain else []
                 async with children(Path(tmp), env, "claim", claimers, args) as group:
-                    meter = CpuMeter(engine, group.pids)
-                    await meter.start()
-                    go = await group.go()
-                    done = await group.finished()
-                    await meter.stop()
-                    group.tell()
+                    go, done, meter = await group.metered(engine)
                 claimed = sum(f.done for f in done)
                 if claimed != n:
                     raise RuntimeError(f"{claimed} claims of {n} rows")
@@ -506,12 +512,7 @@ async def relay_part(n: int, relays: int) -> tuple[Row, Row]:
                 )
                 child_env = env | {"MEMVAULT_OUTBOX_BATCH": str(batch)}
                 async with children(Path(tmp), child_env, "relay", relays) as group:
-                    meter = CpuMeter(engine, group.pids)
-                    await meter.start()
-                    go = await group.go()
-                    done = await group.finished()
-                    await meter.stop()
-                    group.tell()
+                    go, done, meter = await group.metered(engine)
                 published = sum(f.done for f in done)
                 if published != size:
                     raise RuntimeError(f"{published} events published of {size} rows")
