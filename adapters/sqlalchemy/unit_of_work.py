@@ -39,17 +39,29 @@ class SqlUnitOfWork(UnitOfWork):
         self._blocking: Connection | None = None
 
     async def __aenter__(self) -> SqlUnitOfWork:
+        # A begin that fails (SQLite's ``BEGIN IMMEDIATE`` meeting another writer's lock,
+        # a server gone) gets no ``__aexit__``: the connection goes back to the pool here.
         if self._read_engine is not None:
             self._blocking = self._read_engine.connect()
-            self._blocking.begin()
+            try:
+                self._blocking.begin()
+            except BaseException:
+                self._blocking.close()
+                self._blocking = None
+                raise
             # Repositories only call ``execute`` (and read ``dialect``) in a read-only
             # unit of work, which BlockingConnection provides.
             self._conn = cast(AsyncConnection, BlockingConnection(self._blocking))
         else:
             self._conn = await self._engine.connect()
-            if self._read_only:
-                await self._conn.execution_options(**{READ_ONLY: True})
-            self._tx = await self._conn.begin()
+            try:
+                if self._read_only:
+                    await self._conn.execution_options(**{READ_ONLY: True})
+                self._tx = await self._conn.begin()
+            except BaseException:
+                await self._conn.close()
+                self._conn = None
+                raise
         self.items = SqlMemoryItemRepository(self._conn)
         self.audit = SqlAuditRepository(self._conn)
         self.settings = SqlSettingsRepository(self._conn)

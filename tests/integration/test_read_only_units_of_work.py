@@ -4,11 +4,12 @@ transaction on the same pooled connection writes again."""
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import insert, make_url, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -111,3 +112,25 @@ def test_a_read_connection_refuses_another_thread(database_urls: dict[str, str])
         read_engine.dispose()
     assert len(errors) == 1
     assert "thread" in str(errors[0])
+
+
+async def test_a_unit_of_work_whose_begin_fails_returns_its_connection(
+    database_urls: dict[str, str],
+):
+    """SQLite's ``BEGIN IMMEDIATE`` meets another process's write lock: the unit of work
+    fails to open, and its connection goes back to the pool instead of leaking."""
+    url = database_urls["sqlite"]
+    engine = create_engine(url, pool_size=1, busy_timeout_ms=50)
+    path = make_url(url).database
+    assert path
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(DBAPIError, match="locked"):
+            async with SqlUnitOfWork(engine):
+                pass
+        assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+        await engine.dispose()
