@@ -301,27 +301,7 @@ class PlainLockingOutbox(sql_outbox.SqlOutboxRepository):
     """The relay's claim with plain ``FOR UPDATE``: a claimer waits for the rows another
     one holds (the baseline of the claims part; not used by memvault)."""
 
-    async def claim_due(
-        self, *, now: datetime, limit: int, lease: timedelta
-    ) -> list[OutboxMessage]:
-        t = memory_outbox_messages
-        stmt = (
-            select(t)
-            .where(t.c.status.in_(sql_outbox.UNCONSUMED), t.c.next_retry_at <= now)
-            .order_by(t.c.next_retry_at, t.c.id)
-            .limit(limit)
-            .with_for_update()
-        )
-        rows = [sql_outbox.from_row(row) for row in await self._conn.execute(stmt)]
-        if rows:
-            from sqlalchemy import update
-
-            await self._conn.execute(
-                update(t)
-                .where(t.c.id.in_([r.id for r in rows]))
-                .values(next_retry_at=now + lease, updated_at=now)
-            )
-        return rows
+    skip_locked = False
 
 
 async def claim_child(result: Path, plain: bool, limit: int) -> None:

@@ -125,9 +125,9 @@ class MilvusVectorStore(VectorStore):
 
     async def delete_documents(self, document_ids: Sequence[str]) -> None:
         client, _ = self._ready()
+        self._strong_until = time.monotonic() + _DELETE_SETTLE_S  # searches meanwhile too
         for batch in batches(list(dict.fromkeys(document_ids)), _BATCH):
             expression = f"document_id in {_string_list(batch)}"
-            self._strong_until = time.monotonic() + _DELETE_SETTLE_S
             await self._call(client.delete, self._collection, filter=expression)
         self._strong_until = time.monotonic() + _DELETE_SETTLE_S
 
