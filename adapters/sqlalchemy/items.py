@@ -261,14 +261,28 @@ class SqlMemoryItemRepository(MemoryItemRepository):
             stmt = update(t).where(t.c.id == state.item_id)
             if state.expected_updated_at is not None:
                 stmt = stmt.where(t.c.updated_at == state.expected_updated_at)
-            await self._conn.execute(
-                stmt.values(vector_status=state.status.value, vector_id=state.vector_id)
-            )
+            values: dict[str, Any] = {
+                "vector_status": state.status.value,
+                "vector_id": state.vector_id,
+            }
+            if state.status is not VectorStatus.PENDING:  # an outcome: that sync ended
+                values["vector_sync_until"] = None
+            await self._conn.execute(stmt.values(**values))
 
-    async def hold_vector_syncs(self, item_ids: Sequence[int], *, until: datetime) -> None:
-        if item_ids:
-            stmt = update(t).where(t.c.id.in_(list(item_ids))).values(vector_sync_until=until)
-            await self._conn.execute(stmt)
+    async def hold_vector_syncs(
+        self, item_ids: Sequence[int], *, now: datetime, until: datetime
+    ) -> set[int]:
+        if not item_ids:
+            return set()
+        ids = list(item_ids)
+        # A row another sweeper holds (committed, or locked until it commits: the UPDATE
+        # re-reads it then) fails the condition; the SELECT tells which rows this one got.
+        free = or_(t.c.vector_sync_until.is_(None), t.c.vector_sync_until <= now)
+        await self._conn.execute(
+            update(t).where(t.c.id.in_(ids), free).values(vector_sync_until=until)
+        )
+        held = select(t.c.id).where(t.c.id.in_(ids), t.c.vector_sync_until == until)
+        return {int(v) for v in (await self._conn.execute(held)).scalars()}
 
     async def unsynced(
         self,

@@ -113,12 +113,16 @@ class MemoryItemRepository(Protocol):
         ...
 
     async def set_vector_states(self, states: Sequence[VectorState]) -> None:
-        """Write ``vector_status``/``vector_id`` without touching ``updated_at``."""
+        """Write ``vector_status``/``vector_id`` without touching ``updated_at``. An
+        outcome (any status but ``pending``) ends the sync: its deadline is cleared."""
         ...
 
-    async def hold_vector_syncs(self, item_ids: Sequence[int], *, until: datetime) -> None:
-        """Items (any user) whose vector sync starts now and may run until ``until``:
-        :meth:`unsynced` leaves them out until then, in every process."""
+    async def hold_vector_syncs(
+        self, item_ids: Sequence[int], *, now: datetime, until: datetime
+    ) -> set[int]:
+        """Claim the vector sync of these items (any user) until ``until``, unless some
+        earlier claim still holds at ``now``: :meth:`unsynced` leaves them out until then,
+        in every process. Returns the ids claimed (of two sweepers, one gets each item)."""
         ...
 
     async def unsynced(

@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from memvault.adapters.sqlalchemy.unit_of_work import SqlUnitOfWorkFactory
-from memvault.domain.memory import MemoryItem, MemoryType
+from memvault.application.ports.repositories import VectorState
+from memvault.domain.memory import MemoryItem, MemoryType, VectorStatus
 
 OLD = datetime(1999, 3, 1, 12, 0, 0, 250000, tzinfo=UTC)
 """Older than any other test's item: these come first in the sweeper's order."""
@@ -54,7 +55,7 @@ async def test_an_item_is_left_out_until_its_sync_deadline_passes(
     assert ids <= await unsynced_ids(uow, deadline), "taken again once the deadline passed"
 
 
-async def test_an_update_and_a_hold_set_the_deadline_and_an_update_clears_it(
+async def test_a_hold_claims_once_and_an_update_sets_or_clears_the_deadline(
     uow: SqlUnitOfWorkFactory, user_id: str
 ):
     item = pending(user_id, "likes green tea")
@@ -65,9 +66,14 @@ async def test_an_update_and_a_hold_set_the_deadline_and_an_update_clears_it(
     assert item.id in await unsynced_ids(uow, OLD)
 
     async with uow() as tx:
-        await tx.items.hold_vector_syncs([item.id or 0], until=until)
+        assert await tx.items.hold_vector_syncs([item.id or 0], now=OLD, until=until) == {item.id}
         await tx.commit()
     assert item.id not in await unsynced_ids(uow, OLD)
+    async with uow() as tx:
+        later = until + timedelta(minutes=1)
+        assert await tx.items.hold_vector_syncs([item.id or 0], now=OLD, until=later) == set()
+        await tx.commit()
+    assert item.id in await unsynced_ids(uow, until), "the second claim did not take it"
     assert item.id in await unsynced_ids(uow, until)
 
     async with uow() as tx:
@@ -79,3 +85,30 @@ async def test_an_update_and_a_hold_set_the_deadline_and_an_update_clears_it(
         await tx.items.update(item)
         await tx.commit()
     assert item.id in await unsynced_ids(uow, OLD), "a write that starts no sync holds none"
+
+
+async def test_a_recorded_outcome_ends_the_hold_and_a_return_to_pending_keeps_it(
+    uow: SqlUnitOfWorkFactory, user_id: str
+):
+    """A failed sync's item is retried at the next sweep, not at its deadline; an item
+    sent back to ``pending`` (changed again meanwhile) keeps the newer write's hold."""
+    until = OLD + timedelta(minutes=1)
+    failed, overtaken = pending(user_id, "likes tea"), pending(user_id, "likes coffee")
+    async with uow() as tx:
+        for item in (failed, overtaken):
+            await tx.items.add(item, sync_until=until)
+        await tx.commit()
+
+    def outcome(item: MemoryItem, status: VectorStatus) -> VectorState:
+        return VectorState(
+            item_id=item.id or 0, status=status, vector_id=None, expected_updated_at=OLD
+        )
+
+    async with uow() as tx:
+        await tx.items.set_vector_states(
+            [outcome(failed, VectorStatus.FAILED), outcome(overtaken, VectorStatus.PENDING)]
+        )
+        await tx.commit()
+    found = await unsynced_ids(uow, OLD)
+    assert failed.id in found
+    assert overtaken.id not in found
