@@ -6,7 +6,9 @@ other item's document is deleted. ``vector_status``/``vector_id`` record the out
 without touching ``updated_at``, and only if the item has not changed meanwhile (one
 that has goes back to ``pending``: this write may have landed after the newer one's). A
 failure is never raised: the item stays ``pending``/``failed`` and the re-sync sweeper
-tries again.
+tries again. Whoever starts a sync records its deadline with the items (the write that
+sets them ``pending``; the sweeper when it takes them); until it passes no process's
+sweeper takes them, and a recorded outcome ends it.
 """
 
 from __future__ import annotations
@@ -267,10 +269,13 @@ class ResyncVectorsUseCase:
         if not items:
             return []
         retried = sum(1 for item in items if self._ledger.attempts(item.id or 0) > 0)
-        fresh = self._indexer.sync_timeout(len(items) - retried) if retried < len(items) else None
-        single = self._indexer.sync_timeout(1) if retried else None
-        timeouts = [t for t in (fresh, single and single * -(-retried // self._retries)) if t]
-        if not timeouts:  # an indexer without a timeout: nothing to hold
+        timeouts: list[timedelta] = []
+        if retried < len(items):
+            timeouts.append(self._indexer.sync_timeout(len(items) - retried) or timedelta())
+        if retried:
+            rounds = -(-retried // self._retries)
+            timeouts.append((self._indexer.sync_timeout(1) or timedelta()) * rounds)
+        if max(timeouts) <= timedelta():  # an indexer without a timeout: nothing to hold
             return items
         async with self._uow() as uow:
             held = await uow.items.hold_vector_syncs(
