@@ -111,6 +111,7 @@ _COLUMNS = (
     "vector_id",
     "metadata_json",
     "occurred_at",
+    "vector_sync_until",
 )
 if tuple(c.name for c in t.columns) != _COLUMNS:  # from_row unpacks rows by position
     raise RuntimeError("memory_items' columns changed: update items._COLUMNS and from_row")
@@ -147,6 +148,7 @@ def from_row(row: Sequence[Any]) -> MemoryItem:
         vector_id,
         metadata_json,
         occurred_at,
+        _sync_until,  # the sweeper's concern, in SQL alone
     ) = row
     return MemoryItem(
         id=id_,
@@ -200,8 +202,9 @@ class SqlMemoryItemRepository(MemoryItemRepository):
     def __init__(self, connection: AsyncConnection) -> None:
         self._conn = connection
 
-    async def add(self, item: MemoryItem) -> MemoryItem:
-        result = await self._conn.execute(insert(t).values(**to_row(item)))
+    async def add(self, item: MemoryItem, *, sync_until: datetime | None = None) -> MemoryItem:
+        row = to_row(item) | {"vector_sync_until": sync_until}
+        result = await self._conn.execute(insert(t).values(**row))
         item.id = int(result.inserted_primary_key[0])  # type: ignore[index]
         await self._index(item)
         return item
@@ -233,11 +236,12 @@ class SqlMemoryItemRepository(MemoryItemRepository):
         row = (await self._conn.execute(stmt)).first()
         return None if row is None else from_row(row)
 
-    async def update(self, item: MemoryItem) -> None:
+    async def update(self, item: MemoryItem, *, sync_until: datetime | None = None) -> None:
         if item.id is None:
             raise ValueError("cannot update an item that was never added")
+        row = to_row(item) | {"vector_sync_until": sync_until}
         await self._conn.execute(
-            update(t).where(t.c.id == item.id, t.c.user_id == item.user_id).values(**to_row(item))
+            update(t).where(t.c.id == item.id, t.c.user_id == item.user_id).values(**row)
         )
         await self._index(item)
 
@@ -257,9 +261,28 @@ class SqlMemoryItemRepository(MemoryItemRepository):
             stmt = update(t).where(t.c.id == state.item_id)
             if state.expected_updated_at is not None:
                 stmt = stmt.where(t.c.updated_at == state.expected_updated_at)
-            await self._conn.execute(
-                stmt.values(vector_status=state.status.value, vector_id=state.vector_id)
-            )
+            values: dict[str, Any] = {
+                "vector_status": state.status.value,
+                "vector_id": state.vector_id,
+            }
+            if state.status is not VectorStatus.PENDING:  # an outcome: that sync ended
+                values["vector_sync_until"] = None
+            await self._conn.execute(stmt.values(**values))
+
+    async def hold_vector_syncs(
+        self, item_ids: Sequence[int], *, now: datetime, until: datetime
+    ) -> set[int]:
+        if not item_ids:
+            return set()
+        ids = list(item_ids)
+        # A row another sweeper holds (committed, or locked until it commits: the UPDATE
+        # re-reads it then) fails the condition; the SELECT tells which rows this one got.
+        free = or_(t.c.vector_sync_until.is_(None), t.c.vector_sync_until <= now)
+        await self._conn.execute(
+            update(t).where(t.c.id.in_(ids), free).values(vector_sync_until=until)
+        )
+        held = select(t.c.id).where(t.c.id.in_(ids), t.c.vector_sync_until == until)
+        return {int(v) for v in (await self._conn.execute(held)).scalars()}
 
     async def unsynced(
         self,
@@ -274,7 +297,8 @@ class SqlMemoryItemRepository(MemoryItemRepository):
             t.c.updated_at <= changed_before,
         )
         expired = and_(t.c.vector_status == VectorStatus.SYNCED.value, t.c.ttl_at <= now)
-        stmt = select(t).where(or_(behind, expired)).order_by(t.c.updated_at).limit(limit)
+        free = or_(t.c.vector_sync_until.is_(None), t.c.vector_sync_until <= now)
+        stmt = select(t).where(or_(behind, expired), free).order_by(t.c.updated_at).limit(limit)
         if exclude:
             stmt = stmt.where(t.c.id.not_in(list(exclude)))
         return [from_row(row) for row in await self._conn.execute(stmt)]

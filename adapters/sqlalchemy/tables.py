@@ -64,6 +64,7 @@ memory_items = Table(
     Column("vector_id", ExactString(128)),
     Column("metadata_json", Text),
     Column("occurred_at", UTCDateTime),
+    Column("vector_sync_until", UTCDateTime),
     Index("ix_memory_items_user_status_type", "user_id", "status", "memory_type"),
     Index("ix_memory_items_user_conv_status", "user_id", "conversation_id", "status"),
     Index("ix_memory_items_user_asst_run_status", "user_id", "assistant_id", "run_id", "status"),

@@ -74,6 +74,8 @@ class Change:
     source_event_id: str | None
     now: datetime
     result: WriteResult
+    sync_until: datetime | None = None
+    """The deadline of the vector sync after commit, recorded with each item written."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -173,13 +175,19 @@ class MemoryWriter(FactWriter):
         *,
         source_event_id: str | None,
         now: datetime,
+        sync_until: datetime | None = None,
     ) -> WriteResult:
         """Apply the decisions in ``uow``'s transaction, one SAVEPOINT per fact. A target
         that is no longer active makes that fact fail alone."""
         result = WriteResult(request_id=payload.trace_id)
         for fact, decision in decided:
             change = Change(
-                uow=uow, payload=payload, source_event_id=source_event_id, now=now, result=result
+                uow=uow,
+                payload=payload,
+                source_event_id=source_event_id,
+                now=now,
+                result=result,
+                sync_until=sync_until,
             )
             written = len(result.changed)
             try:
@@ -330,7 +338,7 @@ class MemoryWriter(FactWriter):
         item = new_item(
             fact, change.payload, source_event_id=change.source_event_id, now=change.now
         )
-        await change.uow.items.add(item)
+        await change.uow.items.add(item, sync_until=change.sync_until)
         await self._record(change, item, AuditOperation.CREATE, reason, None)
 
     async def _update(
@@ -345,14 +353,14 @@ class MemoryWriter(FactWriter):
             importance=fact.importance,
             now=change.now,
         )
-        await change.uow.items.update(item)
+        await change.uow.items.update(item, sync_until=change.sync_until)
         await self._record(change, item, AuditOperation.UPDATE, reason, before)
 
     async def _delete(self, change: Change, target: Candidate, reason: str) -> None:
         item = await self._locked(change.uow, target)
         before = item.snapshot()
         item.delete(now=change.now)
-        await change.uow.items.update(item)
+        await change.uow.items.update(item, sync_until=change.sync_until)
         await self._record(change, item, AuditOperation.DELETE, reason, before)
 
     @staticmethod

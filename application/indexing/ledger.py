@@ -1,10 +1,13 @@
 """What this process knows about vector syncs: which are still running, which failed.
 
-Kept in memory per process, on purpose (no column, no migration): the worst a restart
-costs is one more attempt per failing item. The sweeper reads it to skip items whose
-first sync still runs (never embedded twice at once), to retry items that failed
-before one by one (a poison item fails alone), and to let items that keep failing
-rest, with a backoff, so they never starve the items behind them.
+Kept in memory per process, on purpose: the worst a restart costs is one more attempt
+per failing item. Across processes the database holds each sync's deadline
+(``memory_items.vector_sync_until``, set by the write that starts it and by the sweeper
+that takes an item): no process's sweeper takes an item before it passes. This ledger
+adds what only this process knows: its own syncs still running past their deadline
+(never embedded twice at once by this process), and the items that failed here, which
+its sweeper retries one per call (a poison item fails alone) and lets rest, with a
+backoff, once they keep failing, so they never starve the items behind them.
 """
 
 from __future__ import annotations

@@ -6,14 +6,16 @@ other item's document is deleted. ``vector_status``/``vector_id`` record the out
 without touching ``updated_at``, and only if the item has not changed meanwhile (one
 that has goes back to ``pending``: this write may have landed after the newer one's). A
 failure is never raised: the item stays ``pending``/``failed`` and the re-sync sweeper
-tries again.
+tries again. Whoever starts a sync records its deadline with the items (the write that
+sets them ``pending``; the sweeper when it takes them); until it passes no process's
+sweeper takes them, and a recorded outcome ends it.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import structlog
 
@@ -32,12 +34,16 @@ log = structlog.get_logger(__name__)
 
 
 class VectorIndexer(ItemIndexer):
-    """Syncs after commit and waits at most ``timeout + per_item × items`` for it.
+    """Syncs after commit and waits at most ``timeout + per_item × items`` for it
+    (:meth:`sync_timeout`): the deadline the write recorded with the items, before which
+    no process's sweeper takes them.
 
     A sync that takes longer is not cancelled: it goes on in the background and
     records its outcome when it ends, while the caller returns (the items stay
-    ``pending``). Until it ends the :class:`SyncLedger` marks its items running, so the
-    sweeper does not embed them a second time meanwhile.
+    ``pending``). Until it ends this process's :class:`SyncLedger` marks its items
+    running, so this process's sweeper does not embed them a second time meanwhile;
+    another process's sweeper may take them once the deadline passed (the sync is then
+    presumed crashed).
     """
 
     def __init__(
@@ -61,6 +67,9 @@ class VectorIndexer(ItemIndexer):
         self._ready = False
         self._background: set[asyncio.Task[None]] = set()
 
+    def sync_timeout(self, count: int) -> timedelta:
+        return timedelta(seconds=self._timeout + self._per_item * count)
+
     async def items_changed(self, items: Sequence[MemoryItem]) -> None:
         stored = [item for item in items if item.id is not None]
         if not stored:
@@ -69,7 +78,7 @@ class VectorIndexer(ItemIndexer):
         self._ledger.started(item_ids)
         work = asyncio.create_task(self._sync(stored))
         work.add_done_callback(lambda _: self._ledger.finished(item_ids))
-        limit = self._timeout + self._per_item * len(stored)
+        limit = self.sync_timeout(len(stored)).total_seconds()
         done, _ = await asyncio.wait({work}, timeout=limit)
         if not done:  # not cancelled: the work so far is not wasted, nor done twice
             log.warning("vector_sync_slow", items=len(stored), waited_s=round(limit, 1))
@@ -191,11 +200,15 @@ class ResyncVectorsUseCase:
     that expired while indexed lose their vectors.
 
     One call takes at most ``batch`` items, oldest change first, leaving out every item
-    the :class:`SyncLedger` marks running or resting (the first ``max_excluded`` in the
-    query, any others after it). Items never tried by this process are
-    synced together; those that failed before, one by one, so an item that always fails
-    costs only its own attempt and then rests (backoff) instead of heading every slice.
-    Returns how many items were taken.
+    whose sync some process started and whose deadline (in the database) has not passed,
+    and every item this process's :class:`SyncLedger` marks running or resting (the
+    first ``max_excluded`` in the query, any others after it). It claims the items it
+    takes with a deadline of its own (``hold_vector_syncs``: of two sweepers, one gets
+    each item), so that no other process embeds them meanwhile. Items never tried by
+    this process are synced together; those that failed before one per call, so an item
+    that always fails costs only its own attempt and then rests (backoff) instead of
+    heading every slice; at most ``retries`` of those calls run at once, so items that
+    hang cost one timeout together, not one each. Returns how many items were taken.
     """
 
     def __init__(
@@ -208,6 +221,7 @@ class ResyncVectorsUseCase:
         batch: int = 50,
         ledger: SyncLedger | None = None,
         max_excluded: int = MAX_EXCLUDED,
+        retries: int = 4,
     ) -> None:
         self._uow = uow
         self._clock = clock
@@ -216,6 +230,7 @@ class ResyncVectorsUseCase:
         self._batch = batch
         self._ledger = ledger or SyncLedger()
         self._max_excluded = max_excluded
+        self._retries = max(1, retries)
 
     async def __call__(self, *, immediately: bool = False) -> int:
         now = self._clock.now()
@@ -224,18 +239,47 @@ class ResyncVectorsUseCase:
         # The database skips the first ``max_excluded``; this sweep the rest, reading as
         # many more rows as it may have to drop.
         beyond = set(skip[self._max_excluded :])
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             found = await uow.items.unsynced(
                 changed_before=cutoff,
                 now=now,
                 limit=self._batch + len(beyond),
                 exclude=skip[: self._max_excluded],
             )
-        items = [item for item in found if item.id not in beyond][: self._batch]
+        items = await self._claimed(
+            [item for item in found if item.id not in beyond][: self._batch], now
+        )
         fresh = [item for item in items if self._ledger.attempts(item.id or 0) == 0]
-        if fresh:
-            await self._indexer.items_changed(fresh)
-        for item in items:
-            if self._ledger.attempts(item.id or 0) > 0 and item not in fresh:
+        again = [item for item in items if self._ledger.attempts(item.id or 0) > 0]
+        gate = asyncio.Semaphore(self._retries)
+
+        async def retry(item: MemoryItem) -> None:
+            async with gate:
                 await self._indexer.items_changed([item])
+
+        syncs = [retry(item) for item in again]
+        if fresh:
+            syncs.append(self._indexer.items_changed(fresh))
+        await asyncio.gather(*syncs)
         return len(items)
+
+    async def _claimed(self, items: list[MemoryItem], now: datetime) -> list[MemoryItem]:
+        """The items this sweep holds until its syncs' deadline: the fresh batch's
+        timeout, or as many single-item timeouts as rounds of retries, the longer."""
+        if not items:
+            return []
+        retried = sum(1 for item in items if self._ledger.attempts(item.id or 0) > 0)
+        timeouts: list[timedelta] = []
+        if retried < len(items):
+            timeouts.append(self._indexer.sync_timeout(len(items) - retried) or timedelta())
+        if retried:
+            rounds = -(-retried // self._retries)
+            timeouts.append((self._indexer.sync_timeout(1) or timedelta()) * rounds)
+        if max(timeouts) <= timedelta():  # an indexer without a timeout: nothing to hold
+            return items
+        async with self._uow() as uow:
+            held = await uow.items.hold_vector_syncs(
+                [item.id or 0 for item in items], now=now, until=now + max(timeouts)
+            )
+            await uow.commit()
+        return [item for item in items if item.id in held]

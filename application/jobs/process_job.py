@@ -35,7 +35,7 @@ from memvault.application.jobs.wake import WakeUsers
 from memvault.application.ports.clock import Clock
 from memvault.application.ports.extractor import ExtractionRequest, Extractor
 from memvault.application.ports.failures import FailureKind, failure_kind
-from memvault.application.ports.indexer import ItemIndexer
+from memvault.application.ports.indexer import ItemIndexer, sync_deadline
 from memvault.application.ports.job_queue import JobQueue
 from memvault.application.ports.memory_writer import FactWriter, WriteResult
 from memvault.application.ports.metrics import NO_METRICS, Metric, Metrics
@@ -198,9 +198,16 @@ class ProcessJobUseCase:
             async with self._uow(read_only=True) as reader:
                 decided = await self._writer.decide(reader, facts, payload, now=now)
         commit.begun = True
+        # Counted from now, not from before the slow decisions; a fact changes about one item.
+        until = sync_deadline(self._indexer, len(decided), self._clock.now())
         async with self._uow() as uow:
             result = await self._writer.apply(
-                uow, decided, payload, source_event_id=job.source_event_id, now=now
+                uow,
+                decided,
+                payload,
+                source_event_id=job.source_event_id,
+                now=now,
+                sync_until=until,
             )
             job.succeed(
                 memory_ids=result.memory_ids, outcomes=(*skipped, *result.outcomes), now=now

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from itertools import groupby
 
 from memvault.application.ports.clock import Clock
-from memvault.application.ports.indexer import ItemIndexer
+from memvault.application.ports.indexer import ItemIndexer, sync_deadline
 from memvault.application.ports.metrics import NO_METRICS, Metric, Metrics
 from memvault.application.ports.repositories import UnitOfWorkFactory
 from memvault.application.shared.audit import audit_item
@@ -102,6 +102,7 @@ class DedupUseCase:
     async def _archive(self, items: list[MemoryItem], command: Dedup) -> list[MemoryItem]:
         now = self._clock.now()
         archived: list[MemoryItem] = []
+        until = sync_deadline(self._indexer, len(items), now)  # at most that many archived
         async with self._uow() as uow:
             for stale in items:
                 item = await uow.items.get(stale.user_id, stale.id or 0, for_update=True)
@@ -110,7 +111,7 @@ class DedupUseCase:
                 before = item.snapshot()
                 if not item.archive(now=now):
                     continue
-                await uow.items.update(item)
+                await uow.items.update(item, sync_until=until)
                 await audit_item(
                     uow,
                     item=item,

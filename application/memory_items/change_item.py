@@ -10,7 +10,7 @@ from typing import ClassVar
 
 from memvault.application.memory_items.common import load_item
 from memvault.application.ports.clock import Clock
-from memvault.application.ports.indexer import ItemIndexer
+from memvault.application.ports.indexer import ItemIndexer, sync_deadline
 from memvault.application.ports.metrics import NO_METRICS, Metric, Metrics
 from memvault.application.ports.repositories import UnitOfWorkFactory
 from memvault.application.shared.audit import audit_item
@@ -77,7 +77,7 @@ class _ItemChange:
             before = item.snapshot()
             changed = mutate(item, now)
             if changed:
-                await uow.items.update(item)
+                await uow.items.update(item, sync_until=sync_deadline(self._indexer, 1, now))
                 await audit_item(
                     uow,
                     item=item,

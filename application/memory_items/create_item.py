@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from memvault.application.ports.clock import Clock
-from memvault.application.ports.indexer import ItemIndexer
+from memvault.application.ports.indexer import ItemIndexer, sync_deadline
 from memvault.application.ports.metrics import NO_METRICS, Metric, Metrics
 from memvault.application.ports.repositories import UnitOfWork, UnitOfWorkFactory
 from memvault.application.shared.audit import audit_item
@@ -70,9 +70,10 @@ class CreateItemsUseCase:
         now = self._clock.now()
         items = [self._checked(command, index, now) for index in range(len(command.items))]
         operator = command.operator or Operator.user(command.user_id)
+        until = sync_deadline(self._indexer, len(items), now)
         async with self._uow() as uow:
             for item, new in zip(items, command.items, strict=True):
-                await self._store(uow, item, new.reason, now, operator)
+                await self._store(uow, item, new.reason, now, operator, until)
             await uow.commit()
         await self._indexer.items_changed(items)
         self._metrics.count(Metric.MANAGE_TOTAL, len(items), operation="create", status="ok")
@@ -111,9 +112,14 @@ class CreateItemsUseCase:
 
     @staticmethod
     async def _store(
-        uow: UnitOfWork, item: MemoryItem, reason: str | None, now: datetime, operator: Operator
+        uow: UnitOfWork,
+        item: MemoryItem,
+        reason: str | None,
+        now: datetime,
+        operator: Operator,
+        until: datetime | None,
     ) -> None:
-        await uow.items.add(item)
+        await uow.items.add(item, sync_until=until)
         await audit_item(
             uow,
             item=item,

@@ -54,4 +54,8 @@ class FactWriter(Protocol):
         *,
         source_event_id: str | None,
         now: datetime,
-    ) -> WriteResult: ...
+        sync_until: datetime | None = None,
+    ) -> WriteResult:
+        """``sync_until``: the deadline of the vector sync that follows the commit,
+        recorded with every item written (``MemoryItemRepository.add``)."""
+        ...

@@ -93,13 +93,18 @@ class LexicalMatches:
 class MemoryItemRepository(Protocol):
     """Stores memory items. ``add`` assigns ``id``; ``update`` writes every column."""
 
-    async def add(self, item: MemoryItem) -> MemoryItem: ...
+    async def add(self, item: MemoryItem, *, sync_until: datetime | None = None) -> MemoryItem:
+        """``sync_until``: the deadline of the vector sync this write starts (after its
+        commit), if any; until then :meth:`unsynced` leaves the item out."""
+        ...
 
     async def get(
         self, user_id: str, item_id: int, *, for_update: bool = False
     ) -> MemoryItem | None: ...
 
-    async def update(self, item: MemoryItem) -> None: ...
+    async def update(self, item: MemoryItem, *, sync_until: datetime | None = None) -> None:
+        """``sync_until`` as in :meth:`add` (``None`` clears an earlier one)."""
+        ...
 
     async def find_by_hash(
         self, user_id: str, memory_type: MemoryType, content_hash: str
@@ -108,7 +113,16 @@ class MemoryItemRepository(Protocol):
         ...
 
     async def set_vector_states(self, states: Sequence[VectorState]) -> None:
-        """Write ``vector_status``/``vector_id`` without touching ``updated_at``."""
+        """Write ``vector_status``/``vector_id`` without touching ``updated_at``. An
+        outcome (any status but ``pending``) ends the sync: its deadline is cleared."""
+        ...
+
+    async def hold_vector_syncs(
+        self, item_ids: Sequence[int], *, now: datetime, until: datetime
+    ) -> set[int]:
+        """Claim the vector sync of these items (any user) until ``until``, unless some
+        earlier claim still holds at ``now``: :meth:`unsynced` leaves them out until then,
+        in every process. Returns the ids claimed (of two sweepers, one gets each item)."""
         ...
 
     async def unsynced(
@@ -121,7 +135,8 @@ class MemoryItemRepository(Protocol):
     ) -> list[MemoryItem]:
         """Items (any user) whose vectors are out of date, oldest change first: ``pending``
         or ``failed`` since before ``changed_before``, or still indexed though expired;
-        never those whose id is in ``exclude``."""
+        never those whose id is in ``exclude``, nor those whose sync's deadline (``add``,
+        ``update``, :meth:`hold_vector_syncs`) is after ``now``."""
         ...
 
     async def get_many(self, user_id: str, item_ids: Sequence[int]) -> list[MemoryItem]: ...

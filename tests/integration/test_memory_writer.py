@@ -62,10 +62,10 @@ class PoisonedItems(SqlMemoryItemRepository):
     """Inserting the poisoned content fails inside the database, after the fact's
     earlier statements ran (on PostgreSQL that aborts the transaction, savepoint aside)."""
 
-    async def add(self, item: MemoryItem) -> MemoryItem:
+    async def add(self, item: MemoryItem, *, sync_until: datetime | None = None) -> MemoryItem:
         if item.content == POISON:
             await self._conn.execute(text("SELECT no_such_column FROM memory_items"))
-        return await super().add(item)
+        return await super().add(item, sync_until=sync_until)
 
 
 class PoisonedUnitOfWork(SqlUnitOfWork):

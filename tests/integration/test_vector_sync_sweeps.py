@@ -4,6 +4,7 @@ re-sync sweeper takes bounded slices where an item that always fails blocks nobo
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 
 from memvault.application.indexing.ledger import SyncLedger
 from memvault.application.indexing.vector_sync import ResyncVectorsUseCase, VectorIndexer
+from memvault.application.memory_items.create_item import CreateItems, CreateItemsUseCase, NewItem
 from memvault.application.ports.embedder import Embedder, EmbedderError, Vector
 from tests.integration import test_vector_sync as sync
 from tests.integration.test_vector_sync import (
@@ -188,3 +190,107 @@ async def test_items_of_running_syncs_past_the_exclusion_cap_are_not_embedded_ag
     embedder.release.set()
     await indexer.settled()
     assert {(await rows(world))[i].vector_status for i in [*running, behind]} == {"synced"}
+
+
+class Process:
+    """What one process of scale mode holds: its own ledger, indexer and sweeper, on the
+    database the others share (``serve``, ``relay``, ``worker``)."""
+
+    def __init__(self, world: World, embedder: Embedder, *, timeout: timedelta) -> None:
+        self.indexer, self.ledger = sweeper_parts(
+            world, embedder, timeout=timeout, per_item=timedelta(seconds=0.2)
+        )
+        self.resync = ResyncVectorsUseCase(
+            world.container.uow(), world.clock, self.indexer, ledger=self.ledger
+        )
+        self.create = CreateItemsUseCase(world.container.uow(), world.clock, self.indexer)
+
+
+async def test_another_process_sweeper_leaves_a_running_write_sync_alone_until_its_deadline(
+    edge_world: World,
+) -> None:
+    """The API's sync after its commit hangs; the relay's sweeper (its own ledger, which
+    knows nothing of it) leaves the items alone past its grace, until the deadline the
+    write recorded (30 s plus 0.2 s per item), then takes them: that sync crashed."""
+    world = edge_world
+    alice, _ = world.users
+    held = HeldEmbedder()
+    api = Process(world, held, timeout=timedelta(seconds=30))
+    relay_embedder = HeldEmbedder()
+    relay_embedder.release.set()
+    relay = Process(world, relay_embedder, timeout=timedelta(seconds=30))
+    news = [NewItem(memory_type="fact", content=f"plays the cello {n}") for n in range(5)]
+
+    writing = asyncio.create_task(api.create(CreateItems(user_id=alice, items=news)))
+    await held.started.wait()  # committed; its sync embeds, held
+
+    world.clock.advance(timedelta(seconds=30.5))  # past the relay's grace, not the deadline
+    assert await relay.resync() == 0
+    assert relay_embedder.calls == 0, "not embedded a second time while the first runs"
+
+    world.clock.advance(timedelta(seconds=1))  # past 30 s + 5 × 0.2 s after the write
+    assert await relay.resync() == 5, "the deadline passed: taken as a crashed sync's"
+    assert relay_embedder.calls == 1
+    assert {r.vector_status for r in (await rows(world)).values()} == {"synced"}
+
+    held.release.set()
+    await writing
+    await api.indexer.settled()
+    assert held.calls == 1
+
+
+async def test_two_sweepers_never_take_the_same_items_while_a_sync_runs(
+    edge_world: World,
+) -> None:
+    world = edge_world
+    alice, _ = world.users
+    ids = [await create_then_crash(world, alice, f"likes tea number {n}") for n in range(3)]
+    world.clock.advance(timedelta(hours=1))
+    held = HeldEmbedder()
+    first = Process(world, held, timeout=timedelta(seconds=30))
+    other_embedder = HeldEmbedder()
+    other_embedder.release.set()
+    second = Process(world, other_embedder, timeout=timedelta(seconds=30))
+
+    sweeping = asyncio.create_task(first.resync())
+    await held.started.wait()
+    world.clock.advance(timedelta(seconds=29))
+    assert await second.resync() == 0
+    assert other_embedder.calls == 0
+
+    world.clock.advance(timedelta(seconds=2))  # past the first sweep's 30 s + 3 × 0.2 s
+    assert await second.resync() == 3
+    assert other_embedder.calls == 1
+    held.release.set()
+    assert await sweeping == 3
+    await first.indexer.settled()
+    assert {(await rows(world))[i].vector_status for i in ids} == {"synced"}
+
+
+async def test_items_that_failed_before_are_retried_concurrently_each_alone(
+    edge_world: World,
+) -> None:
+    """Four items that failed once, each hanging on retry: one sweep waits about one
+    timeout (four at once), not four one after another; each is still its own call."""
+    world = edge_world
+    alice, _ = world.users
+    ids = [await create_then_crash(world, alice, f"hangs number {n}") for n in range(4)]
+    timeout = timedelta(seconds=0.5)
+    held = HeldEmbedder()
+    indexer, ledger = sweeper_parts(world, held, timeout=timeout)
+    async with world.container.uow()() as uow:
+        items = await uow.items.get_many(alice, ids)
+    ledger.failed([(i.id or 0, i.updated_at) for i in items], now=world.clock.now())
+    world.clock.advance(timedelta(hours=1))
+    resync = ResyncVectorsUseCase(
+        world.container.uow(), world.clock, indexer, ledger=ledger, retries=4
+    )
+
+    started = time.monotonic()
+    assert await resync() == 4
+    took = time.monotonic() - started
+
+    assert took < 2 * timeout.total_seconds(), f"{took:.2f} s: the retries ran one by one"
+    assert sorted(held.texts) == [[f"hangs number {n}"] for n in range(4)]
+    held.release.set()
+    await indexer.settled()

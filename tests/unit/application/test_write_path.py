@@ -80,6 +80,7 @@ class AddingWriter(FactWriter):
         *,
         source_event_id: str | None,
         now: datetime,
+        sync_until: datetime | None = None,
     ) -> WriteResult:
         items = [
             MemoryItem(
