@@ -11,12 +11,19 @@ an unfiltered scan of 3,000 points costs about the same), while a hand-off to a 
 thread waits for the GIL (up to the 5 ms switch interval while the event loop is busy)
 and was most of a search's vector stage under load. The cost grows with one user's
 point count, so a user with a hundred thousand memories holds the loop for milliseconds.
+
+What a search costs most is reading its hits' payloads, and the first read of a point's
+payload after the shard is opened costs about four times the next ones (100k points,
+50 hits: 0.81 ms a query against 0.19 ms). So opening the shard starts one background
+thread that reads every point's ``document_id`` once (about 1 s per 100k points), after
+which every user's first search is as fast as their later ones.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -65,6 +72,10 @@ class QdrantEdgeVectorStore(VectorStore):
         self._shard: qe.EdgeShard | None = None
         self._dimension: int | None = None
         self._lock = threading.Lock()
+        self._warming: threading.Thread | None = None
+        self._stop_warming = threading.Event()
+        self.warmed_points: int | None = None
+        """Points whose payload the warm-up read, once it has ended (see the module)."""
 
     async def ensure_ready(self, dimension: int) -> None:
         if dimension <= 0:
@@ -136,6 +147,33 @@ class QdrantEdgeVectorStore(VectorStore):
                 raise _open_error(self._path, dimension, error) from error
             self._shard, self._dimension = shard, dimension
             _log.info("qdrant_edge_opened", path=str(self._path), dimension=dimension)
+            self._stop_warming.clear()
+            self._warming = threading.Thread(
+                target=self._warm, args=(shard,), name="qdrant-edge-warm", daemon=True
+            )
+            self._warming.start()
+
+    def _warm(self, shard: qe.EdgeShard) -> None:
+        """Read every point's payload once, a page at a time, until done or closed."""
+        started, points, offset = time.perf_counter(), 0, None
+        try:
+            while not self._stop_warming.is_set():
+                request = qe.ScrollRequest(
+                    offset=offset,
+                    limit=_SCROLL_PAGE,
+                    with_payload=qe.PayloadSelector.Include(["document_id"]),
+                    with_vector=False,
+                )
+                records, offset = shard.scroll(request)
+                points += len(records)
+                if offset is None:
+                    break
+        except Exception as error:  # only ever slower: searches read what they need
+            _log.warning("qdrant_edge_warm_failed", error=str(error))
+        self.warmed_points = points
+        _log.info(
+            "qdrant_edge_warmed", points=points, seconds=round(time.perf_counter() - started, 2)
+        )
 
     def _load_or_create(self, config: qe.EdgeConfig) -> qe.EdgeShard:
         if (self._path / _CONFIG_FILE).exists():
@@ -145,6 +183,10 @@ class QdrantEdgeVectorStore(VectorStore):
 
     def _close(self) -> None:
         with self._lock:
+            self._stop_warming.set()
+            if self._warming is not None:
+                self._warming.join()  # at most one page more
+                self._warming = None
             shard, self._shard = self._shard, None
             if shard is None:
                 return

@@ -337,6 +337,25 @@ async def test_upserting_an_existing_id_replaces_the_record(store: VectorStore) 
     assert await ids_found(store, first, scope(memory_types=frozenset({"fact"}))) == set()
 
 
+async def test_a_search_sees_every_write_made_before_it(store: VectorStore) -> None:
+    """Searches between writes: no store answers from a state older than what it was told."""
+    query = unit(1)
+    await store.upsert([chunk("memory:1", unit(2)), chunk("memory:9", unit(3), user="bob")])
+    assert await ids_found(store, query, scope()) == {"memory:1"}
+    await store.upsert([chunk("memory:2", query)])
+    hits = await store.search(query, limit=5, filter=scope())
+    assert [hit.id for hit in hits] == ["memory:2", "memory:1"]
+    await store.upsert([chunk("memory:2", unit(4), text="moved")])
+    assert (await store.search(unit(4), limit=1, filter=scope()))[0].text == "moved"
+    await store.delete_documents(["memory:1"])
+    assert await ids_found(store, query, scope()) == {"memory:2"}
+    await store.upsert([chunk("memory:2", query, user="bob")])  # the record changes hands
+    assert await ids_found(store, query, scope()) == set()
+    assert await ids_found(store, query, scope("bob")) == {"memory:2", "memory:9"}
+    await store.delete_documents(["memory:9"])
+    assert await ids_found(store, query, scope("bob")) == {"memory:2"}
+
+
 async def test_delete_documents_removes_every_chunk_of_them_and_nothing_else(
     store: VectorStore,
 ) -> None:
@@ -419,6 +438,33 @@ async def test_an_edge_store_held_by_another_process_fails_with_a_clear_message(
             await QdrantEdgeVectorStore(tmp_path).ensure_ready(DIM)
     finally:
         await holder.close()
+
+
+async def test_an_edge_store_reads_every_payload_once_after_opening(tmp_path: Path) -> None:
+    """The warm-up (qdrant_edge's docstring): every point of every user, in pages, and a
+    close during it stops it without waiting for the rest."""
+    first = QdrantEdgeVectorStore(tmp_path)
+    await first.ensure_ready(DIM)
+    users = ("alice", "bob", "carol")
+    await first.upsert([chunk(f"memory:{n}", unit(n), user=users[n % 3]) for n in range(1, 2501)])
+    await first.close()
+    assert first.warmed_points == 0  # opened empty
+
+    second = QdrantEdgeVectorStore(tmp_path)
+    await second.ensure_ready(DIM)
+    for _ in range(500):
+        if second.warmed_points is not None:
+            break
+        await asyncio.sleep(0.01)
+    assert second.warmed_points == 2500
+    assert await ids_found(second, unit(7), scope("bob"), limit=1) == {"memory:7"}
+    await second.close()
+
+    third = QdrantEdgeVectorStore(tmp_path)
+    await third.ensure_ready(DIM)
+    await third.close()  # at once: whatever the warm-up read by then, the store closes
+    assert third.warmed_points is not None
+    assert third.warmed_points <= 2500
 
 
 async def test_milvus_lists_document_ids_beyond_one_query_page(
