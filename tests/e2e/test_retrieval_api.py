@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from dependency_injector import providers
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -132,10 +133,16 @@ async def archive(client: Client, user: str, item_id: int) -> None:
         await uow.commit()
 
 
+@pytest.mark.parametrize("slow_query", [False, True], ids=["quick", "slow-embedding"])
 async def test_hidden_memories_never_come_back_whatever_the_indexes_hold(
-    client: Client, auth: Auth, user_id: str
+    client: Client, auth: Auth, user_id: str, slow_query: bool
 ):
+    """``slow-embedding``: the query embedding outlasts the lexical read, so the lexical
+    candidates are re-read while it runs (search_memories) and only the dense ones after."""
     me = auth(user_id)
+    if slow_query:
+        slow = HangingEmbedder(infra_of(client).embedder(), delay=0.05)
+        infra_of(client).embedder.override(providers.Object(slow))
     query = "green tea in the evening"
     shown = await create(client, me, content="Likes green tea")
     deleted = await create(client, me, content="Drinks green tea every evening")
@@ -230,11 +237,13 @@ async def test_a_failing_vector_store_degrades_to_the_database_then_recovers(
 
 
 class HangingEmbedder(Embedder):
-    """The real embedder, except that queries never finish while ``hanging``."""
+    """The real embedder, except that queries take ``delay`` seconds while ``hanging``
+    (by default longer than any test waits)."""
 
-    def __init__(self, inner: Embedder) -> None:
+    def __init__(self, inner: Embedder, *, delay: float = 30) -> None:
         self.inner = inner
         self.hanging = True
+        self.delay = delay
 
     @property
     def name(self) -> str:
@@ -249,7 +258,7 @@ class HangingEmbedder(Embedder):
 
     async def embed_query(self, text: str) -> Vector:
         if self.hanging:
-            await asyncio.sleep(30)
+            await asyncio.sleep(self.delay)
         return await self.inner.embed_query(text)
 
 
