@@ -83,6 +83,8 @@ class FakeChat(ChatRepository):
 
 
 class FakeOutbox(OutboxRepository):
+    holds_claims = False  # like SQLite: the relay commits a lease before it publishes
+
     def __init__(self, tables: Tables) -> None:
         self._t = tables
 
@@ -92,8 +94,10 @@ class FakeOutbox(OutboxRepository):
         return replace(stored)
 
     async def claim_due(
-        self, *, now: datetime, limit: int, lease: timedelta
+        self, *, now: datetime, limit: int, lease: timedelta | None
     ) -> list[OutboxMessage]:
+        if lease is None:
+            raise NotImplementedError("no row locks here: claims take a lease")
         due = [
             row
             for row in sorted(self._t.outbox.values(), key=lambda r: r.id or 0)

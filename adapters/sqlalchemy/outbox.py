@@ -78,9 +78,15 @@ class SqlOutboxRepository(OutboxRepository):
             await self._conn.execute(NOTIFY_OUTBOX)
         return message
 
+    @property
+    def holds_claims(self) -> bool:
+        return self._conn.dialect.name != "sqlite"
+
     async def claim_due(
-        self, *, now: datetime, limit: int, lease: timedelta
+        self, *, now: datetime, limit: int, lease: timedelta | None
     ) -> list[OutboxMessage]:
+        if lease is None and not self.holds_claims:
+            raise ValueError("SQLite holds no row locks: a claim there needs a lease")
         stmt = (
             select(t)
             .where(t.c.status.in_(UNCONSUMED), t.c.next_retry_at <= now)
@@ -89,7 +95,7 @@ class SqlOutboxRepository(OutboxRepository):
             .with_for_update(skip_locked=self.skip_locked)
         )
         rows = [from_row(row) for row in await self._conn.execute(stmt)]
-        if rows:
+        if rows and lease is not None:
             await self._conn.execute(
                 update(t)
                 .where(t.c.id.in_([r.id for r in rows]))

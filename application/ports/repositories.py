@@ -197,14 +197,24 @@ class ChatRepository(Protocol):
 class OutboxRepository(Protocol):
     """Outbox rows. Claims never hand one row to two relays at the same time."""
 
+    @property
+    def holds_claims(self) -> bool:
+        """A claim can hold its rows by row lock until its transaction ends (PostgreSQL
+        and MariaDB: ``FOR UPDATE SKIP LOCKED``, other writers go on): the relay then
+        claims, publishes and marks its rows in one transaction, writing each row once.
+        ``False`` (SQLite, one writer for the whole database): a claim commits a lease
+        first, so that nothing waits on the bus with the write lock held."""
+        ...
+
     async def add(self, message: OutboxMessage) -> OutboxMessage: ...
 
     async def claim_due(
-        self, *, now: datetime, limit: int, lease: timedelta
+        self, *, now: datetime, limit: int, lease: timedelta | None
     ) -> list[OutboxMessage]:
         """Due ``pending`` rows and ``published`` rows past their republish time, oldest
         first; their ``next_retry_at`` moves ``lease`` ahead so that a relay that dies
-        mid-publish leaves them to another one later."""
+        mid-publish leaves them to another one later. ``lease=None`` (only where
+        :attr:`holds_claims`): the rows are only locked, until the transaction ends."""
         ...
 
     async def get(self, outbox_id: int, *, for_update: bool = False) -> OutboxMessage | None: ...
