@@ -85,6 +85,15 @@ async def wait_until_not_processing(container: Container, job_id: int) -> Extrac
         await asyncio.sleep(0.05)
 
 
+async def wait_until_sent(queue: RecordingQueue, job_id: int) -> None:
+    deadline = asyncio.get_running_loop().time() + 10
+    while True:
+        if job_id in queue.ids():
+            return
+        assert asyncio.get_running_loop().time() < deadline, "no message for the job"
+        await asyncio.sleep(0.05)
+
+
 async def test_a_job_whose_worker_vanished_is_failed_within_its_lease_and_one_sweep(
     pipeline: tuple[Container, RecordingQueue], user_id: str
 ):
@@ -96,6 +105,9 @@ async def test_a_job_whose_worker_vanished_is_failed_within_its_lease_and_one_sw
 
     async with sweeper(container):
         job = await wait_until_not_processing(container, job_id)
+        # The rescue commits the failure, then sends the retry: on a loaded machine the
+        # database can show the first before the sweeper has done the second.
+        await wait_until_sent(queue, job_id)
 
     assert job.status is JobStatus.FAILED
     assert job.retry_count == 1
