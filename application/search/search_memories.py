@@ -10,10 +10,8 @@ vector store fails or is slow, the answer comes from the database alone, ``degra
 A search never writes and never takes a write lock: the settings, the lexical matches
 and the candidates are read in one read-only transaction (so they are one consistent
 snapshot, and there is no settings cache to invalidate in other processes), while the
-query is embedded and the vector store searched concurrently. While a slow embedding
-(a local model) is still running, the lexical candidates are re-read already, so only
-the dense ones are left for after it. The returned items' access times are only
-recorded in memory (:mod:`application.search.access_times`).
+query is embedded and the vector store searched concurrently. The returned items' access
+times are only recorded in memory (:mod:`application.search.access_times`).
 """
 
 from __future__ import annotations
@@ -99,17 +97,6 @@ class SearchResult:
     stages: Mapping[str, float] = field(default_factory=dict)
     """Milliseconds per stage (``settings``, ``embed``, ``vector``, ``lexical``,
     ``dense_wait``, ``recheck``, ``rank``, ``total``): the server's own timing."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Found:
-    """What the indexes proposed: item ids best first, and rows already re-read."""
-
-    dense: list[int]
-    lexical: list[int]
-    early: list[MemoryItem]
-    """Rows of lexical candidates read while the query was still being embedded."""
-    degraded: bool
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -250,12 +237,6 @@ class SearchMemoriesUseCase:
                     matches = await uow.items.lexical(scope, query_terms)
                     ranking = bm25_ranking(matches, query_terms)
                     lexical = [i for i, _ in ranking][: page.candidates]
-            early: list[MemoryItem] = []
-            if dense is not None and lexical and not dense.done():
-                # The query is still being embedded (a local model: milliseconds of an idle
-                # loop): re-read the lexical candidates meanwhile, only the dense ones after.
-                with stages.stage("recheck"):
-                    early = await uow.items.get_many(scope.user_id, lexical)
             ranked: list[int] = []
             degraded = False
             if dense is not None:
@@ -268,8 +249,7 @@ class SearchMemoriesUseCase:
                             "dense_retrieval_failed", error=f"{type(error).__name__}: {error}"
                         )
                         degraded = True
-            found = Found(dense=ranked, lexical=lexical, early=early, degraded=degraded)
-            return await self._rank(uow, scope, found, page, query.mode, stages)
+            return await self._rank(uow, scope, ranked, lexical, page, degraded, query.mode, stages)
 
     async def _dense(self, text: str, where: VectorFilter, stages: Stages, limit: int) -> list[int]:
         with stages.stage("embed"):
@@ -293,26 +273,23 @@ class SearchMemoriesUseCase:
         self,
         uow: UnitOfWork,
         scope: ScopeQuery,
-        found: Found,
+        dense: list[int],
+        lexical: list[int],
         page: Page,
+        degraded: bool,
         mode: str,
         stages: Stages,
     ) -> SearchResult:
         w = self._weights
-        degraded = found.degraded
         fused = {
             item_id: w.dense_weight * score
-            for item_id, score in reciprocal_rank_fusion([found.dense], k=w.rrf_k).items()
+            for item_id, score in reciprocal_rank_fusion([dense], k=w.rrf_k).items()
         }
-        for item_id, score in reciprocal_rank_fusion([found.lexical], k=w.rrf_k).items():
+        for item_id, score in reciprocal_rank_fusion([lexical], k=w.rrf_k).items():
             fused[item_id] = fused.get(item_id, 0.0) + w.lexical_weight * score
         with stages.stage("recheck"):
             if fused:
-                read = {item.id for item in found.early}
-                missing = [item_id for item_id in fused if item_id not in read]
-                candidates = found.early + (
-                    await uow.items.get_many(scope.user_id, missing) if missing else []
-                )
+                candidates = await uow.items.get_many(scope.user_id, list(fused))
             else:
                 candidates = await uow.items.scope(scope) if degraded else []
             allowed = sorted(

@@ -137,8 +137,8 @@ async def archive(client: Client, user: str, item_id: int) -> None:
 async def test_hidden_memories_never_come_back_whatever_the_indexes_hold(
     client: Client, auth: Auth, user_id: str, slow_query: bool
 ):
-    """``slow-embedding``: the query embedding outlasts the lexical read, so the lexical
-    candidates are re-read while it runs (search_memories) and only the dense ones after."""
+    """``slow-embedding``: the query embedding outlasts the lexical read, so the dense
+    candidates arrive after the database's own."""
     me = auth(user_id)
     if slow_query:
         slow = HangingEmbedder(infra_of(client).embedder(), delay=0.05)
