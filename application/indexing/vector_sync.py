@@ -246,11 +246,12 @@ class ResyncVectorsUseCase:
                 limit=self._batch + len(beyond),
                 exclude=skip[: self._max_excluded],
             )
-        items = await self._claimed(
-            [item for item in found if item.id not in beyond][: self._batch], now
-        )
+        items = [item for item in found if item.id not in beyond][: self._batch]
         fresh = [item for item in items if self._ledger.attempts(item.id or 0) == 0]
         again = [item for item in items if self._ledger.attempts(item.id or 0) > 0]
+        held = await self._hold(fresh, again, now)
+        fresh = [item for item in fresh if item.id in held]
+        again = [item for item in again if item.id in held]
         gate = asyncio.Semaphore(self._retries)
 
         async def retry(item: MemoryItem) -> None:
@@ -261,25 +262,26 @@ class ResyncVectorsUseCase:
         if fresh:
             syncs.append(self._indexer.items_changed(fresh))
         await asyncio.gather(*syncs)
-        return len(items)
+        return len(fresh) + len(again)
 
-    async def _claimed(self, items: list[MemoryItem], now: datetime) -> list[MemoryItem]:
-        """The items this sweep holds until its syncs' deadline: the fresh batch's
-        timeout, or as many single-item timeouts as rounds of retries, the longer."""
-        if not items:
-            return []
-        retried = sum(1 for item in items if self._ledger.attempts(item.id or 0) > 0)
+    async def _hold(
+        self, fresh: list[MemoryItem], again: list[MemoryItem], now: datetime
+    ) -> set[int]:
+        """The ids of the items this sweep holds until its syncs' deadline: the fresh
+        batch's timeout, or as many single-item timeouts as rounds of retries, the
+        longer."""
+        ids = {item.id or 0 for item in (*fresh, *again)}
+        if not ids:
+            return ids
         timeouts: list[timedelta] = []
-        if retried < len(items):
-            timeouts.append(self._indexer.sync_timeout(len(items) - retried) or timedelta())
-        if retried:
-            rounds = -(-retried // self._retries)
+        if fresh:
+            timeouts.append(self._indexer.sync_timeout(len(fresh)) or timedelta())
+        if again:
+            rounds = -(-len(again) // self._retries)
             timeouts.append((self._indexer.sync_timeout(1) or timedelta()) * rounds)
         if max(timeouts) <= timedelta():  # an indexer without a timeout: nothing to hold
-            return items
+            return ids
         async with self._uow() as uow:
-            held = await uow.items.hold_vector_syncs(
-                [item.id or 0 for item in items], now=now, until=now + max(timeouts)
-            )
+            held = await uow.items.hold_vector_syncs(list(ids), now=now, until=now + max(timeouts))
             await uow.commit()
-        return [item for item in items if item.id in held]
+        return held
