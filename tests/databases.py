@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -76,3 +76,18 @@ def fresh_database(dialect: str, tmp: Path, *, migrate: bool = True) -> Iterator
     finally:
         if dialect != "sqlite":
             _drop(dialect, name)
+
+
+def private_database_per_dialect(label: str) -> Callable[..., Iterator[str]]:
+    """A module-scoped fixture: one fresh, migrated database per dialect for the module's
+    tests alone (for tables a test reads whole, such as the outbox a relay claims from).
+    Bind it to a name in the module: ``private_url = private_database_per_dialect("x")``."""
+
+    @pytest.fixture(scope="module", params=DIALECTS)
+    def private_url(
+        request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    ) -> Iterator[str]:
+        with fresh_database(str(request.param), tmp_path_factory.mktemp(label)) as url:
+            yield url
+
+    return private_url

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -21,17 +21,12 @@ from memvault.application.config import OutboxPolicy
 from memvault.application.outbox.relay import RelayOutboxUseCase
 from memvault.application.ports.event_bus import EventBusError, EventPublisher, OutgoingEvent
 from memvault.domain.outbox import OutboxMessage, OutboxStatus
-from tests.databases import DIALECTS, fresh_database
+from tests.databases import private_database_per_dialect
 
 POLICY = OutboxPolicy(topic="t", batch=10)
 
 
-@pytest.fixture(scope="module", params=DIALECTS)
-def private_url(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    with fresh_database(str(request.param), tmp_path_factory.mktemp("relay")) as url:
-        yield url
+private_url = private_database_per_dialect("relay")
 
 
 @pytest.fixture
@@ -68,17 +63,20 @@ class Publisher(EventPublisher):
         pass
 
 
-async def add_rows(uow: SqlUnitOfWorkFactory, count: int) -> list[int]:
+async def add_rows(
+    uow: SqlUnitOfWorkFactory, count: int, *, payload: str | None = None
+) -> list[int]:
+    """Due rows; ``payload`` for each instead of a valid event wrapper."""
     now = datetime.now(UTC)
     ids: list[int] = []
     async with uow() as work:
         for n in range(count):
-            payload = json.dumps({"event_type": "chat.message", "payload": {"n": n}})
+            event = json.dumps({"event_type": "chat.message", "payload": {"n": n}})
             message = OutboxMessage(
                 event_type="chat.message",
                 topic="t",
                 message_key=f"conv-{n}",
-                payload=payload,
+                payload=event if payload is None else payload,
                 next_retry_at=now - timedelta(seconds=1),
                 created_at=now,
                 updated_at=now,
@@ -156,21 +154,8 @@ async def test_a_row_without_an_event_is_buried_and_the_others_published(
     uow: SqlUnitOfWorkFactory,
 ) -> None:
     good = await add_rows(uow, 1)
-    async with uow() as work:
-        now = datetime.now(UTC)
-        bad = await work.outbox.add(
-            OutboxMessage(
-                event_type="chat.message",
-                topic="t",
-                message_key="poison",
-                payload="not json",
-                next_retry_at=now - timedelta(seconds=1),
-                created_at=now,
-                updated_at=now,
-            )
-        )
-        await work.commit()
+    bad = await add_rows(uow, 1, payload="not json")
     publisher = Publisher()
     assert await relay(uow, publisher)() == 1
-    statuses = {r.id: r.status for r in await rows(uow, [*good, bad.id or 0])}
-    assert statuses == {good[0]: OutboxStatus.PUBLISHED, bad.id: OutboxStatus.DEAD}
+    statuses = {r.id: r.status for r in await rows(uow, good + bad)}
+    assert statuses == {good[0]: OutboxStatus.PUBLISHED, bad[0]: OutboxStatus.DEAD}

@@ -7,7 +7,7 @@ The purge deletes old rows of every user, so this module works on private databa
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -29,7 +29,7 @@ from memvault.adapters.sqlalchemy.tables import (
 from memvault.application.config import RetentionPolicy
 from memvault.application.maintenance.purge import PurgeUseCase
 from memvault.application.ports.retention import Purgeable
-from tests.databases import DIALECTS, fresh_database
+from tests.databases import private_database_per_dialect
 from tests.fake_unit_of_work import FixedClock
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -39,12 +39,7 @@ YOUNG = NOW - AGE + timedelta(hours=1)
 POLICY = RetentionPolicy(ages=dict.fromkeys(Purgeable, AGE), batch=2)
 
 
-@pytest.fixture(scope="module", params=DIALECTS)
-def private_url(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    with fresh_database(str(request.param), tmp_path_factory.mktemp("retention")) as url:
-        yield url
+private_url = private_database_per_dialect("retention")
 
 
 @pytest.fixture
